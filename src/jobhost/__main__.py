@@ -1,0 +1,9 @@
+"""``python -m jobhost``: the same as the ``jobhost`` command."""
+
+from __future__ import annotations
+
+import sys
+
+from jobhost.cli import main
+
+sys.exit(main())

@@ -1,0 +1,234 @@
+"""The ``jobhost`` command: a thin skin that parses, calls the library, and prints.
+
+Errors are one line on stderr and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from jobhost import __version__, policy
+from jobhost.auth.keys import create_key
+from jobhost.auth.passwords import generate_password, hash_password
+from jobhost.clock import SystemClock
+from jobhost.errors import InvalidInput, JobhostError
+from jobhost.settings import Settings, load_settings
+from jobhost.store import Store
+
+app = typer.Typer(
+    name="jobhost",
+    help="A self-hosted job runner. Settings come from JOBHOST_* environment variables.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+key_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(key_app, name="key")
+
+out = Console(highlight=False)
+ADMIN = "admin"
+ADMIN_ROLES = frozenset({"system_admin", "debug"})
+
+
+def _settings(**overrides: object) -> Settings:
+    return load_settings(os.environ, **overrides)
+
+
+def _open_store(settings: Settings) -> Store:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Store.open(settings.store_url, SystemClock())
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@app.command()
+def version() -> None:
+    """Print jobhost's version."""
+    print(__version__)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [JOBHOST_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [JOBHOST_PORT]")] = None,
+) -> None:
+    """Run the web server and the job engine in one process."""
+    import uvicorn
+
+    from jobhost.web.app import create_app
+
+    settings = _settings(host=host, port=port)
+    _configure_logging(settings.log_level)
+    store = _open_store(settings)
+    try:
+        _bootstrap_admin(store)
+    finally:
+        store.close()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=int(settings.stop_grace_seconds) + 5,
+    )
+
+
+def _bootstrap_admin(store: Store) -> None:
+    """On first start, create ``admin`` and show its password and an API key, once."""
+    if store.users.count_users() > 0:
+        return
+    password = generate_password()
+    store.users.add_user(ADMIN, ADMIN_ROLES, hash_password(password))
+    new = create_key(store.users, SystemClock(), ADMIN, "created on first start", None)
+    print(
+        "jobhost: first start: created user 'admin' (roles: debug, system_admin).\n"
+        f"  password: {password}\n"
+        f"  API key:  {new.token}\n"
+        "  Both are shown only now; store them somewhere safe.",
+        flush=True,
+    )
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@user_app.command("add")
+def user_add(
+    name: str,
+    role: Annotated[list[str] | None, typer.Option("--role", help="Repeat for several")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin")
+    ] = False,
+) -> None:
+    """Create a user (without --password-stdin it can sign in with API keys only)."""
+    if not policy.is_valid_user_id(name):
+        raise InvalidInput(f"Invalid user name {name!r}: use letters, digits and ._@+- (max 64)")
+    roles = frozenset(role or [])
+    bad = sorted(r for r in roles if not policy.is_valid_role(r))
+    if bad:
+        raise InvalidInput(f"Invalid role {bad[0]!r}: use lowercase letters, digits and _")
+    password_hash = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if len(password) < 8:
+            raise InvalidInput("Password must be at least 8 characters")
+        password_hash = hash_password(password)
+    store = _open_store(_settings())
+    try:
+        user = store.users.add_user(name, roles, password_hash)
+    finally:
+        store.close()
+    print(f"created user {user.user_id} with roles: {', '.join(sorted(roles)) or '(none)'}")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List users and their roles."""
+    store = _open_store(_settings())
+    try:
+        users = store.users.list_users()
+    finally:
+        store.close()
+    table = Table("user", "roles", "password", "created")
+    for user in users:
+        password = "yes" if user.has_password else "no"
+        table.add_row(user.user_id, " ".join(sorted(user.roles)), password, _when(user.created_at))
+    out.print(table)
+
+
+@key_app.command("create")
+def key_create(
+    user: str,
+    label: Annotated[str | None, typer.Option(help="What the key is for")] = None,
+    expires_days: Annotated[
+        float | None, typer.Option("--expires-days", help="Expire after N days")
+    ] = None,
+) -> None:
+    """Create an API key; the token is printed alone on the last line, once."""
+    store = _open_store(_settings())
+    try:
+        new = create_key(store.users, SystemClock(), user, label, expires_days)
+    finally:
+        store.close()
+    expiry = _when(new.key.expires_at) if new.key.expires_at else "never"
+    print(f"created key {new.key.key_id} for {user} (expires: {expiry}); the token follows:")
+    print(new.token)
+
+
+@key_app.command("list")
+def key_list() -> None:
+    """List API keys (never their tokens)."""
+    store = _open_store(_settings())
+    try:
+        keys = store.users.list_keys()
+    finally:
+        store.close()
+    table = Table("key", "user", "label", "created", "expires", "last used", "state")
+    now = SystemClock().now()
+    for key in keys:
+        state = "revoked" if key.revoked_at else "active" if key.is_usable(now) else "expired"
+        table.add_row(
+            key.key_id,
+            key.user_id,
+            key.label or "",
+            _when(key.created_at),
+            _when(key.expires_at),
+            _when(key.last_used_at),
+            state,
+        )
+    out.print(table)
+
+
+@key_app.command("revoke")
+def key_revoke(key_id: str) -> None:
+    """Revoke an API key; requests using it are refused from now on."""
+    store = _open_store(_settings())
+    try:
+        key = store.users.revoke_key(key_id)
+    finally:
+        store.close()
+    print(f"revoked key {key.key_id} of {key.user_id}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning every error into one line on stderr."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        print("jobhost: aborted", file=sys.stderr)
+        return 130
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if callable(format_message) else str(exc)
+        if message:  # empty when the help text was shown instead
+            print(f"jobhost: {message}", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 2))
+    except JobhostError as exc:
+        print(f"jobhost: {exc}", file=sys.stderr)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    """The console script."""
+    sys.exit(main())

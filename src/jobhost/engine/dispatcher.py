@@ -1,0 +1,212 @@
+"""The dispatcher: the seed's "main loop", woken at once by a submit rather than polling.
+
+Each cycle it reaps orphaned processes, honours stop requests, enforces timeouts, and
+claims as many pending jobs as the concurrency limit allows, handing each to the runner of
+its mode. ``run_burst`` runs cycles until nothing is left to do, which is what tests use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from jobhost.clock import Clock
+from jobhost.engine.recorder import Recorder
+from jobhost.engine.runners import Run, StopReason
+from jobhost.engine.runners.inline import run_inline
+from jobhost.engine.runners.process import ProcessRunner
+from jobhost.engine.runners.procs import reap_orphans
+from jobhost.engine.runners.thread import ThreadRunner
+from jobhost.engine.sources import BufferSource, EmptySource
+from jobhost.models import Job, Mode, Outcome, Status
+from jobhost.store.jobs import JobStore
+
+logger = logging.getLogger(__name__)
+
+INTERRUPTED_BY_RESTART = Outcome(
+    Status.INTERRUPTED, None, "[Job interrupted: the server stopped while it ran]"
+)
+_RUNNER_FAILED = "[jobhost: the job could not be started or supervised: {error}]"
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchLimits:
+    max_concurrent: int
+    stop_grace: float
+    tick: float
+
+
+@dataclass(slots=True)
+class _Active:
+    job: Job
+    run: Run | None
+    deadline: float | None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        jobs: JobStore,
+        recorder: Recorder,
+        processes: ProcessRunner,
+        clock: Clock,
+        limits: DispatchLimits,
+        node: str,
+    ) -> None:
+        self._jobs = jobs
+        self._recorder = recorder
+        self._processes = processes
+        self._threads = ThreadRunner()
+        self._clock = clock
+        self._limits = limits
+        self._node = node
+        self._active: dict[str, _Active] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake: asyncio.Event | None = None
+
+    def wake(self) -> None:
+        """Run a cycle soon; call from the dispatcher's own loop."""
+        if self._wake is not None:
+            self._wake.set()
+
+    async def run_forever(self, stopping: asyncio.Event) -> None:
+        self._wake = asyncio.Event()
+        await self.recover()
+        while not stopping.is_set():
+            self._wake.clear()
+            try:
+                await self.cycle()
+            except Exception:
+                # The store may be briefly unavailable; the loop must outlive that.
+                logger.exception("dispatch cycle failed; retrying", extra={"action": "dispatch"})
+            await self._sleep(stopping)
+        await self.shutdown()
+
+    async def run_burst(self) -> None:
+        """Recover, then dispatch until no job is pending or running."""
+        self._wake = asyncio.Event()
+        await self.recover()
+        while True:
+            self._wake.clear()
+            await self.cycle()
+            if not self._active and self._jobs.count_runnable() == 0:
+                return
+            await self._sleep(None)
+
+    async def recover(self) -> None:
+        """Adopt BackgroundJobs a previous engine left running; the rest were interrupted."""
+        for job in self._jobs.unfinished_on(self._node):
+            run = self._processes.adopt(job) if job.mode is Mode.BACKGROUND_JOB else None
+            if run is None:
+                self._recorder.watch(job.job_id, EmptySource(), job.output_size, job.output_dropped)
+                await asyncio.wrap_future(self._recorder.finish(job.job_id, INTERRUPTED_BY_RESTART))
+                continue
+            logger.info(
+                "adopted job %s", job.job_id, extra={"action": "adopt", "job_id": job.job_id}
+            )
+            self._recorder.watch(job.job_id, run.source, job.output_size, job.output_dropped)
+            self._supervise(job, run)
+
+    async def cycle(self) -> None:
+        reap_orphans(self._processes.children)
+        self._honour_stop_requests()
+        self._enforce_timeouts()
+        await self._start_pending()
+
+    async def shutdown(self) -> None:
+        """Stop Python jobs (they cannot outlive the process); BackgroundJobs keep running."""
+        for active in self._active.values():
+            if active.run is not None and active.job.mode is Mode.RUNSPACE:
+                active.run.stop(self._grace(active.job), StopReason.SHUTDOWN)
+        python_tasks = [
+            task for task in self._tasks if task.get_name().startswith(Mode.RUNSPACE.value)
+        ]
+        if python_tasks:
+            await asyncio.wait(python_tasks, timeout=self._limits.stop_grace + 1)
+
+    async def _sleep(self, stopping: asyncio.Event | None) -> None:
+        assert self._wake is not None
+        timeout = self._limits.tick
+        deadlines = [a.deadline for a in self._active.values() if a.deadline is not None]
+        if deadlines:
+            timeout = max(0.0, min(timeout, min(deadlines) - self._clock.monotonic()))
+        waiters = [asyncio.ensure_future(self._wake.wait())]
+        if stopping is not None:
+            waiters.append(asyncio.ensure_future(stopping.wait()))
+        _done, pending = await asyncio.wait(
+            waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        for waiter in pending:
+            waiter.cancel()
+
+    def _honour_stop_requests(self) -> None:
+        for job_id in self._jobs.stopping_on(self._node):
+            active = self._active.get(job_id)
+            if active is not None and active.run is not None:
+                active.run.stop(self._grace(active.job), StopReason.USER)
+
+    def _enforce_timeouts(self) -> None:
+        now = self._clock.monotonic()
+        for active in self._active.values():
+            if active.deadline is not None and now >= active.deadline and active.run is not None:
+                active.deadline = None
+                active.run.stop(self._grace(active.job), StopReason.TIMEOUT)
+
+    async def _start_pending(self) -> None:
+        free = self._limits.max_concurrent - len(self._active)
+        for job in self._jobs.claim(free, self._node, barrier=Mode.MAIN_LOOP):
+            if job.mode is Mode.MAIN_LOOP:
+                await self._run_inline(job)
+            else:
+                self._start(job)
+
+    def _start(self, job: Job) -> None:
+        try:
+            run: Run = (
+                self._processes.start(job)
+                if job.mode is Mode.BACKGROUND_JOB
+                else self._threads.start(job)
+            )
+        except OSError as exc:
+            logger.warning("could not start job %s: %s", job.job_id, exc)
+            outcome = Outcome(Status.FAILED, None, _RUNNER_FAILED.format(error=exc))
+            self._recorder.watch(job.job_id, EmptySource())
+            self._recorder.finish(job.job_id, outcome)
+            return
+        self._recorder.watch(job.job_id, run.source)
+        self._supervise(job, run)
+
+    def _supervise(self, job: Job, run: Run) -> None:
+        timeout = job.spec.timeout_seconds
+        deadline = self._clock.monotonic() + timeout if timeout else None
+        self._active[job.job_id] = _Active(job, run, deadline)
+        task = asyncio.create_task(self._follow(job, run), name=f"{job.mode.value}:{job.job_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _follow(self, job: Job, run: Run) -> None:
+        try:
+            outcome = await run.wait()
+        except Exception as exc:
+            logger.exception("supervising job %s failed", job.job_id, extra={"job_id": job.job_id})
+            outcome = Outcome(Status.FAILED, None, _RUNNER_FAILED.format(error=exc))
+        await asyncio.wrap_future(self._recorder.finish(job.job_id, outcome))
+        if job.mode is Mode.BACKGROUND_JOB:
+            self._processes.remove_run_dir(job.job_id)
+        self._active.pop(job.job_id, None)
+        self.wake()
+
+    async def _run_inline(self, job: Job) -> None:
+        buffer = BufferSource()
+        self._recorder.watch(job.job_id, buffer)
+        self._active[job.job_id] = _Active(job, None, None)
+        try:
+            outcome = run_inline(job, buffer)
+        finally:
+            self._active.pop(job.job_id, None)
+        await asyncio.wrap_future(self._recorder.finish(job.job_id, outcome))
+
+    def _grace(self, job: Job) -> float:
+        grace = job.spec.stop_grace_seconds
+        return self._limits.stop_grace if grace is None else grace

@@ -1,0 +1,88 @@
+"""The engine as a whole: recorder thread plus dispatcher thread with its own event loop.
+
+In ``jobhost serve`` it runs beside the web server; MainLoop jobs therefore block dispatch,
+as the seed intends, but never the web server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Mapping
+
+from jobhost.clock import Clock
+from jobhost.engine import capture
+from jobhost.engine.dispatcher import Dispatcher, DispatchLimits
+from jobhost.engine.recorder import Recorder
+from jobhost.engine.runners.process import ProcessRunner
+from jobhost.engine.runners.procs import become_subreaper
+from jobhost.settings import Settings
+from jobhost.store.jobs import JobStore
+
+logger = logging.getLogger(__name__)
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        jobs: JobStore,
+        clock: Clock,
+        server_env: Mapping[str, str] | None = None,
+    ) -> None:
+        data_dir = settings.data_dir
+        (data_dir / "runs").mkdir(parents=True, exist_ok=True)
+        (data_dir / "workspace").mkdir(parents=True, exist_ok=True)
+        self.recorder = Recorder(jobs, settings.output_cap_bytes, settings.output_flush_seconds)
+        processes = ProcessRunner(
+            data_dir / "runs",
+            data_dir / "workspace",
+            settings.shell_argv,
+            clock,
+            os.environ if server_env is None else server_env,
+        )
+        limits = DispatchLimits(
+            settings.max_concurrent_jobs, settings.stop_grace_seconds, settings.tick_seconds
+        )
+        self.dispatcher = Dispatcher(
+            jobs, self.recorder, processes, clock, limits, settings.node_name
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="jobhost-dispatcher", daemon=True)
+
+    def start(self) -> None:
+        if not become_subreaper():
+            logger.warning("could not become a child subreaper; orphaned job processes escape")
+        capture.install()
+        self.recorder.start()
+        self._thread.start()
+        self._ready.wait()
+
+    def wake(self) -> None:
+        """Ask for a dispatch cycle now (thread-safe)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.dispatcher.wake)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(timeout)
+        self.recorder.close()
+        capture.uninstall()
+
+    def _main(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        self._ready.set()
+        try:
+            await self.dispatcher.run_forever(self._stopping)
+        except Exception:
+            logger.exception("the dispatcher failed", extra={"action": "dispatch"})
+            raise

@@ -1,0 +1,181 @@
+"""The recorder: one thread that moves running jobs' output, and their outcomes, into the store.
+
+It drains every watched source each ``flush_seconds`` (or sooner when woken) and writes all
+of it in one transaction, so output costs one commit per interval rather than one per line.
+A job's outcome is written in the same transaction as the last of its output, and its note
+(``[Job stopped by user]``) is appended there, so readers never see a finished job with
+output still to come.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from jobhost.engine.sources import OutputSource
+from jobhost.errors import JobhostError
+from jobhost.models import Outcome
+from jobhost.store.jobs import Finish, JobStore, OutputChunk, OutputProgress
+
+logger = logging.getLogger(__name__)
+
+_READ_BYTES = 1024 * 1024
+_BUDGET_PER_FLUSH = 4 * 1024 * 1024
+_RETRY_SECONDS = 0.5
+
+
+@dataclass(slots=True)
+class _Watch:
+    job_id: str
+    source: OutputSource
+    stored: int
+    dropped: int
+    ends_with_newline: bool = True
+    pending: bytearray = field(default_factory=bytearray)
+    pending_dropped: int = 0
+
+
+@dataclass(slots=True)
+class _Finishing:
+    job_id: str
+    outcome: Outcome
+    future: concurrent.futures.Future[None]
+
+
+class Recorder:
+    def __init__(self, jobs: JobStore, cap_bytes: int, flush_seconds: float) -> None:
+        self._jobs = jobs
+        self._cap = cap_bytes
+        self._flush_seconds = flush_seconds
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._watches: dict[str, _Watch] = {}
+        self._finishing: list[_Finishing] = []
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="jobhost-recorder", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is left, then stop the thread."""
+        self._closing = True
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def watch(self, job_id: str, source: OutputSource, stored: int = 0, dropped: int = 0) -> None:
+        """Start following a job's output; ``stored`` bytes of it are already in the store."""
+        with self._lock:
+            self._watches[job_id] = _Watch(job_id, source, stored, dropped)
+
+    def finish(self, job_id: str, outcome: Outcome) -> concurrent.futures.Future[None]:
+        """Record the job's remaining output and its outcome; the future resolves once stored."""
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        with self._lock:
+            self._finishing.append(_Finishing(job_id, outcome, future))
+        self._wake.set()
+        return future
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._flush_seconds)
+            self._wake.clear()
+            closing = self._closing
+            try:
+                self._flush()
+            except JobhostError:
+                logger.warning("could not record output; retrying", exc_info=True)
+                self._wake.wait(_RETRY_SECONDS)
+                continue
+            except Exception:
+                logger.exception("recorder failed; retrying", extra={"action": "record"})
+                self._wake.wait(_RETRY_SECONDS)
+                continue
+            if closing:
+                return
+
+    def _flush(self) -> None:
+        with self._lock:
+            finishing = self._finishing
+            self._finishing = []
+            watches = dict(self._watches)
+        try:
+            self._write(watches, finishing)
+        except BaseException:
+            with self._lock:
+                self._finishing[:0] = finishing
+            raise
+        with self._lock:
+            for item in finishing:
+                watch = self._watches.pop(item.job_id, None)
+                if watch is not None:
+                    watch.source.close()
+        for item in finishing:
+            item.future.set_result(None)
+
+    def _write(self, watches: dict[str, _Watch], finishing: list[_Finishing]) -> None:
+        final = {item.job_id: item for item in finishing}
+        chunks: list[OutputChunk] = []
+        progress: list[OutputProgress] = []
+        for watch in watches.values():
+            self._collect(watch, everything=watch.job_id in final)
+        notes = {
+            item.job_id: _note_bytes(watches.get(item.job_id), item.outcome) for item in finishing
+        }
+        for watch in watches.values():
+            data = bytes(watch.pending) + notes.get(watch.job_id, b"")
+            if data or watch.pending_dropped:
+                chunks.append(OutputChunk(watch.job_id, watch.stored, data))
+                progress.append(
+                    OutputProgress(
+                        watch.job_id,
+                        watch.stored + len(data),
+                        watch.dropped + watch.pending_dropped,
+                    )
+                )
+        finishes = [Finish(item.job_id, item.outcome) for item in finishing]
+        self._jobs.record(chunks, progress, finishes)
+        for chunk in chunks:
+            _commit(watches[chunk.job_id], chunk.data)
+
+    def _collect(self, watch: _Watch, everything: bool) -> None:
+        budget = None if everything else _BUDGET_PER_FLUSH
+        while budget is None or budget > 0:
+            room = self._cap - watch.stored - len(watch.pending)
+            if room <= 0:
+                watch.pending_dropped += watch.source.discard()
+                return
+            want = min(_READ_BYTES, room, budget if budget is not None else _READ_BYTES)
+            data = watch.source.read(want)
+            if not data:
+                return
+            watch.pending += data
+            if budget is not None:
+                budget -= len(data)
+
+
+def _commit(watch: _Watch, data: bytes) -> None:
+    watch.stored += len(data)
+    watch.dropped += watch.pending_dropped
+    watch.pending_dropped = 0
+    watch.pending.clear()
+    if data:
+        watch.ends_with_newline = data.endswith(b"\n")
+
+
+def _note_bytes(watch: _Watch | None, outcome: Outcome) -> bytes:
+    lines = []
+    if watch is not None and watch.dropped + watch.pending_dropped:
+        lost = watch.dropped + watch.pending_dropped
+        lines.append(f"[Output truncated: {lost} more bytes were written and not kept]")
+    if outcome.note:
+        lines.append(outcome.note)
+    if not lines:
+        return b""
+    at_line_start = watch is None or (
+        watch.pending.endswith(b"\n") if watch.pending else watch.ends_with_newline
+    )
+    text = ("" if at_line_start else "\n") + "\n".join(lines) + "\n"
+    return text.encode()

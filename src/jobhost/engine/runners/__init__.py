@@ -1,0 +1,42 @@
+"""Runners start a job's command in its mode and report how it ended.
+
+Only this package touches subprocesses, signals and threads that run job code.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Protocol
+
+from jobhost.engine.sources import OutputSource
+from jobhost.models import Outcome, Status
+
+
+class StopReason(enum.Enum):
+    USER = "user"
+    TIMEOUT = "timeout"
+    SHUTDOWN = "shutdown"
+
+
+def stopped_outcome(reason: StopReason, exit_code: int | None, timeout: float | None) -> Outcome:
+    """The outcome of a run that ended because it was told to stop."""
+    if reason is StopReason.TIMEOUT:
+        return Outcome(Status.TIMED_OUT, exit_code, f"[Job timed out after {timeout:g} s]")
+    if reason is StopReason.SHUTDOWN:
+        return Outcome(Status.INTERRUPTED, exit_code, "[Job interrupted: the server shut down]")
+    return Outcome(Status.STOPPED, exit_code, "[Job stopped by user]")
+
+
+class Run(Protocol):
+    """A started job."""
+
+    @property
+    def source(self) -> OutputSource: ...
+
+    async def wait(self) -> Outcome:
+        """Returns once the job has ended (and, if stopped, once its processes are gone)."""
+        ...
+
+    def stop(self, grace: float, reason: StopReason) -> None:
+        """Begin stopping; idempotent. ``wait`` then returns the matching outcome."""
+        ...

@@ -1,0 +1,148 @@
+"""Linux process bookkeeping: the subreaper flag, process trees read from /proc, killing, reaping.
+
+The engine makes itself a child subreaper so that a job's orphaned grandchildren become its
+children rather than PID 1's (which, on our machines, never reaps them). It then reaps the
+orphans itself and can still find and kill them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+_PR_SET_CHILD_SUBREAPER = 36
+_PROC = Path("/proc")
+
+
+@dataclass(frozen=True, slots=True)
+class ProcInfo:
+    pid: int
+    ppid: int
+    pgrp: int
+    sid: int
+    state: str
+    start_ticks: int
+
+    @property
+    def alive(self) -> bool:
+        return self.state not in ("Z", "X")
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants; False where the kernel refuses (not Linux, too old)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def read_proc(pid: int) -> ProcInfo | None:
+    try:
+        raw = (_PROC / str(pid) / "stat").read_bytes()
+    except OSError:
+        return None
+    # The command name sits in parentheses and may itself contain spaces or parentheses.
+    fields = raw[raw.rindex(b")") + 2 :].split()
+    return ProcInfo(
+        pid=pid,
+        ppid=int(fields[1]),
+        pgrp=int(fields[2]),
+        sid=int(fields[3]),
+        state=fields[0].decode(),
+        start_ticks=int(fields[19]),
+    )
+
+
+def all_processes() -> list[ProcInfo]:
+    found = []
+    for entry in os.scandir(_PROC):
+        if entry.name.isdigit():
+            info = read_proc(int(entry.name))
+            if info is not None:
+                found.append(info)
+    return found
+
+
+def tree_of(root: int, processes: Iterable[ProcInfo]) -> list[ProcInfo]:
+    """Live processes belonging to the job whose session leader is ``root``.
+
+    That is everything in its session (which covers its process group) plus every
+    descendant by parentage, which also covers grandchildren that called setsid while
+    their parent was still alive.
+    """
+    procs = list(processes)
+    children: dict[int, list[ProcInfo]] = {}
+    for proc in procs:
+        children.setdefault(proc.ppid, []).append(proc)
+    found = {p.pid: p for p in procs if p.sid == root and p.alive}
+    stack = [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child.pid not in found and child.alive:
+                found[child.pid] = child
+            stack.append(child.pid)
+    return list(found.values())
+
+
+def signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def signal_processes(procs: Iterable[ProcInfo], sig: int) -> None:
+    """Signal each process unless its pid now names a different process."""
+    for proc in procs:
+        current = read_proc(proc.pid)
+        if current is not None and current.start_ticks == proc.start_ticks:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(proc.pid, sig)
+
+
+def kill_tree(root: int, remembered: Iterable[ProcInfo] = ()) -> None:
+    """SIGKILL a job's group, its session, its descendants and what was seen of it before."""
+    signal_group(root, signal.SIGKILL)
+    signal_processes([*tree_of(root, all_processes()), *remembered], signal.SIGKILL)
+
+
+def my_children() -> list[int]:
+    pids: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.scandir(_PROC / "self" / "task"):
+            with contextlib.suppress(OSError):
+                pids.extend(int(p) for p in (Path(task.path) / "children").read_text().split())
+    return pids
+
+
+def reap_orphans(owned: set[int]) -> int:
+    """Reap zombie children that came from jobs and that nobody else will wait for.
+
+    ``owned`` are the pids the runners wait for themselves. Children in the engine's own
+    session are left alone: code in a Runspace job may have started them and wait for them.
+    """
+    my_sid = os.getsid(0)
+    reaped = 0
+    for pid in my_children():
+        info = read_proc(pid)
+        if info is None or info.state != "Z" or pid in owned or info.sid == my_sid:
+            continue
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+            reaped += 1
+    return reaped
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        raw = (_PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]

@@ -1,0 +1,97 @@
+"""Where a running job's output comes from: a file a process appends to, or a buffer
+that a thread's captured writes fill. The recorder drains both the same way."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Protocol
+
+
+class OutputSource(Protocol):
+    def read(self, limit: int) -> bytes:
+        """Up to ``limit`` new bytes (empty when nothing is new)."""
+        ...
+
+    def discard(self) -> int:
+        """Skip everything new without keeping it; returns how many bytes were skipped."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class EmptySource:
+    """For a job whose output is already all stored (e.g. one interrupted by a restart)."""
+
+    def read(self, limit: int) -> bytes:
+        return b""
+
+    def discard(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+class FileTail:
+    """Follows a file that a job's processes append to, from byte ``position``."""
+
+    def __init__(self, path: Path, position: int = 0) -> None:
+        self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        self.position = position
+
+    def read(self, limit: int) -> bytes:
+        data = os.pread(self._fd, limit, self.position)
+        self.position += len(data)
+        return data
+
+    def discard(self) -> int:
+        end = os.fstat(self._fd).st_size
+        skipped = max(0, end - self.position)
+        self.position += skipped
+        return skipped
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+class BufferSource:
+    """Bytes written by a job's thread, waiting for the recorder.
+
+    Writers block while ``high_water`` bytes are waiting, as a process blocks on a full
+    pipe, so a job printing in a tight loop cannot exhaust the server's memory.
+    """
+
+    def __init__(self, high_water: int = 8 * 1024 * 1024) -> None:
+        self._buffer = bytearray()
+        self._high_water = high_water
+        self._closed = False
+        self._cond = threading.Condition()
+
+    def write(self, data: bytes) -> None:
+        with self._cond:
+            while len(self._buffer) >= self._high_water and not self._closed:
+                self._cond.wait(0.5)
+            self._buffer += data
+
+    def read(self, limit: int) -> bytes:
+        with self._cond:
+            data = bytes(self._buffer[:limit])
+            del self._buffer[:limit]
+            self._cond.notify_all()
+            return data
+
+    def discard(self) -> int:
+        with self._cond:
+            skipped = len(self._buffer)
+            self._buffer.clear()
+            self._cond.notify_all()
+            return skipped
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()

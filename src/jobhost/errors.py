@@ -1,0 +1,49 @@
+"""The exceptions that cross layers. Each docstring is its default message."""
+
+from __future__ import annotations
+
+
+class JobhostError(Exception):
+    """Something went wrong in jobhost."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class InvalidInput(JobhostError):
+    """Invalid input."""
+
+
+class Unauthorized(JobhostError):
+    """Unauthorized"""
+
+
+class Forbidden(JobhostError):
+    """Forbidden"""
+
+
+class NotFound(JobhostError):
+    """Not found."""
+
+
+class Conflict(JobhostError):
+    """The job's state forbids that action."""
+
+
+class PayloadTooLarge(JobhostError):
+    """Request body too large."""
+
+
+class StoreUnavailable(JobhostError):
+    """The job store is unavailable."""
+
+
+class JobNotFound(NotFound):
+    """Raised for a job that does not exist or that the caller may not see (same text for both)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"Job not found: {job_id}")

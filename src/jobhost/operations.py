@@ -1,0 +1,137 @@
+"""What a signed-in user can do with jobs, with every permission check in one place.
+
+Framework-free: the web routes are a thin skin over these methods.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from jobhost import policy
+from jobhost.clock import Clock
+from jobhost.errors import Conflict, Forbidden, InvalidInput, JobNotFound
+from jobhost.models import Category, Job, Mode, User
+from jobhost.store.jobs import JobListing, JobQuery, JobStore
+from jobhost.submission import parse_submission
+
+CANCELLED = "Job cancelled successfully"
+STOPPED = "Job stopped successfully"
+STILL_STOPPING = "Job stop requested; it is still stopping"
+DELETED = "Job result deleted successfully"
+OTHERS_REFUSAL = (
+    "Viewing other users' jobs requires elevated roles "
+    "(task_manager, debug, system_admin, or site_admin)"
+)
+
+_STOP_WAIT_EXTRA_SECONDS = 2.0
+_STOP_WAIT_MAX_SECONDS = 60.0
+_STOP_POLL_SECONDS = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Whose jobs a listing covers: the caller's own unless widened."""
+
+    all_users: bool = False
+    user_id: str | None = None
+
+
+class JobOperations:
+    def __init__(
+        self, jobs: JobStore, clock: Clock, wake_engine: Callable[[], None], stop_grace: float
+    ) -> None:
+        self.jobs = jobs
+        self.clock = clock
+        self.wake_engine = wake_engine
+        self.stop_grace = stop_grace
+
+    def submit(self, user: User, payload: Mapping[str, object]) -> Job:
+        spec = parse_submission(payload)
+        refusal = policy.submit_refusal(user, spec.mode)
+        if refusal is not None:
+            raise Forbidden(refusal)
+        job = self.jobs.submit(user.user_id, spec)
+        self.wake_engine()
+        return job
+
+    def get(self, user: User, job_id: str) -> Job:
+        """A job the caller may see; 404 alike for missing and for someone else's."""
+        if not policy.is_valid_job_id(job_id):
+            raise InvalidInput("Invalid jobId: must be a UUID")
+        job = self.jobs.get(job_id)
+        if job is None or not policy.may_see(user, job):
+            raise JobNotFound(job_id)
+        return job
+
+    def listing(
+        self, user: User, categories: frozenset[Category], limit: int, scope: Scope
+    ) -> JobListing:
+        query = JobQuery(_scope_user(user, scope), categories, limit)
+        return self.jobs.listing(query)
+
+    def output(self, user: User, job_id: str, offset: int, limit: int) -> tuple[Job, bytes]:
+        job = self.get(user, job_id)
+        return job, self.jobs.read_output(job_id, offset, limit)
+
+    def output_tail(self, job: Job, limit: int) -> bytes:
+        return self.jobs.read_output(job.job_id, max(0, job.output_size - limit), limit)
+
+    def stop_or_remove(self, user: User, job_id: str) -> str:
+        """DELETE on a job: cancel it if pending, stop it if running, delete it if finished."""
+        job = self.get(user, job_id)
+        for _attempt in range(3):
+            category = job.status.category
+            if category is Category.PENDING and self.jobs.cancel(job_id):
+                self.wake_engine()
+                return CANCELLED
+            if category is Category.RUNNING:
+                return self._stop(job)
+            if category is Category.COMPLETED and self.jobs.delete(job_id):
+                return DELETED
+            job = self.get(user, job_id)  # it changed state under us: look again
+        raise Conflict("The job kept changing state; try again")
+
+    def delete_result(self, user: User, job_id: str) -> None:
+        job = self.get(user, job_id)
+        if not job.status.is_finished:
+            raise Conflict(f"Job has not finished: {job_id} is {job.status.value}")
+        if not self.jobs.delete(job_id):
+            raise JobNotFound(job_id)
+
+    def _stop(self, job: Job) -> str:
+        if job.mode is Mode.MAIN_LOOP:
+            raise Conflict(policy.MAIN_LOOP_STOP_REFUSAL)
+        if not self.jobs.request_stop(job.job_id):
+            current = self.jobs.get(job.job_id)
+            if current is None or current.status.is_finished:
+                raise Conflict(f"Job finished before it could be stopped: {job.job_id}")
+        self.wake_engine()
+        return STOPPED if self._wait_until_finished(job) else STILL_STOPPING
+
+    def _wait_until_finished(self, job: Job) -> bool:
+        grace = job.spec.stop_grace_seconds
+        grace = self.stop_grace if grace is None else grace
+        wait = min(grace + _STOP_WAIT_EXTRA_SECONDS, _STOP_WAIT_MAX_SECONDS)
+        deadline = self.clock.monotonic() + wait
+        while self.clock.monotonic() < deadline:
+            current = self.jobs.get(job.job_id)
+            if current is None or current.status.is_finished:
+                return True
+            time.sleep(_STOP_POLL_SECONDS)
+        return False
+
+
+def _scope_user(user: User, scope: Scope) -> str | None:
+    """The user id a listing is limited to, or None for everyone's jobs."""
+    if not scope.all_users and scope.user_id in (None, user.user_id):
+        return user.user_id
+    if not policy.is_privileged(user):
+        raise Forbidden(OTHERS_REFUSAL)
+    if scope.all_users:
+        return None
+    assert scope.user_id is not None
+    if not policy.is_valid_user_id(scope.user_id):
+        raise InvalidInput("Invalid userId")
+    return scope.user_id

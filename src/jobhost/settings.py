@@ -1,0 +1,87 @@
+"""Settings, read once from ``JOBHOST_*`` environment variables at an entry point."""
+
+from __future__ import annotations
+
+import shlex
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from jobhost.errors import InvalidInput
+
+PREFIX = "JOBHOST_"
+# Variables read by the HTTP client, not by the server; allowed so that a shell that sets
+# both does not trip the unknown-variable check below.
+CLIENT_VARIABLES = frozenset({"JOBHOST_URL", "JOBHOST_TOKEN"})
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseModel):
+    """Everything a server or CLI command is configured with; unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_dir: Path = Path("jobhost-data")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    max_concurrent_jobs: Annotated[int, Field(ge=1, le=100_000)] = 10
+    shell: str = "/bin/sh -c"
+    stop_grace_seconds: Annotated[float, Field(ge=0, le=3600)] = 5.0
+    max_body_bytes: Annotated[int, Field(ge=1024, le=1024 * MiB)] = MiB
+    output_cap_bytes: Annotated[int, Field(ge=1024)] = 64 * MiB
+    output_flush_seconds: Annotated[float, Field(gt=0, le=5)] = 0.05
+    tick_seconds: Annotated[float, Field(gt=0, le=1)] = 1.0
+    node_name: str = Field(default_factory=socket.gethostname)
+    log_level: str = "info"
+
+    @field_validator("shell")
+    @classmethod
+    def _shell_has_a_program(cls, value: str) -> str:
+        if not shlex.split(value):
+            raise ValueError("must name a program, e.g. '/bin/sh -c'")
+        return value
+
+    @property
+    def shell_argv(self) -> list[str]:
+        return shlex.split(self.shell)
+
+    @property
+    def store_url(self) -> str:
+        """The database URL in force: the override, or SQLite inside the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'jobhost.db').resolve()}"
+
+
+def setting_names() -> list[str]:
+    return [PREFIX + name.upper() for name in Settings.model_fields]
+
+
+def load_settings(environ: Mapping[str, str], **overrides: object) -> Settings:
+    """Settings from ``JOBHOST_*`` variables, then ``overrides`` (e.g. CLI flags) on top.
+
+    A misspelt variable is an error rather than silently ignored.
+    """
+    known = set(setting_names()) | CLIENT_VARIABLES
+    unknown = sorted(k for k in environ if k.startswith(PREFIX) and k not in known)
+    if unknown:
+        raise InvalidInput(
+            f"Unknown setting {', '.join(unknown)}; known: {', '.join(setting_names())}"
+        )
+    values: dict[str, object] = {
+        key[len(PREFIX) :].lower(): value
+        for key, value in environ.items()
+        if key.startswith(PREFIX) and key not in CLIENT_VARIABLES
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = PREFIX + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise InvalidInput(f"Invalid {name}: {first['msg']}") from None

@@ -1,0 +1,110 @@
+"""Opening the database: the one place that knows SQLite from PostgreSQL.
+
+SQLite runs in WAL mode with ``synchronous=NORMAL``: a crash of the process loses nothing
+committed; a power loss may drop the last few commits. Every write transaction starts with
+``BEGIN IMMEDIATE`` so that two writers queue on ``busy_timeout`` instead of failing with
+SQLITE_BUSY when a deferred transaction tries to upgrade its lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from jobhost.errors import StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+_BUSY_TIMEOUT_MS = 10_000
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgres://`` and ``postgresql://`` and use the psycopg 3 driver for them."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() in ("postgres", "postgresql") and parsed.drivername in (
+        "postgres",
+        "postgresql",
+    ):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    """A connection pool with ``read()`` and ``write()`` transactions and translated errors."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalise_url(url)
+        self.engine: Engine = create_engine(
+            self.url, pool_pre_ping=not self.url.startswith("sqlite")
+        )
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        # SQLite admits one writer at a time anyway; queueing writers of this process on a
+        # lock keeps them off busy_timeout's sleep-and-retry loop.
+        self._write_lock: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        )
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        with translate_errors(), self.engine.connect() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        with translate_errors(), self._write_lock, self.engine.connect() as conn:
+            conn.execution_options(jobhost_immediate=True)
+            with conn.begin():
+                yield conn
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers."""
+        with self.read() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+@contextlib.contextmanager
+def translate_errors() -> Iterator[None]:
+    """Driver errors stop here: callers see StoreUnavailable, never sqlite3 or psycopg."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if not (isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated):
+            raise
+        logger.warning("store unavailable: %s", exc.orig, extra={"action": "store_error"})
+        raise StoreUnavailable() from exc
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module so that BEGIN is ours.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("jobhost_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def lock_for_migration(conn: Connection) -> None:
+    """Serialise concurrent migrations (two processes starting at once)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274001)")

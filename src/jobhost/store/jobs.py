@@ -1,0 +1,295 @@
+"""Job verbs on the store: submit, claim, record output and outcomes, stop, cancel, delete."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
+
+from jobhost.clock import Clock
+from jobhost.models import Category, Job, JobSpec, Mode, Outcome, Status, statuses_in
+from jobhost.store.database import Database
+from jobhost.store.rows import job_from_row, job_values
+from jobhost.store.schema import ACTIVE_CONDITION, PENDING_CONDITION, job_output, jobs
+
+CHUNK_BYTES = 64 * 1024
+"""No stored output chunk is longer; readers rely on it to find the chunk holding an offset."""
+
+_FINISHED = [s.value for s in statuses_in(Category.COMPLETED)]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputChunk:
+    """Bytes of a job's output that start at byte ``start`` of the whole output."""
+
+    job_id: str
+    start: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OutputProgress:
+    """How much of a job's output is stored (``size``) and how much was dropped past the cap."""
+
+    job_id: str
+    size: int
+    dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    job_id: str
+    outcome: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class JobQuery:
+    """Which jobs a listing shows; ``user_id`` None means every user's."""
+
+    user_id: str | None
+    categories: frozenset[Category] = frozenset(Category)
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class JobListing:
+    by_category: dict[Category, list[Job]] = field(default_factory=dict)
+    counts: dict[Category, int] = field(default_factory=dict)
+
+
+class JobStore:
+    """Every read and write of jobs and their output goes through these verbs."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def submit(self, user_id: str, spec: JobSpec) -> Job:
+        job_id = str(uuid.uuid4())
+        now = self.clock.now()
+        values = job_values(spec) | {
+            "job_id": job_id,
+            "user_id": user_id,
+            "status": Status.PENDING.value,
+            "submitted_at": now,
+        }
+        with self.db.write() as conn:
+            conn.execute(insert(jobs).values(values))
+        return Job(
+            job_id=job_id, user_id=user_id, spec=spec, status=Status.PENDING, submitted_at=now
+        )
+
+    def get(self, job_id: str) -> Job | None:
+        with self.db.read() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
+        return job_from_row(row) if row else None
+
+    def listing(self, query: JobQuery) -> JobListing:
+        """Each category's jobs (pending oldest first, the others newest first) and totals."""
+        listing = JobListing()
+        with self.db.read() as conn:
+            listing.counts.update(_count_by_category(conn, query.user_id))
+            for category in Category:
+                if category in query.categories:
+                    listing.by_category[category] = _list_category(conn, query, category)
+        return listing
+
+    def claim(self, limit: int, node: str, barrier: Mode | None = None) -> list[Job]:
+        """Mark up to ``limit`` pending jobs Running on ``node``, in dispatch order.
+
+        The claim ends with the first job in the ``barrier`` mode (MainLoop jobs block the
+        dispatcher, so the jobs queued behind one must not be marked as started yet).
+        """
+        if limit <= 0:
+            return []
+        queue = (
+            select(jobs.c.seq, jobs.c.mode)
+            .where(text(PENDING_CONDITION))
+            .order_by(jobs.c.priority.desc(), jobs.c.seq)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self.db.write() as conn:
+            seqs = _up_to_barrier(conn.execute(queue).tuples().all(), barrier)
+            if not seqs:
+                return []
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.seq.in_(seqs))
+                .values(
+                    status=Status.RUNNING.value,
+                    started_at=self.clock.now(),
+                    attempt=jobs.c.attempt + 1,
+                    node=node,
+                )
+            )
+            rows = conn.execute(
+                select(jobs)
+                .where(jobs.c.seq.in_(seqs))
+                .order_by(jobs.c.priority.desc(), jobs.c.seq)
+            )
+            return [job_from_row(row) for row in rows]
+
+    def record(
+        self,
+        chunks: Sequence[OutputChunk] = (),
+        progress: Sequence[OutputProgress] = (),
+        finishes: Sequence[Finish] = (),
+    ) -> None:
+        """Store output and outcomes in one transaction, so a reader never sees a gap."""
+        if not (chunks or progress or finishes):
+            return
+        with self.db.write() as conn:
+            _insert_chunks(conn, chunks)
+            if progress:
+                conn.execute(
+                    update(jobs)
+                    .where(jobs.c.job_id == bindparam("b_job_id"))
+                    .values(output_size=bindparam("b_size"), output_dropped=bindparam("b_dropped")),
+                    [
+                        {"b_job_id": p.job_id, "b_size": p.size, "b_dropped": p.dropped}
+                        for p in progress
+                    ],
+                )
+            if finishes:
+                _finish(conn, finishes, self.clock.now())
+
+    def request_stop(self, job_id: str) -> bool:
+        """Ask the engine to stop a running job; False if it is not running or cannot stop."""
+        with self.db.write() as conn:
+            result = conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.job_id == job_id,
+                    jobs.c.status == Status.RUNNING.value,
+                    jobs.c.mode != Mode.MAIN_LOOP.value,
+                )
+                .values(status=Status.STOPPING.value, stop_requested_at=self.clock.now())
+            )
+        return result.rowcount == 1
+
+    def cancel(self, job_id: str) -> bool:
+        """End a job that has not started yet; False if it already left the pending states."""
+        now = self.clock.now()
+        pending = [s.value for s in statuses_in(Category.PENDING)]
+        with self.db.write() as conn:
+            result = conn.execute(
+                update(jobs)
+                .where(jobs.c.job_id == job_id, jobs.c.status.in_(pending))
+                .values(status=Status.CANCELLED.value, completed_at=now)
+            )
+        return result.rowcount == 1
+
+    def delete(self, job_id: str) -> bool:
+        """Remove a finished job and its output; False if it is not finished (or gone)."""
+        with self.db.write() as conn:
+            result = conn.execute(
+                delete(jobs).where(jobs.c.job_id == job_id, jobs.c.status.in_(_FINISHED))
+            )
+            if result.rowcount != 1:
+                return False
+            conn.execute(delete(job_output).where(job_output.c.job_id == job_id))
+        return True
+
+    def stopping_on(self, node: str) -> list[str]:
+        """Ids of jobs on ``node`` whose stop was requested."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(jobs.c.job_id).where(
+                    text(ACTIVE_CONDITION), jobs.c.node == node, jobs.c.status == "Stopping"
+                )
+            )
+            return list(rows.scalars())
+
+    def unfinished_on(self, node: str) -> list[Job]:
+        """Jobs a previous engine on ``node`` left Running or Stopping."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(jobs).where(text(ACTIVE_CONDITION), jobs.c.node == node).order_by(jobs.c.seq)
+            )
+            return [job_from_row(row) for row in rows]
+
+    def count_runnable(self) -> int:
+        with self.db.read() as conn:
+            query = select(func.count()).where(jobs.c.status == Status.PENDING.value)
+            return int(conn.execute(query).scalar_one())
+
+    def read_output(self, job_id: str, offset: int, limit: int) -> bytes:
+        """Up to ``limit`` bytes of stored output starting at byte ``offset``."""
+        query = (
+            select(job_output.c.start, job_output.c.data)
+            .where(
+                job_output.c.job_id == job_id,
+                job_output.c.start > offset - CHUNK_BYTES,
+                job_output.c.start < offset + limit,
+            )
+            .order_by(job_output.c.start)
+        )
+        with self.db.read() as conn:
+            rows = conn.execute(query).tuples().all()
+        parts = []
+        for start, data in rows:
+            skip = max(0, offset - start)
+            if skip < len(data):
+                parts.append(data[skip:])
+        return b"".join(parts)[:limit]
+
+
+def _up_to_barrier(rows: Sequence[tuple[int, str]], barrier: Mode | None) -> list[int]:
+    seqs = []
+    for seq, mode in rows:
+        seqs.append(seq)
+        if barrier is not None and mode == barrier.value:
+            break
+    return seqs
+
+
+def _insert_chunks(conn: Connection, chunks: Sequence[OutputChunk]) -> None:
+    rows = []
+    for chunk in chunks:
+        for pos in range(0, len(chunk.data), CHUNK_BYTES):
+            piece = chunk.data[pos : pos + CHUNK_BYTES]
+            rows.append({"job_id": chunk.job_id, "start": chunk.start + pos, "data": piece})
+    if rows:
+        conn.execute(insert(job_output), rows)
+
+
+def _finish(conn: Connection, finishes: Sequence[Finish], now: float) -> None:
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.job_id == bindparam("b_job_id"), text(ACTIVE_CONDITION))
+        .values(
+            status=bindparam("b_status"),
+            exit_code=bindparam("b_exit_code"),
+            completed_at=now,
+        ),
+        [
+            {
+                "b_job_id": f.job_id,
+                "b_status": f.outcome.status.value,
+                "b_exit_code": f.outcome.exit_code,
+            }
+            for f in finishes
+        ],
+    )
+
+
+def _count_by_category(conn: Connection, user_id: str | None) -> dict[Category, int]:
+    query = select(jobs.c.status, func.count()).group_by(jobs.c.status)
+    if user_id is not None:
+        query = query.where(jobs.c.user_id == user_id)
+    counts = dict.fromkeys(Category, 0)
+    for status, count in conn.execute(query):
+        counts[Status(status).category] += count
+    return counts
+
+
+def _list_category(conn: Connection, query: JobQuery, category: Category) -> list[Job]:
+    statuses = [s.value for s in statuses_in(category)]
+    order = jobs.c.seq.asc() if category is Category.PENDING else jobs.c.seq.desc()
+    stmt = select(jobs).where(jobs.c.status.in_(statuses)).order_by(order).limit(query.limit)
+    if query.user_id is not None:
+        stmt = stmt.where(jobs.c.user_id == query.user_id)
+    return [job_from_row(row) for row in conn.execute(stmt)]

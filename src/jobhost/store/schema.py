@@ -1,0 +1,112 @@
+"""The tables, declared once; Alembic migrations must build exactly these."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# On SQLite only an INTEGER PRIMARY KEY is the auto-incrementing rowid.
+_SEQ_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("password_hash", String(255), nullable=True),
+    Column("roles", String(1000), nullable=False),  # space-separated, sorted
+    Column("created_at", Double, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("user_id", String(64), ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("label", String(200), nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=True),
+    Column("revoked_at", Double, nullable=True),
+    Column("last_used_at", Double, nullable=True),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    # seq orders jobs (FIFO dispatch, newest-first listing); job_id is the public name.
+    Column("seq", _SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("job_id", String(36), nullable=False, unique=True),
+    Column("user_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("command", Text, nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("priority", Integer, nullable=False, server_default=text("0")),
+    Column("submitted_at", Double, nullable=False),
+    Column("started_at", Double, nullable=True),
+    Column("completed_at", Double, nullable=True),
+    Column("stop_requested_at", Double, nullable=True),
+    Column("exit_code", Integer, nullable=True),
+    Column("attempt", Integer, nullable=False, server_default=text("0")),
+    Column("stop_grace_seconds", Double, nullable=True),
+    Column("timeout_seconds", Double, nullable=True),
+    Column("env", Text, nullable=True),  # JSON object of strings
+    Column("working_directory", Text, nullable=True),
+    Column("output_size", BigInteger, nullable=False, server_default=text("0")),
+    Column("output_dropped", BigInteger, nullable=False, server_default=text("0")),
+    Column("node", String(255), nullable=True),
+    Index("ix_jobs_user_status_seq", "user_id", "status", "seq"),
+)
+
+# Partial indexes keep the engine's hot queries small however long the history grows.
+# Queries must spell the condition literally (these constants) for SQLite to use them.
+
+# The dispatch queue: pending jobs in the order they are claimed.
+PENDING_CONDITION = "status = 'Pending'"
+Index(
+    "ix_jobs_queue",
+    jobs.c.priority.desc(),
+    jobs.c.seq,
+    sqlite_where=text(PENDING_CONDITION),
+    postgresql_where=text(PENDING_CONDITION),
+)
+
+# What each engine is running.
+ACTIVE_CONDITION = "status IN ('Running', 'Stopping')"
+Index(
+    "ix_jobs_active",
+    jobs.c.node,
+    sqlite_where=text(ACTIVE_CONDITION),
+    postgresql_where=text(ACTIVE_CONDITION),
+)
+
+# A job's output as consecutive byte ranges; chunks never exceed engine.output.CHUNK_BYTES.
+job_output = Table(
+    "job_output",
+    metadata,
+    Column("job_id", String(36), primary_key=True),
+    Column("start", BigInteger, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
+)

@@ -1,0 +1,145 @@
+"""User and API-key verbs on the store. Tokens and passwords arrive here already hashed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from jobhost.clock import Clock
+from jobhost.errors import Conflict, NotFound
+from jobhost.models import ApiKey, User
+from jobhost.store.database import Database
+from jobhost.store.schema import api_keys, users
+
+# last_used_at is written at most this often per key, so that authenticating a request
+# does not turn every read into a write.
+LAST_USED_RESOLUTION_SECONDS = 60.0
+
+
+class UserStore:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def add_user(self, user_id: str, roles: frozenset[str], password_hash: str | None) -> User:
+        now = self.clock.now()
+        try:
+            with self.db.write() as conn:
+                conn.execute(
+                    insert(users).values(
+                        user_id=user_id,
+                        roles=" ".join(sorted(roles)),
+                        password_hash=password_hash,
+                        created_at=now,
+                    )
+                )
+        except IntegrityError:
+            raise Conflict(f"User already exists: {user_id}") from None
+        return User(user_id, roles, now, password_hash is not None)
+
+    def get_user(self, user_id: str) -> User | None:
+        with self.db.read() as conn:
+            row = conn.execute(select(users).where(users.c.user_id == user_id)).first()
+        return _user(row) if row else None
+
+    def password_hash(self, user_id: str) -> str | None:
+        with self.db.read() as conn:
+            query = select(users.c.password_hash).where(users.c.user_id == user_id)
+            value = conn.execute(query).scalar()
+        return str(value) if value else None
+
+    def list_users(self) -> list[User]:
+        with self.db.read() as conn:
+            return [_user(row) for row in conn.execute(select(users).order_by(users.c.user_id))]
+
+    def count_users(self) -> int:
+        with self.db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
+
+    def add_key(
+        self,
+        key_id: str,
+        user_id: str,
+        token_hash: str,
+        label: str | None,
+        expires_at: float | None,
+    ) -> ApiKey:
+        if self.get_user(user_id) is None:
+            raise NotFound(f"No such user: {user_id}")
+        key = ApiKey(key_id, user_id, label, self.clock.now(), expires_at)
+        with self.db.write() as conn:
+            conn.execute(
+                insert(api_keys).values(
+                    key_id=key_id,
+                    user_id=user_id,
+                    token_hash=token_hash,
+                    label=label,
+                    created_at=key.created_at,
+                    expires_at=expires_at,
+                )
+            )
+        return key
+
+    def list_keys(self) -> list[ApiKey]:
+        with self.db.read() as conn:
+            rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at))
+            return [_key(row) for row in rows]
+
+    def revoke_key(self, key_id: str) -> ApiKey:
+        with self.db.write() as conn:
+            conn.execute(
+                update(api_keys)
+                .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=self.clock.now())
+            )
+            row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
+        if row is None:
+            raise NotFound(f"No such key: {key_id}")
+        return _key(row)
+
+    def user_for_token(self, token_hash: str) -> User | None:
+        """The owner of a usable key with this hash, noting that the key was used."""
+        query = (
+            select(api_keys, users.c.roles, users.c.created_at.label("user_created_at"))
+            .join(users, users.c.user_id == api_keys.c.user_id)
+            .where(api_keys.c.token_hash == token_hash)
+        )
+        with self.db.read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        key = _key(row)
+        now = self.clock.now()
+        if not key.is_usable(now):
+            return None
+        if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION_SECONDS:
+            with self.db.write() as conn:
+                conn.execute(
+                    update(api_keys).where(api_keys.c.key_id == key.key_id).values(last_used_at=now)
+                )
+        m = row._mapping
+        return User(key.user_id, _roles(m["roles"]), m["user_created_at"])
+
+
+def _roles(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+def _user(row: Row[Any]) -> User:
+    m = row._mapping
+    return User(m["user_id"], _roles(m["roles"]), m["created_at"], m["password_hash"] is not None)
+
+
+def _key(row: Row[Any]) -> ApiKey:
+    m = row._mapping
+    return ApiKey(
+        key_id=m["key_id"],
+        user_id=m["user_id"],
+        label=m["label"],
+        created_at=m["created_at"],
+        expires_at=m["expires_at"],
+        revoked_at=m["revoked_at"],
+        last_used_at=m["last_used_at"],
+    )

@@ -1,0 +1,115 @@
+"""Turning a submitted JSON object (from the API or a spool file) into a JobSpec.
+
+Framework-free so that the web and the spool intake validate submissions identically.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from jobhost.errors import InvalidInput
+from jobhost.models import JobSpec, parse_mode
+
+MAX_COMMAND_CHARS = 100_000  # the kernel refuses a single argument over 128 KiB
+MAX_DESCRIPTION_CHARS = 10_000
+MAX_ENV_ENTRIES = 100
+MAX_TIMEOUT_SECONDS = 30 * 86400
+INVALID_MODE = "Invalid execution mode. Must be one of: MainLoop, Runspace, BackgroundJob"
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+Seconds = Annotated[float, Field(ge=0, le=MAX_TIMEOUT_SECONDS)]
+
+
+class SubmitRequest(BaseModel):
+    """The body of ``POST jobs/submit``; unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    jobName: str
+    command: str
+    executionMode: str
+    description: str | None = None
+    stopGraceSeconds: Annotated[float, Field(ge=0, le=3600)] | None = None
+    timeoutSeconds: Annotated[float, Field(gt=0, le=MAX_TIMEOUT_SECONDS)] | None = None
+    env: dict[str, str] | None = None
+    workingDirectory: str | None = None
+
+
+def parse_submission(payload: Mapping[str, object]) -> JobSpec:
+    """A validated JobSpec, or InvalidInput naming the first problem."""
+    try:
+        request = SubmitRequest.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidInput(_describe(exc)) from None
+    mode = parse_mode(request.executionMode)
+    if mode is None:
+        raise InvalidInput(INVALID_MODE)
+    return JobSpec(
+        name=_check_name(request.jobName),
+        command=_check_command(request.command),
+        mode=mode,
+        description=_check_description(request.description),
+        stop_grace_seconds=request.stopGraceSeconds,
+        timeout_seconds=request.timeoutSeconds,
+        env=_check_env(request.env or {}),
+        working_directory=_check_directory(request.workingDirectory),
+    )
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "body"
+    if first["type"] == "missing":
+        return f"Missing required field: {field}"
+    if first["type"] == "extra_forbidden":
+        return f"Unknown field: {field}"
+    if first["loc"] == ("executionMode",):
+        return INVALID_MODE
+    return f"Invalid {field}: {first['msg']}"
+
+
+def _check_name(name: str) -> str:
+    if not 1 <= len(name) <= 200 or not name.isprintable() or not name.strip():
+        raise InvalidInput("Invalid jobName: must be 1-200 printable characters")
+    return name
+
+
+def _check_command(command: str) -> str:
+    if not command.strip():
+        raise InvalidInput("Missing required field: command")
+    if len(command) > MAX_COMMAND_CHARS:
+        raise InvalidInput(f"Invalid command: longer than {MAX_COMMAND_CHARS} characters")
+    if "\0" in command:
+        raise InvalidInput("Invalid command: contains a NUL character")
+    return command
+
+
+def _check_description(description: str | None) -> str | None:
+    if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
+        raise InvalidInput(f"Invalid description: longer than {MAX_DESCRIPTION_CHARS} characters")
+    return description
+
+
+def _check_env(env: dict[str, str]) -> dict[str, str]:
+    if len(env) > MAX_ENV_ENTRIES:
+        raise InvalidInput(f"Invalid env: more than {MAX_ENV_ENTRIES} variables")
+    for name, value in env.items():
+        if not _ENV_NAME.fullmatch(name):
+            raise InvalidInput(f"Invalid env: {name!r} is not a valid variable name")
+        if "\0" in value:
+            raise InvalidInput(f"Invalid env: the value of {name} contains a NUL character")
+    return env
+
+
+def _check_directory(path: str | None) -> str | None:
+    if path is None:
+        return None
+    if not os.path.isabs(path) or "\0" in path or not os.path.isdir(path):
+        raise InvalidInput("Invalid workingDirectory: must be an existing absolute directory")
+    return path

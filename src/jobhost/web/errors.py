@@ -1,0 +1,82 @@
+"""Every error leaves as ``{"success": false, "error": "..."}`` with a meaningful status."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from jobhost import errors
+
+logger = logging.getLogger(__name__)
+
+STATUS_OF: dict[type[errors.JobhostError], int] = {
+    errors.InvalidInput: 400,
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.PayloadTooLarge: 413,
+    errors.StoreUnavailable: 503,
+}
+
+
+def error_response(status: int, message: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"success": False, "error": message}, status, headers=headers)
+
+
+def status_of(exc: errors.JobhostError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return 500
+
+
+async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.JobhostError)
+    return error_response(status_of(exc), exc.message)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(400, describe_validation_error(exc))
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.status_code, str(exc.detail))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    ref = secrets.token_hex(4)
+    logger.error(
+        "internal error ref %s on %s %s",
+        ref,
+        request.method,
+        request.url.path,
+        exc_info=exc,
+        extra={"action": "internal_error", "ref": ref},
+    )
+    return error_response(500, f"Internal error (ref {ref})")
+
+
+def describe_validation_error(exc: RequestValidationError) -> str:
+    """One human sentence for the first problem FastAPI found in the query string."""
+    first = exc.errors()[0]
+    location = [str(part) for part in first.get("loc", ()) if part not in ("query", "body")]
+    name = ".".join(location) or "request"
+    if first.get("type") == "missing":
+        return f"Missing required parameter: {name}"
+    return f"Invalid value for {name}: {first.get('msg', 'invalid')}"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(errors.JobhostError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,186 @@
+"""The seed's job routes under ``/apps/WebHostTaskManagement/api/v1/jobs``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Security
+
+from jobhost.models import Category, Job
+from jobhost.operations import DELETED, JobOperations, Scope
+from jobhost.store.jobs import JobListing
+from jobhost.submission import SubmitRequest
+from jobhost.web.deps import Caller, JsonObject, Svc, bearer_scheme
+from jobhost.web.records import RECORD_OUTPUT_BYTES, decode_stream, detailed_record, job_record
+from jobhost.web.schemas import (
+    ERROR_RESPONSES,
+    JobListResponse,
+    JobResponse,
+    MessageResponse,
+    OutputResponse,
+    ResultsResponse,
+    SubmitResponse,
+)
+
+OUTPUT_PAGE_BYTES = 1024 * 1024
+RESULT_OUTPUT_BYTES = 64 * 1024
+
+router = APIRouter(
+    prefix="/jobs", dependencies=[Security(bearer_scheme)], responses=ERROR_RESPONSES
+)
+
+
+def operations(svc: Svc) -> JobOperations:
+    return JobOperations(
+        svc.store.jobs, svc.clock, svc.wake_engine, svc.settings.stop_grace_seconds
+    )
+
+
+Ops = Annotated[JobOperations, Depends(operations)]
+JobId = Annotated[str, Query(description="The job's UUID")]
+MaxResults = Annotated[int, Query(ge=1, le=1000)]
+AllUsers = Annotated[bool, Query(description="Privileged roles: every user's jobs")]
+UserId = Annotated[str | None, Query(description="Privileged roles: this user's jobs")]
+
+
+@router.post(
+    "/submit",
+    response_model=SubmitResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": SubmitRequest.model_json_schema()}},
+        }
+    },
+)
+def submit(user: Caller, body: JsonObject, ops: Ops) -> dict[str, Any]:
+    job = ops.submit(user, body)
+    return {
+        "success": True,
+        "jobId": job.job_id,
+        "message": "Job submitted successfully",
+        "executionMode": job.mode.value,
+    }
+
+
+@router.get("", response_model=JobListResponse | JobResponse)
+def get_jobs(
+    user: Caller,
+    ops: Ops,
+    jobId: JobId | None = None,
+    includePending: bool = True,
+    includeRunning: bool = True,
+    includeCompleted: bool = True,
+    maxResults: MaxResults = 100,
+    allUsers: AllUsers = False,
+    userId: UserId = None,
+) -> dict[str, Any]:
+    """Without ``jobId``: the jobs by category. With it: that one job in full."""
+    if jobId is not None:
+        job = ops.get(user, jobId)
+        output = ops.output_tail(job, RECORD_OUTPUT_BYTES) if job.status.is_finished else None
+        return {"success": True, "job": detailed_record(job, ops.clock.now(), output)}
+    wanted = {
+        Category.PENDING: includePending,
+        Category.RUNNING: includeRunning,
+        Category.COMPLETED: includeCompleted,
+    }
+    categories = frozenset(c for c, on in wanted.items() if on)
+    listing = ops.listing(user, categories, maxResults, Scope(allUsers, userId))
+    return _listing_body(listing, ops.clock.now())
+
+
+@router.get("/list", response_model=JobListResponse)
+def list_jobs(
+    user: Caller,
+    ops: Ops,
+    includePending: bool = True,
+    includeRunning: bool = True,
+    includeCompleted: bool = True,
+    maxResults: MaxResults = 100,
+    allUsers: AllUsers = False,
+    userId: UserId = None,
+) -> dict[str, Any]:
+    """The same listing as ``GET jobs`` without ``jobId`` (the seed had both)."""
+    return get_jobs(
+        user,
+        ops,
+        None,
+        includePending,
+        includeRunning,
+        includeCompleted,
+        maxResults,
+        allUsers,
+        userId,
+    )
+
+
+@router.delete("", response_model=MessageResponse)
+def delete_job(user: Caller, ops: Ops, jobId: JobId) -> dict[str, Any]:
+    """Cancel a pending job, stop a running one, or delete a finished one's result."""
+    message = ops.stop_or_remove(user, jobId)
+    return {"success": True, "message": message, "jobId": jobId}
+
+
+@router.get("/output", response_model=OutputResponse)
+def get_output(
+    user: Caller,
+    ops: Ops,
+    jobId: JobId,
+    offset: Annotated[int, Query(ge=0, description="Skip this many bytes")] = 0,
+) -> dict[str, Any]:
+    """Output so far (stdout and stderr interleaved), from byte ``offset``, in any mode."""
+    job, data = ops.output(user, jobId, offset, OUTPUT_PAGE_BYTES)
+    at_end = job.status.is_finished and offset + len(data) >= job.output_size
+    text, used = decode_stream(data, at_end)
+    message = None
+    if job.output_dropped:
+        message = f"Output truncated: {job.output_dropped} bytes past the cap were not kept"
+    return {
+        "success": True,
+        "jobId": job.job_id,
+        "output": text,
+        "runtime": job.runtime(ops.clock.now()),
+        "state": job.status.value,
+        "message": message,
+        "nextOffset": offset + used,
+    }
+
+
+@router.get("/results", response_model=ResultsResponse)
+def get_results(
+    user: Caller,
+    ops: Ops,
+    maxResults: MaxResults = 100,
+    allUsers: AllUsers = False,
+    userId: UserId = None,
+) -> dict[str, Any]:
+    """Finished jobs, newest first, each with (the last 64 KiB of) its output."""
+    listing = ops.listing(
+        user, frozenset({Category.COMPLETED}), maxResults, Scope(allUsers, userId)
+    )
+    now = ops.clock.now()
+    finished = listing.by_category[Category.COMPLETED]
+    results = [
+        detailed_record(job, now, ops.output_tail(job, RESULT_OUTPUT_BYTES)) for job in finished
+    ]
+    return {"success": True, "results": results, "count": len(results)}
+
+
+@router.delete("/results", response_model=MessageResponse)
+def delete_result(user: Caller, ops: Ops, jobId: JobId) -> dict[str, Any]:
+    ops.delete_result(user, jobId)
+    return {"success": True, "message": DELETED}
+
+
+def _listing_body(listing: JobListing, now: float) -> dict[str, Any]:
+    def records(category: Category) -> list[dict[str, Any]]:
+        jobs: list[Job] = listing.by_category.get(category, [])
+        return [job_record(job, now) for job in jobs]
+
+    counts = {category.value: listing.counts.get(category, 0) for category in Category}
+    return {
+        "success": True,
+        "jobs": {category.value: records(category) for category in Category},
+        "counts": counts | {"total": sum(counts.values())},
+    }

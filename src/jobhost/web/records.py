@@ -1,0 +1,86 @@
+"""Job records as the API shows them: PascalCase keys, ISO 8601 UTC times with milliseconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from jobhost import policy
+from jobhost.models import Job
+
+RECORD_OUTPUT_BYTES = 1024 * 1024
+"""Output included in a single job's record; more is paged through ``jobs/output``."""
+
+
+def iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def job_record(job: Job, now: float) -> dict[str, Any]:
+    started, completed = iso(job.started_at), iso(job.completed_at)
+    return {
+        "JobID": job.job_id,
+        "JobName": job.spec.name,
+        "Description": job.spec.description,
+        "ExecutionMode": job.mode.value,
+        "UserID": job.user_id,
+        "Status": job.status.value,
+        "SubmittedAt": iso(job.submitted_at),
+        "StartedAt": started,
+        "CompletedAt": completed,
+        "DateStarted": started,
+        "DateCompleted": completed,
+        "Runtime": job.runtime(now),
+        "Success": job.success if job.status.is_finished else None,
+        "ExitCode": job.exit_code,
+        "CanStop": policy.can_stop(job),
+        "Priority": job.spec.priority,
+        "DependsOn": [],
+        "Attempt": job.attempt,
+    }
+
+
+def detailed_record(job: Job, now: float, output: bytes | None) -> dict[str, Any]:
+    """The record plus the command and (for a finished job) the output.
+
+    ``output`` is the tail of the stored output; when it is not all of it, a first line
+    says how much was left out.
+    """
+    record = job_record(job, now)
+    text = None
+    if output is not None:
+        text = output.decode("utf-8", "replace")
+        omitted = job.output_size - len(output)
+        if omitted > 0:
+            text = f"[{omitted} earlier bytes omitted; read them from jobs/output]\n" + text
+    record.update(
+        Command=job.spec.command,
+        Output=text,
+        OutputBytes=job.output_size,
+        OutputTruncated=job.output_dropped > 0,
+    )
+    return record
+
+
+def decode_stream(data: bytes, at_end: bool) -> tuple[str, int]:
+    """Text for ``data`` and how many of its bytes it used.
+
+    Unless this is the end of the output, an incomplete UTF-8 sequence at the end is held
+    back for the next read, so that a character split across reads is not mangled.
+    """
+    if at_end:
+        return data.decode("utf-8", "replace"), len(data)
+    cut = len(data)
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # a lead byte or ASCII: where the last sequence starts
+            needed = (
+                1 if byte < 0x80 else 2 if byte >> 5 == 0b110 else 3 if byte >> 4 == 0b1110 else 4
+            )
+            if back < needed:
+                cut = len(data) - back
+            break
+    return data[:cut].decode("utf-8", "replace"), cut
