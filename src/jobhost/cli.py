@@ -5,6 +5,7 @@ Errors are one line on stderr and a non-zero exit status.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -20,6 +21,7 @@ from jobhost.auth.keys import create_key
 from jobhost.auth.passwords import generate_password, hash_password
 from jobhost.clock import SystemClock
 from jobhost.errors import InvalidInput, JobhostError
+from jobhost.models import ApiKey, User
 from jobhost.settings import Settings, load_settings
 from jobhost.store import Store
 
@@ -35,7 +37,8 @@ key_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(key_app, name="key")
 
-out = Console(highlight=False)
+# Wide enough that ids are never cut when the output is piped rather than shown on a terminal.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 ADMIN = "admin"
 ADMIN_ROLES = frozenset({"system_admin", "debug"})
 
@@ -47,6 +50,12 @@ def _settings(**overrides: object) -> Settings:
 def _open_store(settings: Settings) -> Store:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return Store.open(settings.store_url, SystemClock())
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
 
 
 def _when(timestamp: float | None) -> str:
@@ -139,14 +148,20 @@ def user_add(
     print(f"created user {user.user_id} with roles: {', '.join(sorted(roles)) or '(none)'}")
 
 
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
+
+
 @user_app.command("list")
-def user_list() -> None:
+def user_list(as_json: JsonFlag = False) -> None:
     """List users and their roles."""
     store = _open_store(_settings())
     try:
         users = store.users.list_users()
     finally:
         store.close()
+    if as_json:
+        print(json.dumps([_user_json(user) for user in users], indent=2))
+        return
     table = Table("user", "roles", "password", "created")
     for user in users:
         password = "yes" if user.has_password else "no"
@@ -174,17 +189,19 @@ def key_create(
 
 
 @key_app.command("list")
-def key_list() -> None:
+def key_list(as_json: JsonFlag = False) -> None:
     """List API keys (never their tokens)."""
     store = _open_store(_settings())
     try:
         keys = store.users.list_keys()
     finally:
         store.close()
-    table = Table("key", "user", "label", "created", "expires", "last used", "state")
     now = SystemClock().now()
+    if as_json:
+        print(json.dumps([_key_json(key, now) for key in keys], indent=2))
+        return
+    table = Table("key", "user", "label", "created", "expires", "last used", "state")
     for key in keys:
-        state = "revoked" if key.revoked_at else "active" if key.is_usable(now) else "expired"
         table.add_row(
             key.key_id,
             key.user_id,
@@ -192,9 +209,34 @@ def key_list() -> None:
             _when(key.created_at),
             _when(key.expires_at),
             _when(key.last_used_at),
-            state,
+            _key_state(key, now),
         )
     out.print(table)
+
+
+def _key_state(key: ApiKey, now: float) -> str:
+    return "revoked" if key.revoked_at else "active" if key.is_usable(now) else "expired"
+
+
+def _key_json(key: ApiKey, now: float) -> dict[str, object]:
+    return {
+        "key_id": key.key_id,
+        "user_id": key.user_id,
+        "label": key.label,
+        "created_at": _iso(key.created_at),
+        "expires_at": _iso(key.expires_at),
+        "last_used_at": _iso(key.last_used_at),
+        "state": _key_state(key, now),
+    }
+
+
+def _user_json(user: User) -> dict[str, object]:
+    return {
+        "user_id": user.user_id,
+        "roles": sorted(user.roles),
+        "has_password": user.has_password,
+        "created_at": _iso(user.created_at),
+    }
 
 
 @key_app.command("revoke")

@@ -60,7 +60,7 @@ class JobOperations:
         """A job the caller may see; 404 alike for missing and for someone else's."""
         if not policy.is_valid_job_id(job_id):
             raise InvalidInput("Invalid jobId: must be a UUID")
-        job = self.jobs.get(job_id)
+        job = self.jobs.get(job_id.lower())
         if job is None or not policy.may_see(user, job):
             raise JobNotFound(job_id)
         return job
@@ -73,7 +73,7 @@ class JobOperations:
 
     def output(self, user: User, job_id: str, offset: int, limit: int) -> tuple[Job, bytes]:
         job = self.get(user, job_id)
-        return job, self.jobs.read_output(job_id, offset, limit)
+        return job, self.jobs.read_output(job.job_id, offset, limit)
 
     def output_tail(self, job: Job, limit: int) -> bytes:
         return self.jobs.read_output(job.job_id, max(0, job.output_size - limit), limit)
@@ -83,12 +83,12 @@ class JobOperations:
         job = self.get(user, job_id)
         for _attempt in range(3):
             category = job.status.category
-            if category is Category.PENDING and self.jobs.cancel(job_id):
+            if category is Category.PENDING and self.jobs.cancel(job.job_id):
                 self.wake_engine()
                 return CANCELLED
             if category is Category.RUNNING:
                 return self._stop(job)
-            if category is Category.COMPLETED and self.jobs.delete(job_id):
+            if category is Category.COMPLETED and self.jobs.delete(job.job_id):
                 return DELETED
             job = self.get(user, job_id)  # it changed state under us: look again
         raise Conflict("The job kept changing state; try again")
@@ -97,7 +97,7 @@ class JobOperations:
         job = self.get(user, job_id)
         if not job.status.is_finished:
             raise Conflict(f"Job has not finished: {job_id} is {job.status.value}")
-        if not self.jobs.delete(job_id):
+        if not self.jobs.delete(job.job_id):
             raise JobNotFound(job_id)
 
     def _stop(self, job: Job) -> str:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +68,10 @@ class Server:
     port: int
     env: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
-    log_path: Path = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.log_path = self.data_dir / f"server-{self.port}.log"
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / f"server-{self.port}.log"
 
     @property
     def url(self) -> str:
@@ -152,3 +152,15 @@ FINISHED = {"Completed", "Failed", "Stopped", "TimedOut", "Interrupted", "Cancel
 
 def wait_finished(client: httpx.Client, job_id: str, timeout: float = 20.0) -> dict[str, Any]:
     return wait_for(client, job_id, lambda job: job["Status"] in FINISHED, timeout)
+
+
+def wait_for_output(client: httpx.Client, job_id: str, text: str, timeout: float = 20.0) -> str:
+    """Poll a job's output until it contains ``text``; returns the output."""
+    deadline = time.monotonic() + timeout
+    while True:
+        output: str = client.get("/jobs/output", params={"jobId": job_id}).json()["output"]
+        if text in output:
+            return output
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} never appeared in job {job_id}: {output!r}")
+        time.sleep(0.02)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from jobhost.clock import Clock
 from jobhost.engine.recorder import Recorder
-from jobhost.engine.runners import Run, StopReason
+from jobhost.engine.runners import FailedRun, Run, StopReason
 from jobhost.engine.runners.inline import run_inline
 from jobhost.engine.runners.process import ProcessRunner
 from jobhost.engine.runners.procs import reap_orphans
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 INTERRUPTED_BY_RESTART = Outcome(
     Status.INTERRUPTED, None, "[Job interrupted: the server stopped while it ran]"
 )
-_RUNNER_FAILED = "[jobhost: the job could not be started or supervised: {error}]"
+_SUPERVISION_FAILED = "[jobhost: supervising the job failed: {error}]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ class Dispatcher:
         while True:
             self._wake.clear()
             await self.cycle()
-            if not self._active and self._jobs.count_runnable() == 0:
+            if not self._active and not self._jobs.has_pending():
                 return
             await self._sleep(None)
 
@@ -170,10 +170,7 @@ class Dispatcher:
             )
         except OSError as exc:
             logger.warning("could not start job %s: %s", job.job_id, exc)
-            outcome = Outcome(Status.FAILED, None, _RUNNER_FAILED.format(error=exc))
-            self._recorder.watch(job.job_id, EmptySource())
-            self._recorder.finish(job.job_id, outcome)
-            return
+            run = FailedRun(exc)
         self._recorder.watch(job.job_id, run.source)
         self._supervise(job, run)
 
@@ -190,7 +187,7 @@ class Dispatcher:
             outcome = await run.wait()
         except Exception as exc:
             logger.exception("supervising job %s failed", job.job_id, extra={"job_id": job.job_id})
-            outcome = Outcome(Status.FAILED, None, _RUNNER_FAILED.format(error=exc))
+            outcome = Outcome(Status.FAILED, None, _SUPERVISION_FAILED.format(error=exc))
         await asyncio.wrap_future(self._recorder.finish(job.job_id, outcome))
         if job.mode is Mode.BACKGROUND_JOB:
             self._processes.remove_run_dir(job.job_id)

@@ -65,11 +65,6 @@ class Database:
             with conn.begin():
                 yield conn
 
-    def ping(self) -> None:
-        """Raise StoreUnavailable unless the database answers."""
-        with self.read() as conn:
-            conn.exec_driver_sql("SELECT 1")
-
     def dispose(self) -> None:
         self.engine.dispose()
 

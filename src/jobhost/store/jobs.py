@@ -112,7 +112,7 @@ class JobStore:
             .with_for_update(skip_locked=True)
         )
         with self.db.write() as conn:
-            seqs = _up_to_barrier(conn.execute(queue).tuples().all(), barrier)
+            seqs = _up_to_barrier(conn.execute(queue).all(), barrier)
             if not seqs:
                 return []
             conn.execute(
@@ -211,10 +211,15 @@ class JobStore:
             )
             return [job_from_row(row) for row in rows]
 
-    def count_runnable(self) -> int:
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the jobs table answers (cheap at any size)."""
         with self.db.read() as conn:
-            query = select(func.count()).where(jobs.c.status == Status.PENDING.value)
-            return int(conn.execute(query).scalar_one())
+            conn.execute(select(jobs.c.seq).limit(1)).first()
+
+    def has_pending(self) -> bool:
+        with self.db.read() as conn:
+            query = select(jobs.c.seq).where(text(PENDING_CONDITION)).limit(1)
+            return conn.execute(query).first() is not None
 
     def read_output(self, job_id: str, offset: int, limit: int) -> bytes:
         """Up to ``limit`` bytes of stored output starting at byte ``offset``."""
@@ -228,7 +233,7 @@ class JobStore:
             .order_by(job_output.c.start)
         )
         with self.db.read() as conn:
-            rows = conn.execute(query).tuples().all()
+            rows = conn.execute(query).all()
         parts = []
         for start, data in rows:
             skip = max(0, offset - start)

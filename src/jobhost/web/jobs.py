@@ -167,7 +167,7 @@ def get_results(
     return {"success": True, "results": results, "count": len(results)}
 
 
-@router.delete("/results", response_model=MessageResponse)
+@router.delete("/results", response_model=MessageResponse, response_model_exclude_none=True)
 def delete_result(user: Caller, ops: Ops, jobId: JobId) -> dict[str, Any]:
     ops.delete_result(user, jobId)
     return {"success": True, "message": DELETED}

@@ -16,7 +16,7 @@ router = APIRouter()
 @router.get("/healthz", response_model=HealthResponse)
 def healthz(svc: Svc) -> dict[str, Any]:
     """200 once the server is ready and its store answers; needs no credentials."""
-    svc.store.db.ping()
+    svc.store.jobs.ping()
     return {"status": "ok"}
 
 

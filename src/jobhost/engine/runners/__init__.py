@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from typing import Protocol
 
-from jobhost.engine.sources import OutputSource
+from jobhost.engine.sources import EmptySource, OutputSource
 from jobhost.models import Outcome, Status
 
 
@@ -40,3 +40,19 @@ class Run(Protocol):
     def stop(self, grace: float, reason: StopReason) -> None:
         """Begin stopping; idempotent. ``wait`` then returns the matching outcome."""
         ...
+
+
+class FailedRun:
+    """A run that never started (e.g. its working directory vanished): it only reports why."""
+
+    def __init__(self, error: Exception) -> None:
+        self.source = EmptySource()
+        self._outcome = Outcome(
+            Status.FAILED, None, f"[jobhost: the job could not be started: {error}]"
+        )
+
+    async def wait(self) -> Outcome:
+        return self._outcome
+
+    def stop(self, grace: float, reason: StopReason) -> None:
+        pass

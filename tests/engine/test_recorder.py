@@ -1,0 +1,78 @@
+"""The recorder: output cap, notes, and surviving a store that fails for a while."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from jobhost.engine.recorder import Recorder
+from jobhost.engine.sources import BufferSource
+from jobhost.errors import StoreUnavailable
+from jobhost.models import JobSpec, Mode, Outcome, Status
+from jobhost.store import Store
+from jobhost.store.jobs import Finish, JobStore, OutputChunk, OutputProgress
+
+
+def _running_job(store: Store) -> str:
+    job_id = store.jobs.submit("u", JobSpec("cap", "x", Mode.RUNSPACE)).job_id
+    store.jobs.claim(1, "n")
+    return job_id
+
+
+def test_output_past_the_cap_is_counted_not_kept_and_the_job_says_so(sqlite_store: Store) -> None:
+    job_id = _running_job(sqlite_store)
+    recorder = Recorder(sqlite_store.jobs, cap_bytes=4096, flush_seconds=0.01)
+    buffer = BufferSource()
+    recorder.watch(job_id, buffer)
+    recorder.start()
+    for _ in range(100):
+        buffer.write(b"y" * 1000)
+    recorder.finish(job_id, Outcome(Status.COMPLETED, 0)).result(timeout=10)
+    recorder.close()
+
+    job = sqlite_store.jobs.get(job_id)
+    assert job is not None
+    assert job.status is Status.COMPLETED
+    assert job.exit_code == 0
+    assert job.output_dropped == 100_000 - 4096
+    output = sqlite_store.jobs.read_output(job_id, 0, 1 << 20)
+    assert output[:4096] == b"y" * 4096
+    assert output[4096:] == b"\n[Output truncated: 95904 more bytes were written and not kept]\n"
+
+
+class FlakyJobs(JobStore):
+    """A real store that is unavailable for its first few writes."""
+
+    def __init__(self, inner: JobStore, failures: int) -> None:
+        super().__init__(inner.db, inner.clock)
+        self.failures = failures
+
+    def record(
+        self,
+        chunks: Sequence[OutputChunk] = (),
+        progress: Sequence[OutputProgress] = (),
+        finishes: Sequence[Finish] = (),
+    ) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise StoreUnavailable()
+        super().record(chunks, progress, finishes)
+
+
+def test_nothing_is_lost_while_the_store_is_briefly_unavailable(sqlite_store: Store) -> None:
+    job_id = _running_job(sqlite_store)
+    flaky = FlakyJobs(sqlite_store.jobs, failures=2)
+    recorder = Recorder(flaky, cap_bytes=1 << 20, flush_seconds=0.01)
+    buffer = BufferSource()
+    recorder.watch(job_id, buffer)
+    recorder.start()
+    buffer.write(b"first\n")
+    time.sleep(0.05)
+    buffer.write(b"second\n")
+    recorder.finish(job_id, Outcome(Status.FAILED, 2, "[note]")).result(timeout=10)
+    recorder.close()
+
+    assert flaky.failures == 0
+    job = sqlite_store.jobs.get(job_id)
+    assert job is not None and job.status is Status.FAILED and job.exit_code == 2
+    assert sqlite_store.jobs.read_output(job_id, 0, 1000) == b"first\nsecond\n[note]\n"

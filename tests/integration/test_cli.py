@@ -1,0 +1,107 @@
+"""The jobhost command itself, run as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.server import Server, free_port, run_cli
+
+
+def test_first_start_creates_admin_once_and_prints_working_credentials(tmp_path: Path) -> None:
+    server = Server(tmp_path, free_port(), {})
+    server.start()
+    try:
+        log = server.log()
+        password = re.findall(r"password: (\S+)", log)
+        token = re.findall(r"API key:\s+(\S+)", log)
+        assert len(password) == 1 and len(token) == 1
+        me = httpx.get(
+            server.url + "/api/v1/auth/me", headers={"Authorization": f"Bearer {token[0]}"}
+        ).json()
+        assert me["user"] == {
+            "UserID": "admin",
+            "Roles": ["authenticated", "debug", "system_admin"],
+        }
+    finally:
+        server.stop()
+    server.port = free_port()
+    server.start()  # a second start: the store is not empty, nothing new is printed
+    try:
+        assert "API key" not in server.log()
+    finally:
+        server.stop()
+
+
+def test_user_and_key_lifecycle(tmp_path: Path) -> None:
+    added = run_cli(tmp_path, "user", "add", "carol@example.com", "--role", "task_manager",
+                    "--role", "ops", "--password-stdin", stdin="correct horse\n")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    users = json.loads(run_cli(tmp_path, "user", "list", "--json").stdout)
+    assert users[0]["user_id"] == "carol@example.com"
+    assert users[0]["roles"] == ["ops", "task_manager"]
+    assert users[0]["has_password"] is True
+
+    created = run_cli(tmp_path, "key", "create", "carol@example.com", "--label", "ci")
+    token = created.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"jh_[A-Za-z0-9_-]{43}", token)
+    listing = run_cli(tmp_path, "key", "list", "--json").stdout
+    assert token not in listing  # never shown again
+    [key] = json.loads(listing)
+    assert key["label"] == "ci" and key["state"] == "active"
+    assert token not in run_cli(tmp_path, "key", "list").stdout
+
+    revoked = run_cli(tmp_path, "key", "revoke", key["key_id"])
+    assert revoked.returncode == 0
+    assert json.loads(run_cli(tmp_path, "key", "list", "--json").stdout)[0]["state"] == "revoked"
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["user", "add", "dup"], None, "User already exists: dup"),
+        (["user", "add", "../etc"], None, "Invalid user name"),
+        (["user", "add", "x", "--role", "Bad Role"], None, "Invalid role"),
+        (["user", "add", "y", "--password-stdin"], "short\n", "at least 8 characters"),
+        (["key", "create", "nobody"], None, "No such user: nobody"),
+        (["key", "create", "dup", "--expires-days", "0"], None, "positive"),
+        (["key", "revoke", "key_000000000000"], None, "No such key"),
+        (["user", "frobnicate"], None, "No such command"),
+        (["key", "create"], None, "Missing argument"),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr_and_a_non_zero_exit(
+    tmp_path: Path, args: list[str], stdin: str | None, message: str
+) -> None:
+    assert run_cli(tmp_path, "user", "add", "dup").returncode == 0
+    result = run_cli(tmp_path, *args, stdin=stdin)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("jobhost: ")
+    assert message in lines[0]
+
+
+def test_a_misspelt_setting_is_refused(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "user", "list", env={"JOBHOST_MAX_CONCURENT_JOBS": "3"})
+    assert result.returncode == 1
+    assert "Unknown setting JOBHOST_MAX_CONCURENT_JOBS" in result.stderr
+
+
+def test_serve_refuses_a_bad_setting_before_starting(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "serve", env={"JOBHOST_PORT": "seventy"})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "jobhost: Invalid JOBHOST_PORT: Input should be a valid integer, "
+        "unable to parse string as an integer"
+    ]
+
+
+def test_version(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "version")
+    assert result.returncode == 0
+    assert re.fullmatch(r"\d+\.\d+\.\d+\n", result.stdout)

@@ -1,0 +1,73 @@
+"""The app in-process (TestClient, lifespan running): failures that a real server hides."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from jobhost.auth.keys import create_key
+from jobhost.clock import SystemClock
+from jobhost.settings import Settings
+from jobhost.store import Store
+from jobhost.web.app import BASE, create_app
+
+
+@pytest.fixture
+def token(settings: Settings) -> str:
+    store = Store.open(settings.store_url, SystemClock())
+    try:
+        store.users.add_user("root", frozenset({"system_admin"}), None)
+        return create_key(store.users, SystemClock(), "root", None, None).token
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def client(settings: Settings, token: str) -> Iterator[TestClient]:
+    app = create_app(settings)
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as test_client:
+        yield test_client
+
+
+def _submit(client: TestClient) -> str:
+    response = client.post(
+        BASE + "/jobs/submit", json={"jobName": "x", "command": "true", "executionMode": "process"}
+    )
+    assert response.status_code == 200
+    job_id: str = response.json()["jobId"]
+    return job_id
+
+
+def test_an_unexpected_error_is_a_500_with_a_reference_and_no_trace(
+    client: TestClient, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    job_id = _submit(client)
+    store = Store.open(settings.store_url, SystemClock())
+    with store.db.write() as conn:  # a row no version of jobhost would write
+        conn.execute(text("UPDATE jobs SET status = 'Bogus' WHERE job_id = :j"), {"j": job_id})
+    store.close()
+    with caplog.at_level(logging.ERROR, logger="jobhost.web.errors"):
+        response = client.get(BASE + "/jobs", params={"jobId": job_id})
+    assert response.status_code == 500
+    body = response.json()
+    assert set(body) == {"success", "error"}
+    assert body["error"].startswith("Internal error (ref ")
+    assert "Traceback" not in response.text and "Bogus" not in response.text
+    ref = body["error"].removeprefix("Internal error (ref ").rstrip(")")
+    assert any(ref in record.getMessage() for record in caplog.records)
+
+
+def test_a_broken_store_is_a_503(client: TestClient, settings: Settings) -> None:
+    store = Store.open(settings.store_url, SystemClock())
+    with store.db.write() as conn:
+        conn.execute(text("ALTER TABLE jobs RENAME TO jobs_gone"))
+    store.close()
+    response = client.get(BASE + "/jobs")
+    assert response.status_code == 503
+    assert response.json() == {"success": False, "error": "The job store is unavailable."}
+    assert client.get("/healthz").status_code == 503
