@@ -93,6 +93,9 @@ def _check_command(command: str) -> str:
 def _check_description(description: str | None) -> str | None:
     if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
         raise InvalidInput(f"Invalid description: longer than {MAX_DESCRIPTION_CHARS} characters")
+    if description is not None and "\0" in description:
+        # PostgreSQL text columns cannot hold NUL; refuse it here rather than fail in the store.
+        raise InvalidInput("Invalid description: contains a NUL character")
     return description
 
 

@@ -69,17 +69,20 @@ class UserStore:
         if self.get_user(user_id) is None:
             raise NotFound(f"No such user: {user_id}")
         key = ApiKey(key_id, user_id, label, self.clock.now(), expires_at)
-        with self.db.write() as conn:
-            conn.execute(
-                insert(api_keys).values(
-                    key_id=key_id,
-                    user_id=user_id,
-                    token_hash=token_hash,
-                    label=label,
-                    created_at=key.created_at,
-                    expires_at=expires_at,
+        try:
+            with self.db.write() as conn:
+                conn.execute(
+                    insert(api_keys).values(
+                        key_id=key_id,
+                        user_id=user_id,
+                        token_hash=token_hash,
+                        label=label,
+                        created_at=key.created_at,
+                        expires_at=expires_at,
+                    )
                 )
-            )
+        except IntegrityError:
+            raise Conflict(f"Key already exists: {key_id}") from None
         return key
 
     def list_keys(self) -> list[ApiKey]:
@@ -102,7 +105,12 @@ class UserStore:
     def user_for_token(self, token_hash: str) -> User | None:
         """The owner of a usable key with this hash, noting that the key was used."""
         query = (
-            select(api_keys, users.c.roles, users.c.created_at.label("user_created_at"))
+            select(
+                api_keys,
+                users.c.roles,
+                users.c.created_at.label("user_created_at"),
+                users.c.password_hash,
+            )
             .join(users, users.c.user_id == api_keys.c.user_id)
             .where(api_keys.c.token_hash == token_hash)
         )
@@ -120,7 +128,8 @@ class UserStore:
                     update(api_keys).where(api_keys.c.key_id == key.key_id).values(last_used_at=now)
                 )
         m = row._mapping
-        return User(key.user_id, _roles(m["roles"]), m["user_created_at"])
+        has_password = m["password_hash"] is not None
+        return User(key.user_id, _roles(m["roles"]), m["user_created_at"], has_password)
 
 
 def _roles(text: str) -> frozenset[str]:

@@ -1,0 +1,193 @@
+"""The user and API-key half of the store contract, run against SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobhost.errors import Conflict, NotFound
+from jobhost.models import ApiKey, User
+from jobhost.store import Store
+from jobhost.store.users import LAST_USED_RESOLUTION_SECONDS
+from tests.store.conftest import FakeClock
+
+TOKEN = "a" * 64
+OTHER_TOKEN = "b" * 64
+
+
+def only_key(store: Store) -> ApiKey:
+    [key] = store.users.list_keys()
+    return key
+
+
+@pytest.fixture
+def alice(store: Store) -> User:
+    return store.users.add_user("alice", frozenset({"task_manager", "debug"}), "argon-hash")
+
+
+def test_add_user_then_get_user(store: Store, clock: FakeClock) -> None:
+    added = store.users.add_user("alice", frozenset({"task_manager", "debug"}), "argon-hash")
+
+    assert added == User("alice", frozenset({"task_manager", "debug"}), clock.now(), True)
+    assert store.users.get_user("alice") == added
+
+
+def test_a_user_without_password_or_roles(store: Store) -> None:
+    added = store.users.add_user("bob@example.com", frozenset(), None)
+
+    assert (added.roles, added.has_password) == (frozenset(), False)
+    assert store.users.get_user("bob@example.com") == added
+    assert store.users.password_hash("bob@example.com") is None
+
+
+def test_get_user_of_an_unknown_user_is_none(store: Store, alice: User) -> None:
+    assert store.users.get_user("mallory") is None
+    assert store.users.get_user("ALICE") is None
+
+
+def test_list_and_count_users(store: Store, clock: FakeClock) -> None:
+    assert (store.users.list_users(), store.users.count_users()) == ([], 0)
+    for user_id in ["carol", "alice", "bob"]:
+        store.users.add_user(user_id, frozenset({"debug"}), None)
+        clock.advance(1)
+
+    assert [u.user_id for u in store.users.list_users()] == ["alice", "bob", "carol"]
+    assert store.users.count_users() == 3
+    assert store.users.list_users()[2] == store.users.get_user("carol")
+
+
+def test_adding_a_user_twice_is_a_conflict(store: Store, alice: User) -> None:
+    with pytest.raises(Conflict, match="alice"):
+        store.users.add_user("alice", frozenset(), None)
+
+    assert store.users.get_user("alice") == alice
+    assert store.users.count_users() == 1
+
+
+def test_password_hash(store: Store, alice: User) -> None:
+    assert store.users.password_hash("alice") == "argon-hash"
+    assert store.users.password_hash("mallory") is None
+
+
+# --- keys -------------------------------------------------------------------------------------
+
+
+def test_add_key_for_a_missing_user_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound, match="mallory"):
+        store.users.add_key("key_1", "mallory", TOKEN, None, None)
+
+    assert store.users.list_keys() == []
+
+
+def test_add_key_then_list_keys(store: Store, clock: FakeClock, alice: User) -> None:
+    key = store.users.add_key("key_1", "alice", TOKEN, "laptop", clock.now() + 3600)
+    clock.advance(1)
+    second = store.users.add_key("key_2", "alice", OTHER_TOKEN, None, None)
+
+    assert key == ApiKey("key_1", "alice", "laptop", clock.now() - 1, clock.now() - 1 + 3600)
+    assert store.users.list_keys() == [key, second]
+
+
+def test_adding_a_key_id_twice_is_a_conflict(store: Store, alice: User) -> None:
+    first = store.users.add_key("key_1", "alice", TOKEN, None, None)
+
+    with pytest.raises(Conflict, match="key_1"):
+        store.users.add_key("key_1", "alice", OTHER_TOKEN, None, None)
+
+    assert store.users.list_keys() == [first]
+
+
+def test_user_for_token_finds_the_owner_of_the_hash(store: Store, alice: User) -> None:
+    store.users.add_key("key_1", "alice", TOKEN, None, None)
+
+    user = store.users.user_for_token(TOKEN)
+
+    assert user is not None
+    assert (user.user_id, user.roles, user.created_at) == (
+        alice.user_id,
+        alice.roles,
+        alice.created_at,
+    )
+    assert store.users.user_for_token(OTHER_TOKEN) is None
+    assert store.users.user_for_token("") is None
+
+
+def test_user_for_token_returns_the_same_user_as_get_user(store: Store, alice: User) -> None:
+    store.users.add_key("key_1", "alice", TOKEN, None, None)
+
+    assert store.users.user_for_token(TOKEN) == store.users.get_user("alice")
+
+
+def test_an_expired_key_finds_no_one(store: Store, clock: FakeClock, alice: User) -> None:
+    store.users.add_key("key_1", "alice", TOKEN, None, clock.now() + 100)
+
+    clock.advance(99.5)
+    assert store.users.user_for_token(TOKEN) is not None
+    clock.advance(0.5)
+    assert store.users.user_for_token(TOKEN) is None
+    clock.advance(1000)
+    assert store.users.user_for_token(TOKEN) is None
+
+
+def test_a_revoked_key_finds_no_one(store: Store, clock: FakeClock, alice: User) -> None:
+    store.users.add_key("key_1", "alice", TOKEN, None, None)
+    store.users.add_key("key_2", "alice", OTHER_TOKEN, None, None)
+    clock.advance(5)
+
+    revoked = store.users.revoke_key("key_1")
+
+    assert (revoked.key_id, revoked.revoked_at) == ("key_1", clock.now())
+    assert store.users.user_for_token(TOKEN) is None
+    assert store.users.user_for_token(OTHER_TOKEN) is not None, "only key_1 was revoked"
+
+
+def test_revoking_twice_keeps_the_first_revocation_time(store: Store, clock: FakeClock) -> None:
+    store.users.add_user("alice", frozenset(), None)
+    store.users.add_key("key_1", "alice", TOKEN, None, None)
+    first = store.users.revoke_key("key_1")
+    clock.advance(10)
+
+    again = store.users.revoke_key("key_1")
+
+    assert again == first
+    assert only_key(store) == first
+
+
+def test_revoking_an_unknown_key_is_not_found(store: Store, alice: User) -> None:
+    store.users.add_key("key_1", "alice", TOKEN, None, None)
+
+    with pytest.raises(NotFound, match="key_2"):
+        store.users.revoke_key("key_2")
+
+    assert only_key(store).revoked_at is None
+
+
+def test_last_used_at_is_written_at_most_once_per_resolution(
+    store: Store, clock: FakeClock, alice: User
+) -> None:
+    store.users.add_key("key_1", "alice", TOKEN, None, None)
+    assert only_key(store).last_used_at is None
+    clock.advance(1)
+    first_use = clock.now()
+
+    assert store.users.user_for_token(TOKEN) is not None
+    assert only_key(store).last_used_at == first_use
+
+    clock.advance(LAST_USED_RESOLUTION_SECONDS / 2)
+    assert store.users.user_for_token(TOKEN) is not None
+    clock.advance(LAST_USED_RESOLUTION_SECONDS / 2)
+    assert store.users.user_for_token(TOKEN) is not None
+    assert only_key(store).last_used_at == first_use, "written again within the resolution"
+
+    clock.advance(0.5)
+    assert store.users.user_for_token(TOKEN) is not None
+    assert only_key(store).last_used_at == clock.now()
+
+
+def test_a_failed_lookup_does_not_touch_last_used_at(
+    store: Store, clock: FakeClock, alice: User
+) -> None:
+    store.users.add_key("key_1", "alice", TOKEN, None, clock.now() + 10)
+    clock.advance(20)
+
+    assert store.users.user_for_token(TOKEN) is None
+    assert only_key(store).last_used_at is None

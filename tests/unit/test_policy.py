@@ -1,0 +1,161 @@
+"""Pure rules: who may submit in which mode, who sees what, and what a job's state allows."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from jobhost.models import Job, JobSpec, Mode, Status, User
+from jobhost.policy import (
+    can_stop,
+    effective_roles,
+    is_valid_job_id,
+    is_valid_role,
+    is_valid_user_id,
+    may_see,
+    submit_refusal,
+)
+
+# The texts are copied from CONTRACT.md on purpose, not imported: they are API.
+MAIN_LOOP = "MainLoop execution mode requires 'debug' role"
+ELEVATED = (
+    "Runspace/BackgroundJob execution requires elevated roles "
+    "(task_manager, debug, system_admin, or site_admin)"
+)
+PRIVILEGED = ["task_manager", "debug", "system_admin", "site_admin"]
+SAMPLE_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
+def _user(*roles: str, user_id: str = "bob") -> User:
+    return User(user_id, frozenset(roles))
+
+
+def _job(status: Status = Status.RUNNING, mode: Mode = Mode.BACKGROUND_JOB) -> Job:
+    spec = JobSpec(name="n", command="true", mode=mode)
+    return Job(SAMPLE_ID, "alice", spec, status, 100.0)
+
+
+@pytest.mark.parametrize(
+    ("roles", "main_loop", "runspace", "background_job"),
+    [
+        ((), MAIN_LOOP, ELEVATED, ELEVATED),
+        (("task_manager",), MAIN_LOOP, None, None),
+        (("debug",), None, None, None),
+        (("system_admin",), MAIN_LOOP, None, None),
+        (("site_admin",), MAIN_LOOP, None, None),
+        (("some_custom_role",), MAIN_LOOP, ELEVATED, ELEVATED),
+    ],
+)
+def test_submit_refusal_role_matrix(
+    roles: tuple[str, ...], main_loop: str | None, runspace: str | None, background_job: str | None
+) -> None:
+    user = _user(*roles)
+    assert submit_refusal(user, Mode.MAIN_LOOP) == main_loop
+    assert submit_refusal(user, Mode.RUNSPACE) == runspace
+    assert submit_refusal(user, Mode.BACKGROUND_JOB) == background_job
+
+
+def test_debug_with_other_roles_may_submit_in_every_mode() -> None:
+    user = _user("debug", "system_admin", "some_custom_role")
+    assert [submit_refusal(user, mode) for mode in Mode] == [None, None, None]
+
+
+def test_an_owner_may_see_their_own_job() -> None:
+    assert may_see(_user(user_id="alice"), _job())
+
+
+def test_another_unprivileged_user_may_not_see_a_job() -> None:
+    assert not may_see(_user(user_id="bob"), _job())
+    assert not may_see(_user("some_custom_role", user_id="bob"), _job())
+
+
+@pytest.mark.parametrize("role", PRIVILEGED)
+def test_a_privileged_user_may_see_every_job(role: str) -> None:
+    assert may_see(_user(role, user_id="bob"), _job())
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+@pytest.mark.parametrize("status", list(Status))
+def test_can_stop_only_running_jobs_outside_the_main_loop(status: Status, mode: Mode) -> None:
+    running = status in {Status.RUNNING, Status.STOPPING}
+    assert can_stop(_job(status, mode)) is (running and mode is not Mode.MAIN_LOOP)
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_a_main_loop_job_can_never_be_stopped(status: Status) -> None:
+    assert can_stop(_job(status, Mode.MAIN_LOOP)) is False
+
+
+def test_effective_roles_add_authenticated_and_sort() -> None:
+    assert effective_roles(_user()) == ["authenticated"]
+    assert effective_roles(_user("task_manager", "debug")) == [
+        "authenticated",
+        "debug",
+        "task_manager",
+    ]
+
+
+def test_effective_roles_do_not_duplicate_authenticated() -> None:
+    assert effective_roles(_user("authenticated", "zeta")) == ["authenticated", "zeta"]
+
+
+@pytest.mark.parametrize(
+    "text", [SAMPLE_ID, str(uuid.uuid4()), str(uuid.UUID(int=0)), str(uuid.UUID(int=2**128 - 1))]
+)
+def test_is_valid_job_id_accepts_canonical_lowercase_uuids(text: str) -> None:
+    assert is_valid_job_id(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "*",
+        "../x",
+        "..",
+        "/etc/passwd",
+        SAMPLE_ID.replace("-", ""),
+        "{" + SAMPLE_ID + "}",
+        "urn:uuid:" + SAMPLE_ID,
+        SAMPLE_ID + "/..",
+        "../" + SAMPLE_ID,
+        SAMPLE_ID + "\n",
+        " " + SAMPLE_ID,
+        SAMPLE_ID + "0",
+        SAMPLE_ID[:-1],
+        SAMPLE_ID[:-1] + "g",
+        SAMPLE_ID[:8] + SAMPLE_ID[9] + "-" + SAMPLE_ID[10:],  # a dash moved one place
+        SAMPLE_ID.replace("0", "\u0660"),  # ARABIC-INDIC DIGIT ZERO: int() would take it
+        SAMPLE_ID.replace("-", "_"),
+    ],
+)
+def test_is_valid_job_id_rejects_everything_else(text: str) -> None:
+    assert not is_valid_job_id(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["bob", "admin", "bob@example.com", "first.last+tag@mail-host.org", "a", "a" * 64]
+)
+def test_is_valid_user_id_accepts_path_safe_ids(text: str) -> None:
+    assert is_valid_user_id(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", ".", "..", ".hidden", "a/b", "a\\b", "/abs", "a b", "bob\n", "a" * 65, "-rf", "ünï"],
+)
+def test_is_valid_user_id_rejects_unsafe_ids(text: str) -> None:
+    assert not is_valid_user_id(text)
+
+
+@pytest.mark.parametrize("text", [*PRIVILEGED, "authenticated", "a", "ops2", "r" * 32])
+def test_is_valid_role_accepts_lowercase_identifiers(text: str) -> None:
+    assert is_valid_role(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "Admin", "1role", "_role", "role-x", "role x", "role\n", "r" * 33, "röle"]
+)
+def test_is_valid_role_rejects_everything_else(text: str) -> None:
+    assert not is_valid_role(text)

@@ -1,0 +1,198 @@
+"""Validating a submitted JSON object into a JobSpec, with the contract's error texts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jobhost.errors import InvalidInput
+from jobhost.models import Mode
+from jobhost.submission import MAX_COMMAND_CHARS, parse_submission
+
+INVALID_MODE = "Invalid execution mode. Must be one of: MainLoop, Runspace, BackgroundJob"
+REQUIRED = ["jobName", "command", "executionMode"]
+
+# Python's notion of printable: everything but the Other and Separator categories (space is
+# the one printable separator).
+_PRINTABLE = st.characters(
+    exclude_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"),
+    include_characters=" ",
+)
+
+
+def _payload(**extra: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "jobName": "nightly",
+        "command": "echo hi",
+        "executionMode": "thread",
+    }
+    body.update(extra)
+    return body
+
+
+def _refusal(payload: dict[str, object]) -> str:
+    with pytest.raises(InvalidInput) as caught:
+        parse_submission(payload)
+    return caught.value.message
+
+
+def test_minimal_submission() -> None:
+    spec = parse_submission(_payload())
+    assert (spec.name, spec.command, spec.mode) == ("nightly", "echo hi", Mode.RUNSPACE)
+    assert spec.description is None
+    assert spec.stop_grace_seconds is None
+    assert spec.timeout_seconds is None
+    assert dict(spec.env) == {}
+    assert spec.working_directory is None
+
+
+def test_submission_with_every_optional_field(tmp_path: Path) -> None:
+    spec = parse_submission(
+        {
+            "jobName": "Backup: /srv → s3",
+            "command": "tar czf - /srv | upload",
+            "executionMode": "BackgroundJob",
+            "description": "  kept exactly,\nincluding newlines  ",
+            "stopGraceSeconds": 2.5,
+            "timeoutSeconds": 60,
+            "env": {"AWS_REGION": "eu-west-1", "_X1": ""},
+            "workingDirectory": str(tmp_path),
+        }
+    )
+    assert spec.name == "Backup: /srv → s3"
+    assert spec.command == "tar czf - /srv | upload"
+    assert spec.mode is Mode.BACKGROUND_JOB
+    assert spec.description == "  kept exactly,\nincluding newlines  "
+    assert spec.stop_grace_seconds == 2.5
+    assert spec.timeout_seconds == 60.0
+    assert dict(spec.env) == {"AWS_REGION": "eu-west-1", "_X1": ""}
+    assert spec.working_directory == str(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "mode"),
+    [("MainLoop", Mode.MAIN_LOOP), (" INLINE ", Mode.MAIN_LOOP), ("runspace", Mode.RUNSPACE)],
+)
+def test_mode_is_parsed_leniently(text: str, mode: Mode) -> None:
+    assert parse_submission(_payload(executionMode=text)).mode is mode
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_each_missing_required_field_is_named(name: str) -> None:
+    payload = _payload()
+    del payload[name]
+    assert _refusal(payload) == f"Missing required field: {name}"
+
+
+def test_an_empty_body_names_a_required_field() -> None:
+    assert _refusal({}) in {f"Missing required field: {name}" for name in REQUIRED}
+
+
+@pytest.mark.parametrize("name", ["jobname", "priority", "Command", "bogus"])
+def test_an_unknown_field_is_named(name: str) -> None:
+    assert _refusal(_payload(**{name: "x"})) == f"Unknown field: {name}"
+
+
+@pytest.mark.parametrize("mode", ["", "   ", "shell", "Main Loop", "runspaces"])
+def test_a_bad_mode_gets_the_contract_text(mode: str) -> None:
+    assert _refusal(_payload(executionMode=mode)) == INVALID_MODE
+
+
+@pytest.mark.parametrize("mode", [5, None, True, ["thread"], {"mode": "thread"}])
+def test_a_non_string_mode_gets_the_contract_text(mode: object) -> None:
+    assert _refusal(_payload(executionMode=mode)) == INVALID_MODE
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"jobName": 5},
+        {"jobName": None},
+        {"command": ["echo", "hi"]},
+        {"description": 7},
+        {"stopGraceSeconds": True},
+        {"stopGraceSeconds": "3"},
+        {"stopGraceSeconds": -1},
+        {"stopGraceSeconds": 3601},
+        {"timeoutSeconds": 0},
+        {"timeoutSeconds": "10"},
+        {"env": {"A": 1}},
+        {"env": {"A": None}},
+        {"env": ["A=1"]},
+        {"workingDirectory": 3},
+    ],
+)
+def test_wrong_types_and_ranges_are_invalid_input(extra: dict[str, object]) -> None:
+    message = _refusal(_payload(**extra))
+    assert message.startswith(f"Invalid {next(iter(extra))}")
+
+
+@pytest.mark.parametrize("name", ["", " ", "   \t ", "x" * 201, "line\nbreak", "tab\there", "\x00"])
+def test_a_bad_job_name_is_invalid_input(name: str) -> None:
+    assert _refusal(_payload(jobName=name)).startswith("Invalid jobName")
+
+
+def test_a_job_name_of_200_characters_is_accepted() -> None:
+    assert parse_submission(_payload(jobName="x" * 200)).name == "x" * 200
+
+
+@pytest.mark.parametrize("command", ["", " ", "\n\t  "])
+def test_a_blank_command_is_refused(command: str) -> None:
+    assert _refusal(_payload(command=command)) == "Missing required field: command"
+
+
+def test_a_command_with_nul_is_refused() -> None:
+    assert "NUL" in _refusal(_payload(command="echo a\0b"))
+
+
+def test_a_command_at_the_length_limit_is_accepted_and_one_more_is_not() -> None:
+    command = "x" * MAX_COMMAND_CHARS
+    assert parse_submission(_payload(command=command)).command == command
+    assert _refusal(_payload(command=command + "x")).startswith("Invalid command")
+
+
+@pytest.mark.parametrize("name", ["", "1ABC", "A-B", "A B", "A=B", "Ä", "X" * 129])
+def test_a_bad_env_name_is_refused(name: str) -> None:
+    assert _refusal(_payload(env={name: "v"})).startswith("Invalid env")
+
+
+def test_an_env_value_with_nul_is_refused() -> None:
+    assert _refusal(_payload(env={"A": "x\0y"})).startswith("Invalid env")
+
+
+def test_a_long_description_is_refused() -> None:
+    assert _refusal(_payload(description="d" * 10_001)).startswith("Invalid description")
+
+
+def test_a_description_with_nul_is_refused() -> None:
+    assert _refusal(_payload(description="a\0b")).startswith("Invalid description")
+
+
+def test_a_relative_working_directory_is_refused() -> None:
+    assert _refusal(_payload(workingDirectory=".")).startswith("Invalid workingDirectory")
+
+
+def test_a_missing_working_directory_is_refused(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope")
+    assert _refusal(_payload(workingDirectory=missing)).startswith("Invalid workingDirectory")
+
+
+def test_a_file_as_working_directory_is_refused(tmp_path: Path) -> None:
+    file = tmp_path / "file.txt"
+    file.write_text("x")
+    assert _refusal(_payload(workingDirectory=str(file))).startswith("Invalid workingDirectory")
+
+
+def test_an_existing_absolute_directory_is_accepted(tmp_path: Path) -> None:
+    spec = parse_submission(_payload(workingDirectory=str(tmp_path)))
+    assert spec.working_directory == str(tmp_path)
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(st.text(_PRINTABLE, min_size=1, max_size=200).filter(lambda s: s.strip() != ""))
+def test_any_printable_non_blank_name_is_stored_exactly(name: str) -> None:
+    assert name.isprintable()
+    assert parse_submission(_payload(jobName=name)).name == name
