@@ -33,6 +33,8 @@ class Settings(BaseModel):
     shell: str = "/bin/sh -c"
     stop_grace_seconds: Annotated[float, Field(ge=0, le=3600)] = 5.0
     max_body_bytes: Annotated[int, Field(ge=1024, le=1024 * MiB)] = MiB
+    # A timeout for jobs submitted without timeoutSeconds; off unless set.
+    default_timeout_seconds: Annotated[float, Field(gt=0, le=30 * 86400)] | None = None
     output_cap_bytes: Annotated[int, Field(ge=1024)] = 64 * MiB
     output_flush_seconds: Annotated[float, Field(gt=0, le=5)] = 0.05
     tick_seconds: Annotated[float, Field(gt=0, le=1)] = 1.0

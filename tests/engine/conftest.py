@@ -40,7 +40,12 @@ class Harness:
         )
         (settings.data_dir / "runs").mkdir(exist_ok=True)
         (settings.data_dir / "workspace").mkdir(exist_ok=True)
-        limits = DispatchLimits(settings.max_concurrent_jobs, settings.stop_grace_seconds, 0.05)
+        limits = DispatchLimits(
+            settings.max_concurrent_jobs,
+            settings.stop_grace_seconds,
+            0.05,
+            settings.default_timeout_seconds,
+        )
         self.dispatcher = Dispatcher(
             store.jobs, self.recorder, self.processes, SystemClock(), limits, node
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable
@@ -139,6 +140,18 @@ def test_timeout_stops_the_job_and_marks_it_timed_out(
     assert time.monotonic() - started < 5
 
 
+def test_the_servers_default_timeout_applies_to_jobs_that_set_none(
+    make_harness: Callable[..., Harness],
+) -> None:
+    harness = make_harness(stop_grace_seconds=0.5, default_timeout_seconds=0.5)
+    defaulted = harness.submit("sleep 30")
+    own = harness.submit("sleep 0.8; echo finished", timeout_seconds=20)
+    harness.run()
+    assert harness.job(defaulted).status is Status.TIMED_OUT
+    assert harness.output(defaulted) == "[Job timed out after 0.5 s]\n"
+    assert harness.job(own).status is Status.COMPLETED
+
+
 # The first engine is abandoned mid-run on purpose, as a crash would abandon it, so its
 # handle on the child is dropped while the child still runs.
 @pytest.mark.filterwarnings("ignore:subprocess .* is still running:ResourceWarning")
@@ -197,3 +210,41 @@ def test_a_job_whose_process_vanished_while_the_engine_was_down_is_interrupted(
     harness.run()
     assert harness.job(job_id).status is Status.INTERRUPTED
     assert harness.output(job_id) == "[Job interrupted: the server stopped while it ran]\n"
+
+
+def test_a_job_writing_200_mb_past_the_cap_runs_on_and_keeps_its_exit_code(
+    make_harness: Callable[..., Harness], tmp_path: Path
+) -> None:
+    harness = make_harness(output_cap_bytes=1024 * 1024)
+    go_on = tmp_path / "go-on"
+    job_id = harness.submit(
+        "head -c 200000000 /dev/zero | tr '\\0' x; echo; echo still running"
+        f"; while [ ! -e {go_on} ]; do sleep 0.02; done; exit 7"
+    )
+    output_file = harness.settings.data_dir / "runs" / job_id / "output"
+    disk_use: list[int] = []
+
+    async def measure_then_release() -> None:
+        # Wait until the recorder has taken in everything written so far ...
+        deadline = time.monotonic() + 60
+        while harness.job(job_id).output_dropped < 200_000_000 - 1024 * 1024:
+            assert time.monotonic() < deadline, "the recorder never caught up"
+            await asyncio.sleep(0.05)
+        info = output_file.stat()
+        disk_use.append(info.st_blocks * 512)
+        assert info.st_size > 200_000_000
+        go_on.touch()
+
+    harness.run(measure_then_release)
+
+    job = harness.job(job_id)
+    assert (job.status, job.exit_code) == (Status.FAILED, 7)
+    dropped = 200_000_000 + len("\nstill running\n") - 1024 * 1024
+    assert job.output_dropped == dropped
+    output = harness.store.jobs.read_output(job_id, 0, 2 * 1024 * 1024)
+    assert output[: 1024 * 1024] == b"x" * (1024 * 1024)
+    assert output[1024 * 1024 :] == (
+        f"\n[Output truncated: {dropped} more bytes were written and not kept]\n".encode()
+    )
+    # The blocks behind output already stored are freed while the job still runs.
+    assert disk_use[0] < 64 * 1024 * 1024

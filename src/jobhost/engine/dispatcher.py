@@ -8,6 +8,7 @@ its mode. ``run_burst`` runs cycles until nothing is left to do, which is what t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from jobhost.engine.runners.process import ProcessRunner
 from jobhost.engine.runners.procs import reap_orphans
 from jobhost.engine.runners.thread import ThreadRunner
 from jobhost.engine.sources import BufferSource, EmptySource
+from jobhost.engine.spool import SpoolIntake
 from jobhost.models import Job, Mode, Outcome, Status
 from jobhost.store.jobs import JobStore
 
@@ -35,6 +37,7 @@ class DispatchLimits:
     max_concurrent: int
     stop_grace: float
     tick: float
+    default_timeout: float | None = None
 
 
 @dataclass(slots=True)
@@ -53,8 +56,10 @@ class Dispatcher:
         clock: Clock,
         limits: DispatchLimits,
         node: str,
+        intake: SpoolIntake | None = None,
     ) -> None:
         self._jobs = jobs
+        self._intake = intake
         self._recorder = recorder
         self._processes = processes
         self._threads = ThreadRunner()
@@ -96,7 +101,7 @@ class Dispatcher:
 
     async def recover(self) -> None:
         """Adopt BackgroundJobs a previous engine left running; the rest were interrupted."""
-        for job in self._jobs.unfinished_on(self._node):
+        for job in map(self._with_default_timeout, self._jobs.unfinished_on(self._node)):
             run = self._processes.adopt(job) if job.mode is Mode.BACKGROUND_JOB else None
             if run is None:
                 self._recorder.watch(job.job_id, EmptySource(), job.output_size, job.output_dropped)
@@ -112,6 +117,8 @@ class Dispatcher:
         reap_orphans(self._processes.children)
         self._honour_stop_requests()
         self._enforce_timeouts()
+        if self._intake is not None and self._intake.due():
+            self._intake.take_in()
         await self._start_pending()
 
     async def shutdown(self) -> None:
@@ -155,11 +162,19 @@ class Dispatcher:
 
     async def _start_pending(self) -> None:
         free = self._limits.max_concurrent - len(self._active)
-        for job in self._jobs.claim(free, self._node, barrier=Mode.MAIN_LOOP):
+        claimed = self._jobs.claim(free, self._node, barrier=Mode.MAIN_LOOP)
+        for job in map(self._with_default_timeout, claimed):
             if job.mode is Mode.MAIN_LOOP:
                 await self._run_inline(job)
             else:
                 self._start(job)
+
+    def _with_default_timeout(self, job: Job) -> Job:
+        """The job with the server's default timeout filled in where it set none."""
+        default = self._limits.default_timeout
+        if default is None or job.spec.timeout_seconds is not None:
+            return job
+        return dataclasses.replace(job, spec=dataclasses.replace(job.spec, timeout_seconds=default))
 
     def _start(self, job: Job) -> None:
         try:

@@ -18,8 +18,10 @@ from jobhost.engine.dispatcher import Dispatcher, DispatchLimits
 from jobhost.engine.recorder import Recorder
 from jobhost.engine.runners.process import ProcessRunner
 from jobhost.engine.runners.procs import become_subreaper
+from jobhost.engine.spool import SPOOL_FOLDER, SpoolIntake
+from jobhost.operations import JobOperations
 from jobhost.settings import Settings
-from jobhost.store.jobs import JobStore
+from jobhost.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -28,14 +30,16 @@ class Engine:
     def __init__(
         self,
         settings: Settings,
-        jobs: JobStore,
+        store: Store,
         clock: Clock,
         server_env: Mapping[str, str] | None = None,
     ) -> None:
         data_dir = settings.data_dir
         (data_dir / "runs").mkdir(parents=True, exist_ok=True)
         (data_dir / "workspace").mkdir(parents=True, exist_ok=True)
-        self.recorder = Recorder(jobs, settings.output_cap_bytes, settings.output_flush_seconds)
+        self.recorder = Recorder(
+            store.jobs, settings.output_cap_bytes, settings.output_flush_seconds
+        )
         processes = ProcessRunner(
             data_dir / "runs",
             data_dir / "workspace",
@@ -44,10 +48,19 @@ class Engine:
             os.environ if server_env is None else server_env,
         )
         limits = DispatchLimits(
-            settings.max_concurrent_jobs, settings.stop_grace_seconds, settings.tick_seconds
+            settings.max_concurrent_jobs,
+            settings.stop_grace_seconds,
+            settings.tick_seconds,
+            settings.default_timeout_seconds,
         )
         self.dispatcher = Dispatcher(
-            jobs, self.recorder, processes, clock, limits, settings.node_name
+            store.jobs,
+            self.recorder,
+            processes,
+            clock,
+            limits,
+            settings.node_name,
+            _spool(settings, store, clock),
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -86,3 +99,18 @@ class Engine:
         except Exception:
             logger.exception("the dispatcher failed", extra={"action": "dispatch"})
             raise
+
+
+def _spool(settings: Settings, store: Store, clock: Clock) -> SpoolIntake:
+    root = settings.data_dir / SPOOL_FOLDER
+    root.mkdir(exist_ok=True)
+    # Submitting from inside the dispatcher's own cycle: no wake-up needed.
+    operations = JobOperations(store.jobs, clock, lambda: None, settings.stop_grace_seconds)
+    return SpoolIntake(
+        root,
+        store.users,
+        operations,
+        clock,
+        max_file_bytes=settings.max_body_bytes,
+        min_interval=min(0.5, settings.tick_seconds),
+    )

@@ -139,6 +139,8 @@ class Recorder:
         self._jobs.record(chunks, progress, finishes)
         for chunk in chunks:
             _commit(watches[chunk.job_id], chunk.data)
+        for watch in watches.values():
+            watch.source.release()
 
     def _collect(self, watch: _Watch, everything: bool) -> None:
         budget = None if everything else _BUDGET_PER_FLUSH

@@ -3,10 +3,19 @@ that a thread's captured writes fill. The recorder drains both the same way."""
 
 from __future__ import annotations
 
+import ctypes
+import logging
 import os
 import threading
 from pathlib import Path
 from typing import Protocol
+
+logger = logging.getLogger(__name__)
+
+_FALLOC_FL_KEEP_SIZE = 0x01
+_FALLOC_FL_PUNCH_HOLE = 0x02
+# Disk space behind a job's output file is given back in steps of this size, once stored.
+RELEASE_STEP_BYTES = 16 * 1024 * 1024
 
 
 class OutputSource(Protocol):
@@ -16,6 +25,10 @@ class OutputSource(Protocol):
 
     def discard(self) -> int:
         """Skip everything new without keeping it; returns how many bytes were skipped."""
+        ...
+
+    def release(self) -> None:
+        """Everything read or discarded so far is safely stored; the source may forget it."""
         ...
 
     def close(self) -> None: ...
@@ -30,16 +43,25 @@ class EmptySource:
     def discard(self) -> int:
         return 0
 
+    def release(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
 
 class FileTail:
-    """Follows a file that a job's processes append to, from byte ``position``."""
+    """Follows a file that a job's processes append to, from byte ``position``.
+
+    Once the recorder has stored what was read, the file's start is turned into a hole, so a
+    job that writes without end (past the output cap, say) does not fill the disk: the file
+    keeps its size and offsets, but not the blocks.
+    """
 
     def __init__(self, path: Path, position: int = 0) -> None:
-        self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        self._fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
         self.position = position
+        self._released = 0
 
     def read(self, limit: int) -> bytes:
         data = os.pread(self._fd, limit, self.position)
@@ -51,6 +73,13 @@ class FileTail:
         skipped = max(0, end - self.position)
         self.position += skipped
         return skipped
+
+    def release(self) -> None:
+        upto = self.position - self.position % RELEASE_STEP_BYTES
+        if upto > self._released and self._fd >= 0:
+            if not punch_hole(self._fd, upto):
+                upto = 1 << 62  # not supported here: stop trying
+            self._released = upto
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -84,6 +113,9 @@ class BufferSource:
             self._cond.notify_all()
             return data
 
+    def release(self) -> None:
+        pass  # what was read is no longer held
+
     def discard(self) -> int:
         with self._cond:
             skipped = len(self._buffer)
@@ -95,3 +127,14 @@ class BufferSource:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+
+def punch_hole(fd: int, length: int) -> bool:
+    """Free the disk blocks of a file's first ``length`` bytes, keeping its size; False if
+    the file system cannot."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    mode = _FALLOC_FL_PUNCH_HOLE | _FALLOC_FL_KEEP_SIZE
+    if libc.fallocate(fd, mode, ctypes.c_long(0), ctypes.c_long(length)) == 0:
+        return True
+    logger.info("cannot free a job output file's blocks: %s", os.strerror(ctypes.get_errno()))
+    return False

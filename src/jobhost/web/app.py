@@ -29,7 +29,7 @@ def create_app(settings: Settings, clock: Clock | None = None, run_engine: bool 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store.open(settings.store_url, the_clock)
-        engine = Engine(settings, store.jobs, the_clock, os.environ) if run_engine else None
+        engine = Engine(settings, store, the_clock, os.environ) if run_engine else None
         if engine is not None:
             engine.start()
         wake = engine.wake if engine is not None else _nothing

@@ -1,0 +1,183 @@
+"""The spool intake: the seed's ``JobSubmission/<UserID>/`` folder, kept as a way in.
+
+A JSON file holding a submit body, dropped into a user's folder, is submitted as that user
+with that user's *current* roles checked (the seed trusted roles written inside the file).
+Accepted files are removed; a bad one is moved to ``.rejected/`` with a ``.error.txt`` beside
+it and never retried. Only folders named by a valid user id are read, only ``*.json`` regular
+files in them, and nothing outside the spool folder is touched.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobhost import policy
+from jobhost.clock import Clock
+from jobhost.errors import JobhostError, StoreUnavailable
+from jobhost.operations import JobOperations
+from jobhost.store.users import UserStore
+
+logger = logging.getLogger(__name__)
+
+SPOOL_FOLDER = "JobSubmission"
+REJECTED_FOLDER = ".rejected"
+# A file that does not parse yet may still be being written; it is rejected only once it has
+# been left alone this long. Writers that rename a finished file into place never hit this.
+SETTLE_SECONDS = 2.0
+# How many files one pass takes in, so that a flood cannot stall the dispatcher's cycle.
+FILES_PER_PASS = 100
+
+
+class _Rejected(Exception):
+    """A file that can never be submitted; the message says why."""
+
+
+class _NotReady(Exception):
+    """A file to look at again on a later pass."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    user_id: str
+    path: Path
+
+
+class SpoolIntake:
+    def __init__(
+        self,
+        root: Path,
+        users: UserStore,
+        operations: JobOperations,
+        clock: Clock,
+        max_file_bytes: int,
+        min_interval: float,
+    ) -> None:
+        self.root = root
+        self.rejected = root / REJECTED_FOLDER
+        self._users = users
+        self._operations = operations
+        self._clock = clock
+        self._max_file_bytes = max_file_bytes
+        self._min_interval = min_interval
+        self._next_pass = 0.0
+
+    def due(self) -> bool:
+        """True when a pass is due; passes are spaced so an idle spool costs little."""
+        return self._clock.monotonic() >= self._next_pass
+
+    def take_in(self) -> int:
+        """Submit what the spool holds; returns how many files were accepted."""
+        self._next_pass = self._clock.monotonic() + self._min_interval
+        accepted = 0
+        for entry in self._entries()[:FILES_PER_PASS]:
+            try:
+                self._submit(entry)
+            except _NotReady:
+                continue
+            except _Rejected as exc:
+                self._reject(entry, str(exc))
+                continue
+            accepted += 1
+        return accepted
+
+    def _entries(self) -> list[_Entry]:
+        entries: list[_Entry] = []
+        for folder in _scan(self.root):
+            if not folder.is_dir(follow_symlinks=False) or not policy.is_valid_user_id(folder.name):
+                continue
+            entries.extend(
+                _Entry(folder.name, Path(file.path))
+                for file in _scan(Path(folder.path))
+                if file.name.endswith(".json") and not file.name.startswith(".")
+            )
+        return sorted(entries, key=lambda entry: (entry.user_id, entry.path.name))
+
+    def _submit(self, entry: _Entry) -> None:
+        payload = self._read(entry.path)
+        user = self._users.get_user(entry.user_id)
+        if user is None:
+            raise _Rejected(f"Unknown user: {entry.user_id}")
+        try:
+            job = self._operations.submit(user, payload)
+        except StoreUnavailable:
+            raise _NotReady() from None
+        except JobhostError as exc:
+            raise _Rejected(exc.message) from None
+        # Removed only after the job is stored: a crash in between submits the file twice
+        # rather than losing it.
+        entry.path.unlink(missing_ok=True)
+        logger.info(
+            "spool file %s submitted as job %s",
+            entry.path,
+            job.job_id,
+            extra={"action": "spool_accept", "job_id": job.job_id},
+        )
+
+    def _read(self, path: Path) -> dict[str, object]:
+        data, mtime = self._read_bytes(path)
+        try:
+            payload = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            if self._clock.now() - mtime < SETTLE_SECONDS:
+                raise _NotReady() from None
+            raise _Rejected(f"Invalid JSON: {exc}") from None
+        if not isinstance(payload, dict):
+            raise _Rejected("Invalid submission: the file must hold a JSON object")
+        return payload
+
+    def _read_bytes(self, path: Path) -> tuple[bytes, float]:
+        # O_NOFOLLOW and fstat on the open file: a symlink or FIFO swapped in after the
+        # directory scan is refused rather than followed or blocked on.
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except FileNotFoundError:
+            raise _NotReady() from None
+        except OSError as exc:
+            reason = "Not a regular file" if exc.errno == errno.ELOOP else exc.strerror
+            raise _Rejected(f"Cannot read the file: {reason}") from None
+        with os.fdopen(fd, "rb") as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise _Rejected("Cannot read the file: Not a regular file")
+            if info.st_size > self._max_file_bytes:
+                raise _Rejected(f"File too large: over {self._max_file_bytes} bytes")
+            return file.read(self._max_file_bytes + 1), info.st_mtime
+
+    def _reject(self, entry: _Entry, reason: str) -> None:
+        self.rejected.mkdir(exist_ok=True)
+        target = _free_name(self.rejected, f"{entry.user_id}.{entry.path.name}")
+        try:
+            entry.path.rename(target)
+        except FileNotFoundError:
+            return
+        Path(f"{target}.error.txt").write_text(reason + "\n", encoding="utf-8")
+        logger.warning(
+            "spool file %s rejected: %s",
+            entry.path,
+            reason,
+            extra={"action": "spool_reject", "user_id": entry.user_id},
+        )
+
+
+def _scan(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """``folder/name``, or with a numbered suffix when a rejected file of that name exists."""
+    candidate = folder / name
+    number = 1
+    while candidate.exists() or Path(f"{candidate}.error.txt").exists():
+        candidate = folder / f"{name}.{number}"
+        number += 1
+    return candidate

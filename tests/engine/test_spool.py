@@ -1,0 +1,240 @@
+"""The spool intake against a real SQLite store and a real folder, on a fake clock."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobhost.engine.spool import SETTLE_SECONDS, SpoolIntake
+from jobhost.models import Category, Job, Mode
+from jobhost.operations import JobOperations
+from jobhost.policy import ELEVATED_REFUSAL, MAIN_LOOP_REFUSAL
+from jobhost.settings import Settings
+from jobhost.store import Store
+from jobhost.store.jobs import JobQuery
+from tests.store.conftest import FakeClock
+
+SHELL_JOB = {"jobName": "nightly", "command": "echo hi", "executionMode": "BackgroundJob"}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(settings: Settings, clock: FakeClock) -> Iterator[Store]:
+    opened = Store.open(settings.store_url, clock)
+    opened.users.add_user("manager", frozenset({"task_manager"}), None)
+    opened.users.add_user("plain", frozenset(), None)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def spool(settings: Settings, store: Store, clock: FakeClock) -> SpoolIntake:
+    root = settings.data_dir / "JobSubmission"
+    root.mkdir()
+    operations = JobOperations(store.jobs, clock, lambda: None, 5.0)
+    return SpoolIntake(root, store.users, operations, clock, max_file_bytes=4096, min_interval=0.5)
+
+
+def drop(spool: SpoolIntake, clock: FakeClock, folder: str, name: str, content: object) -> Path:
+    """Write a spool file that has settled (its mtime well before the clock's now)."""
+    path = spool.root / folder / name
+    path.parent.mkdir(exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
+    settled = clock.now() - 10 * SETTLE_SECONDS
+    os.utime(path, (settled, settled))
+    return path
+
+
+def pending_jobs(store: Store, user_id: str) -> list[Job]:
+    query = JobQuery(user_id, frozenset({Category.PENDING}))
+    return store.jobs.listing(query).by_category.get(Category.PENDING, [])
+
+
+def rejection(spool: SpoolIntake, name: str) -> str:
+    """The reason recorded beside a rejected file (which must have been moved there)."""
+    assert (spool.rejected / name).is_file(), sorted(os.listdir(spool.rejected))
+    return (spool.rejected / f"{name}.error.txt").read_text()
+
+
+def test_an_accepted_file_becomes_the_users_job_and_is_removed(
+    spool: SpoolIntake, store: Store, clock: FakeClock
+) -> None:
+    path = drop(spool, clock, "manager", "job.json", {**SHELL_JOB, "description": "from cron"})
+
+    assert spool.take_in() == 1
+
+    assert not path.exists()
+    [job] = pending_jobs(store, "manager")
+    assert (job.spec.name, job.spec.command, job.spec.mode) == (
+        "nightly",
+        "echo hi",
+        Mode.BACKGROUND_JOB,
+    )
+    assert job.spec.description == "from cron"
+    assert not spool.rejected.exists()
+
+
+def test_files_are_taken_in_name_order(spool: SpoolIntake, store: Store, clock: FakeClock) -> None:
+    for name in ("b.json", "a.json", "c.json"):
+        drop(spool, clock, "manager", name, {**SHELL_JOB, "jobName": name})
+
+    assert spool.take_in() == 3
+
+    names = [job.spec.name for job in pending_jobs(store, "manager")]
+    assert sorted(names) == ["a.json", "b.json", "c.json"]
+    submitted = sorted(pending_jobs(store, "manager"), key=lambda job: job.submitted_at)
+    assert [job.spec.name for job in submitted] == ["a.json", "b.json", "c.json"]
+
+
+def test_invalid_json_is_rejected_with_the_reason_and_never_retried(
+    spool: SpoolIntake, store: Store, clock: FakeClock
+) -> None:
+    drop(spool, clock, "manager", "bad.json", '{"jobName": "x", ')
+
+    assert spool.take_in() == 0
+    assert rejection(spool, "manager.bad.json").startswith("Invalid JSON:")
+    assert not (spool.root / "manager" / "bad.json").exists()
+
+    clock.advance(60)
+    assert spool.take_in() == 0
+    assert sorted(os.listdir(spool.rejected)) == ["manager.bad.json", "manager.bad.json.error.txt"]
+    assert pending_jobs(store, "manager") == []
+
+
+def test_a_file_still_being_written_is_left_until_it_settles(
+    spool: SpoolIntake, clock: FakeClock
+) -> None:
+    path = drop(spool, clock, "manager", "half.json", '{"jobName": "x", ')
+    os.utime(path, (clock.now(), clock.now()))
+
+    assert spool.take_in() == 0
+    assert path.exists()
+    assert not spool.rejected.exists()
+
+    clock.advance(SETTLE_SECONDS + 1)
+    assert spool.take_in() == 0
+    assert rejection(spool, "manager.half.json").startswith("Invalid JSON:")
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("[1, 2]", "Invalid submission: the file must hold a JSON object"),
+        ({"jobName": "x", "executionMode": "BackgroundJob"}, "Missing required field: command"),
+        ({**SHELL_JOB, "executionMode": "Cron"}, "Invalid execution mode."),
+        ({**SHELL_JOB, "roles": ["debug"]}, "Unknown field: roles"),
+        (b'{"jobName": "\xff"}', "Invalid JSON: 'utf-8' codec can't decode"),
+    ],
+)
+def test_bad_submissions_are_rejected_with_the_apis_reason(
+    spool: SpoolIntake, store: Store, clock: FakeClock, content: object, reason: str
+) -> None:
+    drop(spool, clock, "manager", "job.json", content)
+
+    assert spool.take_in() == 0
+
+    assert rejection(spool, "manager.job.json").startswith(reason)
+    assert pending_jobs(store, "manager") == []
+
+
+def test_the_users_current_roles_decide_not_the_file(
+    spool: SpoolIntake, store: Store, clock: FakeClock
+) -> None:
+    # The seed wrote roles into the file and trusted them; here they are refused outright,
+    # and the user's stored roles are what is checked.
+    drop(spool, clock, "plain", "shell.json", SHELL_JOB)
+    drop(spool, clock, "manager", "inline.json", {**SHELL_JOB, "executionMode": "MainLoop"})
+
+    assert spool.take_in() == 0
+
+    assert rejection(spool, "plain.shell.json") == ELEVATED_REFUSAL + "\n"
+    assert rejection(spool, "manager.inline.json") == MAIN_LOOP_REFUSAL + "\n"
+    assert pending_jobs(store, "plain") == [] and pending_jobs(store, "manager") == []
+
+
+def test_a_folder_named_for_no_existing_user_has_its_files_rejected(
+    spool: SpoolIntake, store: Store, clock: FakeClock
+) -> None:
+    drop(spool, clock, "mallory", "job.json", SHELL_JOB)
+
+    assert spool.take_in() == 0
+
+    assert rejection(spool, "mallory.job.json") == "Unknown user: mallory\n"
+    assert pending_jobs(store, "mallory") == []
+
+
+def test_only_json_files_in_user_id_folders_are_read(
+    spool: SpoolIntake, store: Store, clock: FakeClock
+) -> None:
+    ignored = [
+        drop(spool, clock, "manager", "notes.txt", SHELL_JOB),
+        drop(spool, clock, "manager", ".hidden.json", SHELL_JOB),
+        drop(spool, clock, "has space", "job.json", SHELL_JOB),
+        drop(spool, clock, "-dash", "job.json", SHELL_JOB),
+    ]
+
+    assert spool.take_in() == 0
+
+    assert all(path.exists() for path in ignored)
+    assert not spool.rejected.exists()
+    assert pending_jobs(store, "manager") == []
+
+
+def test_links_out_of_the_spool_are_never_followed(
+    spool: SpoolIntake, store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "job.json"
+    secret.write_text(json.dumps(SHELL_JOB))
+    (spool.root / "manager").mkdir()
+    (spool.root / "manager" / "link.json").symlink_to(secret)
+    (spool.root / "plain").symlink_to(outside, target_is_directory=True)
+
+    assert spool.take_in() == 0
+
+    assert rejection(spool, "manager.link.json") == "Cannot read the file: Not a regular file\n"
+    assert (spool.rejected / "manager.link.json").is_symlink()
+    assert secret.read_text() == json.dumps(SHELL_JOB)
+    assert sorted(os.listdir(outside)) == ["job.json"]
+    assert pending_jobs(store, "manager") == [] and pending_jobs(store, "plain") == []
+
+
+def test_an_oversized_file_is_rejected_unread(spool: SpoolIntake, clock: FakeClock) -> None:
+    drop(spool, clock, "manager", "big.json", {**SHELL_JOB, "description": "d" * 5000})
+
+    assert spool.take_in() == 0
+
+    assert rejection(spool, "manager.big.json") == "File too large: over 4096 bytes\n"
+
+
+def test_rejecting_a_second_file_of_the_same_name_keeps_both(
+    spool: SpoolIntake, clock: FakeClock
+) -> None:
+    drop(spool, clock, "manager", "bad.json", "first")
+    spool.take_in()
+    drop(spool, clock, "manager", "bad.json", "second")
+    spool.take_in()
+
+    assert (spool.rejected / "manager.bad.json").read_text() == "first"
+    assert (spool.rejected / "manager.bad.json.1").read_text() == "second"
+    assert rejection(spool, "manager.bad.json.1").startswith("Invalid JSON:")
+
+
+def test_passes_are_spaced_by_the_minimum_interval(spool: SpoolIntake, clock: FakeClock) -> None:
+    assert spool.due()
+    spool.take_in()
+    assert not spool.due()
+    clock.advance(0.5)
+    assert spool.due()
