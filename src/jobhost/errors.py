@@ -47,3 +47,11 @@ class JobNotFound(NotFound):
 
     def __init__(self, job_id: str) -> None:
         super().__init__(f"Job not found: {job_id}")
+
+
+class TooManyRequests(JobhostError):
+    """Too many attempts; try again later."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

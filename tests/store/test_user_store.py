@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from jobhost.errors import Conflict, NotFound
 from jobhost.models import ApiKey, User
 from jobhost.store import Store
+from jobhost.store.schema import sessions
 from jobhost.store.users import LAST_USED_RESOLUTION_SECONDS
 from tests.store.conftest import FakeClock
 
@@ -191,3 +193,28 @@ def test_a_failed_lookup_does_not_touch_last_used_at(
 
     assert store.users.user_for_token(TOKEN) is None
     assert only_key(store).last_used_at is None
+
+
+def test_a_session_finds_its_user_until_it_expires(
+    store: Store, clock: FakeClock, alice: User
+) -> None:
+    store.users.add_session("hash-1", "alice", "csrf-1", clock.now() + 60)
+
+    assert store.users.session_user("hash-1") == (alice, "csrf-1")
+    assert store.users.session_user("hash-2") is None
+    clock.advance(60)
+    assert store.users.session_user("hash-1") is None
+
+
+def test_ending_a_session_and_sweeping_expired_ones(
+    store: Store, clock: FakeClock, alice: User
+) -> None:
+    store.users.add_session("old", "alice", "csrf-old", clock.now() + 10)
+    store.users.add_session("ended", "alice", "csrf-ended", clock.now() + 100)
+    store.users.end_session("ended")
+    clock.advance(20)
+    store.users.add_session("new", "alice", "csrf-new", clock.now() + 100)
+
+    with store.db.read() as conn:
+        left = conn.execute(select(sessions.c.session_hash)).scalars().all()
+    assert left == ["new"]

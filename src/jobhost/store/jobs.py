@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
 
 from jobhost.clock import Clock
+from jobhost.hub import ChangeKind, Hub, JobChange
 from jobhost.models import Category, Job, JobSpec, Mode, Outcome, Status, statuses_in
 from jobhost.store.database import Database
 from jobhost.store.rows import job_from_row, job_values
@@ -62,9 +63,10 @@ class JobListing:
 class JobStore:
     """Every read and write of jobs and their output goes through these verbs."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, hub: Hub | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.hub = hub or Hub()
 
     def submit(self, user_id: str, spec: JobSpec) -> Job:
         job_id = str(uuid.uuid4())
@@ -77,6 +79,7 @@ class JobStore:
         }
         with self.db.write() as conn:
             conn.execute(insert(jobs).values(values))
+        self.hub.publish([JobChange(job_id, ChangeKind.STATE, user_id)])
         return Job(
             job_id=job_id, user_id=user_id, spec=spec, status=Status.PENDING, submitted_at=now
         )
@@ -130,7 +133,9 @@ class JobStore:
                 .where(jobs.c.seq.in_(seqs))
                 .order_by(jobs.c.priority.desc(), jobs.c.seq)
             )
-            return [job_from_row(row) for row in rows]
+            claimed = [job_from_row(row) for row in rows]
+        self.hub.publish(JobChange(job.job_id, ChangeKind.STATE, job.user_id) for job in claimed)
+        return claimed
 
     def record(
         self,
@@ -155,6 +160,10 @@ class JobStore:
                 )
             if finishes:
                 _finish(conn, finishes, self.clock.now())
+        self.hub.publish(
+            [JobChange(c.job_id, ChangeKind.OUTPUT) for c in chunks]
+            + [JobChange(f.job_id, ChangeKind.STATE) for f in finishes]
+        )
 
     def request_stop(self, job_id: str) -> bool:
         """Ask the engine to stop a running job; False if it is not running or cannot stop."""
@@ -168,7 +177,7 @@ class JobStore:
                 )
                 .values(status=Status.STOPPING.value, stop_requested_at=self.clock.now())
             )
-        return result.rowcount == 1
+        return self._changed(job_id, result.rowcount)
 
     def cancel(self, job_id: str) -> bool:
         """End a job that has not started yet; False if it already left the pending states."""
@@ -180,17 +189,27 @@ class JobStore:
                 .where(jobs.c.job_id == job_id, jobs.c.status.in_(pending))
                 .values(status=Status.CANCELLED.value, completed_at=now)
             )
-        return result.rowcount == 1
+        return self._changed(job_id, result.rowcount)
 
     def delete(self, job_id: str) -> bool:
         """Remove a finished job and its output; False if it is not finished (or gone)."""
         with self.db.write() as conn:
-            result = conn.execute(
-                delete(jobs).where(jobs.c.job_id == job_id, jobs.c.status.in_(_FINISHED))
-            )
-            if result.rowcount != 1:
+            owner = conn.execute(
+                delete(jobs)
+                .where(jobs.c.job_id == job_id, jobs.c.status.in_(_FINISHED))
+                .returning(jobs.c.user_id)
+            ).scalar()
+            if owner is None:
                 return False
             conn.execute(delete(job_output).where(job_output.c.job_id == job_id))
+        self.hub.publish([JobChange(job_id, ChangeKind.DELETED, owner)])
+        return True
+
+    def _changed(self, job_id: str, rowcount: int) -> bool:
+        """Publish a state change if the update hit the job; True if it did."""
+        if rowcount != 1:
+            return False
+        self.hub.publish([JobChange(job_id, ChangeKind.STATE)])
         return True
 
     def stopping_on(self, node: str) -> list[str]:

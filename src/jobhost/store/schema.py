@@ -51,6 +51,17 @@ api_keys = Table(
     Column("last_used_at", Double, nullable=True),
 )
 
+# Browser sessions: the cookie's token is stored only as its SHA-256, like API keys.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("user_id", String(64), ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+)
+
 jobs = Table(
     "jobs",
     metadata,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from jobhost.clock import Clock
 from jobhost.errors import Conflict, NotFound
 from jobhost.models import ApiKey, User
 from jobhost.store.database import Database
-from jobhost.store.schema import api_keys, users
+from jobhost.store.schema import api_keys, sessions, users
 
 # last_used_at is written at most this often per key, so that authenticating a request
 # does not turn every read into a write.
@@ -130,6 +130,43 @@ class UserStore:
         m = row._mapping
         has_password = m["password_hash"] is not None
         return User(key.user_id, _roles(m["roles"]), m["user_created_at"], has_password)
+
+    def add_session(
+        self, session_hash: str, user_id: str, csrf_token: str, expires_at: float
+    ) -> None:
+        """Start a browser session; expired ones are swept out at the same time."""
+        now = self.clock.now()
+        with self.db.write() as conn:
+            conn.execute(delete(sessions).where(sessions.c.expires_at <= now))
+            conn.execute(
+                insert(sessions).values(
+                    session_hash=session_hash,
+                    user_id=user_id,
+                    csrf_token=csrf_token,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            )
+
+    def session_user(self, session_hash: str) -> tuple[User, str] | None:
+        """The user of an unexpired session and its CSRF token, or None."""
+        query = (
+            select(users, sessions.c.csrf_token)
+            .join(sessions, sessions.c.user_id == users.c.user_id)
+            .where(
+                sessions.c.session_hash == session_hash,
+                sessions.c.expires_at > self.clock.now(),
+            )
+        )
+        with self.db.read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return _user(row), str(row._mapping["csrf_token"])
+
+    def end_session(self, session_hash: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(delete(sessions).where(sessions.c.session_hash == session_hash))
 
 
 def _roles(text: str) -> frozenset[str]:

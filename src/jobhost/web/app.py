@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from jobhost import __version__
+from jobhost.auth.throttle import LoginThrottle
 from jobhost.clock import Clock, SystemClock
 from jobhost.engine.engine import Engine
 from jobhost.settings import Settings
 from jobhost.store import Store
-from jobhost.web import jobs, system
+from jobhost.web import jobs, streams, system
 from jobhost.web.deps import Services
 from jobhost.web.errors import install_error_handlers
 from jobhost.web.limits import BodySizeLimit
@@ -33,7 +34,7 @@ def create_app(settings: Settings, clock: Clock | None = None, run_engine: bool 
         if engine is not None:
             engine.start()
         wake = engine.wake if engine is not None else _nothing
-        app.state.services = Services(settings, store, the_clock, wake)
+        app.state.services = Services(settings, store, the_clock, wake, LoginThrottle(the_clock))
         try:
             yield
         finally:
@@ -50,6 +51,7 @@ def create_app(settings: Settings, clock: Clock | None = None, run_engine: bool 
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(jobs.router, prefix=BASE)
+    app.include_router(streams.router, prefix=BASE)
     app.include_router(system.router)
     return app
 

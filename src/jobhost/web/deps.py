@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from jobhost.auth.keys import user_for_token
+from jobhost.auth.sessions import CSRF_HEADER, SESSION_COOKIE, session_user
+from jobhost.auth.throttle import LoginThrottle
 from jobhost.clock import Clock
-from jobhost.errors import InvalidInput, Unauthorized
+from jobhost.errors import Forbidden, InvalidInput, Unauthorized
 from jobhost.models import User
 from jobhost.settings import Settings
 from jobhost.store import Store
@@ -20,6 +24,13 @@ from jobhost.store import Store
 # Declared for the OpenAPI document; the header is read by ``caller`` itself so that a
 # malformed one gets the contract's message rather than FastAPI's.
 bearer_scheme = HTTPBearer(auto_error=False, description="An API key: `Bearer <token>`")
+cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    description="A browser session from `POST /api/v1/auth/login`; changes need `X-CSRF-Token`",
+)
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_REFUSAL = "Missing or invalid CSRF token"
 
 
 @dataclass(frozen=True)
@@ -28,25 +39,52 @@ class Services:
     store: Store
     clock: Clock
     wake_engine: Callable[[], None]
+    login_throttle: LoginThrottle
 
 
-def services(request: Request) -> Services:
-    found: Services = request.app.state.services
+@dataclass(frozen=True)
+class Identity:
+    """Who is asking, and the session's CSRF token when they signed in with a cookie."""
+
+    user: User
+    csrf_token: str | None = None
+
+
+def services(connection: HTTPConnection) -> Services:
+    found: Services = connection.app.state.services
     return found
 
 
-def caller(request: Request) -> User:
-    """The user the request's credentials belong to; 401 otherwise."""
-    header = request.headers.get("authorization")
-    if header is None:
+def identify(svc: Services, headers: Mapping[str, str], cookies: Mapping[str, str]) -> Identity:
+    """An API key wins over a session cookie; a bad key is refused even beside a good cookie."""
+    header = headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        user = (
+            user_for_token(svc.store.users, token.strip()) if scheme.lower() == "bearer" else None
+        )
+        if user is None:
+            raise Unauthorized("Invalid API key")
+        return Identity(user)
+    session = session_user(svc.store.users, cookies.get(SESSION_COOKIE, ""))
+    if session is None:
         raise Unauthorized()
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer":
-        raise Unauthorized("Invalid API key")
-    user = user_for_token(services(request).store.users, token.strip())
-    if user is None:
-        raise Unauthorized("Invalid API key")
-    return user
+    return Identity(*session)
+
+
+def identity(request: Request) -> Identity:
+    """The caller; a cookie-authenticated change must also carry the session's CSRF token."""
+    found = identify(services(request), request.headers, request.cookies)
+    if found.csrf_token is not None and request.method in STATE_CHANGING:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not secrets.compare_digest(sent.encode(), found.csrf_token.encode()):
+            raise Forbidden(CSRF_REFUSAL)
+    return found
+
+
+def caller(found: Annotated[Identity, Depends(identity)]) -> User:
+    """The user the request's credentials belong to; 401 otherwise."""
+    return found.user
 
 
 async def json_object(request: Request) -> dict[str, object]:
@@ -63,4 +101,5 @@ async def json_object(request: Request) -> dict[str, object]:
 
 Svc = Annotated[Services, Depends(services)]
 Caller = Annotated[User, Depends(caller)]
+Ident = Annotated[Identity, Depends(identity)]
 JsonObject = Annotated[dict[str, object], Depends(json_object)]

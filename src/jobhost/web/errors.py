@@ -21,12 +21,16 @@ STATUS_OF: dict[type[errors.JobhostError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
+    errors.TooManyRequests: 429,
     errors.StoreUnavailable: 503,
 }
 
 
-def error_response(status: int, message: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
     return JSONResponse({"success": False, "error": message}, status, headers=headers)
 
 
@@ -39,7 +43,10 @@ def status_of(exc: errors.JobhostError) -> int:
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.JobhostError)
-    return error_response(status_of(exc), exc.message)
+    headers = None
+    if isinstance(exc, errors.TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return error_response(status_of(exc), exc.message, headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -10,7 +10,7 @@ from jobhost.models import Category, Job
 from jobhost.operations import DELETED, JobOperations, Scope
 from jobhost.store.jobs import JobListing
 from jobhost.submission import SubmitRequest
-from jobhost.web.deps import Caller, JsonObject, Svc, bearer_scheme
+from jobhost.web.deps import Caller, JsonObject, Svc, bearer_scheme, cookie_scheme
 from jobhost.web.records import RECORD_OUTPUT_BYTES, decode_stream, detailed_record, job_record
 from jobhost.web.schemas import (
     ERROR_RESPONSES,
@@ -26,7 +26,9 @@ OUTPUT_PAGE_BYTES = 1024 * 1024
 RESULT_OUTPUT_BYTES = 64 * 1024
 
 router = APIRouter(
-    prefix="/jobs", dependencies=[Security(bearer_scheme)], responses=ERROR_RESPONSES
+    prefix="/jobs",
+    dependencies=[Security(bearer_scheme), Security(cookie_scheme)],
+    responses=ERROR_RESPONSES,
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ErrorResponse(BaseModel):
@@ -101,6 +101,26 @@ class UserInfo(BaseModel):
 class MeResponse(BaseModel):
     success: bool
     user: UserInfo
+    csrfToken: str | None = Field(
+        None, description="Signed in with a session cookie: send it as X-CSRF-Token on changes"
+    )
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    username: str = Field(max_length=200)
+    password: str = Field(max_length=1000)
+
+
+class LoginResponse(BaseModel):
+    success: bool
+    user: UserInfo
+    csrfToken: str
+
+
+class LogoutResponse(BaseModel):
+    success: bool
 
 
 class HealthResponse(BaseModel):

@@ -1,16 +1,29 @@
-"""Routes outside the job API: health and who-am-I."""
+"""Routes outside the job API: health, signing in and out, and who-am-I."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Security
+from fastapi import APIRouter, Depends, Request, Response, Security
+from pydantic import ValidationError
 
 from jobhost import policy
-from jobhost.web.deps import Caller, Svc, bearer_scheme
-from jobhost.web.schemas import ERROR_RESPONSES, HealthResponse, MeResponse
+from jobhost.auth.sessions import SESSION_COOKIE, end_session, start_session
+from jobhost.errors import InvalidInput, Unauthorized
+from jobhost.models import User
+from jobhost.web.deps import Ident, Svc, bearer_scheme, cookie_scheme, json_object
+from jobhost.web.schemas import (
+    ERROR_RESPONSES,
+    HealthResponse,
+    LoginRequest,
+    LoginResponse,
+    LogoutResponse,
+    MeResponse,
+)
 
 router = APIRouter()
+AUTH = "/api/v1/auth"
+LOGIN_REFUSAL = "Invalid username or password"
 
 
 @router.get("/healthz", response_model=HealthResponse)
@@ -20,14 +33,76 @@ def healthz(svc: Svc) -> dict[str, Any]:
     return {"status": "ok"}
 
 
-@router.get(
-    "/api/v1/auth/me",
-    response_model=MeResponse,
-    dependencies=[Security(bearer_scheme)],
+async def _json_login(request: Request) -> dict[str, object]:
+    # A JSON content type cannot be sent cross-site without a CORS preflight, so a hostile
+    # page cannot sign a visitor in to an account of its choosing with a plain form post.
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise InvalidInput("Content-Type must be application/json")
+    return await json_object(request)
+
+
+@router.post(
+    f"{AUTH}/login",
+    response_model=LoginResponse,
+    responses=ERROR_RESPONSES | {429: {"description": "Too many failed logins"}},
+)
+def login(
+    request: Request,
+    response: Response,
+    svc: Svc,
+    body: Annotated[dict[str, object], Depends(_json_login)],
+) -> dict[str, Any]:
+    """Sign in with a password: sets the session cookie and returns the CSRF token."""
+    try:
+        credentials = LoginRequest.model_validate(body)
+    except ValidationError:
+        raise InvalidInput("Send a JSON object with username and password strings") from None
+    address = request.client.host if request.client else "unknown"
+    svc.login_throttle.check(credentials.username, address)
+    lifetime = svc.settings.session_hours * 3600
+    session = start_session(
+        svc.store.users, svc.clock, credentials.username, credentials.password, lifetime
+    )
+    if session is None:
+        svc.login_throttle.failed(credentials.username, address)
+        raise Unauthorized(LOGIN_REFUSAL)
+    svc.login_throttle.succeeded(credentials.username)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session.token,
+        max_age=int(lifetime),
+        path="/",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="lax",
+    )
+    return {"success": True, "user": _user_info(session.user), "csrfToken": session.csrf_token}
+
+
+@router.post(
+    f"{AUTH}/logout",
+    response_model=LogoutResponse,
+    dependencies=[Security(bearer_scheme), Security(cookie_scheme)],
     responses=ERROR_RESPONSES,
 )
-def me(user: Caller) -> dict[str, Any]:
-    return {
-        "success": True,
-        "user": {"UserID": user.user_id, "Roles": policy.effective_roles(user)},
-    }
+def logout(request: Request, response: Response, svc: Svc, found: Ident) -> dict[str, Any]:
+    """End the browser session (an API key stays valid; revoke it with the CLI)."""
+    if found.csrf_token is not None:
+        end_session(svc.store.users, request.cookies.get(SESSION_COOKIE, ""))
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return {"success": True}
+
+
+@router.get(
+    f"{AUTH}/me",
+    response_model=MeResponse,
+    response_model_exclude_none=True,
+    dependencies=[Security(bearer_scheme), Security(cookie_scheme)],
+    responses=ERROR_RESPONSES,
+)
+def me(found: Ident) -> dict[str, Any]:
+    return {"success": True, "user": _user_info(found.user), "csrfToken": found.csrf_token}
+
+
+def _user_info(user: User) -> dict[str, Any]:
+    return {"UserID": user.user_id, "Roles": policy.effective_roles(user)}
