@@ -16,6 +16,10 @@ PREFIX = "JOBHOST_"
 # Variables read by the HTTP client, not by the server; allowed so that a shell that sets
 # both does not trip the unknown-variable check below.
 CLIENT_VARIABLES = frozenset({"JOBHOST_URL", "JOBHOST_TOKEN"})
+# Set by the engine in every BackgroundJob's environment, so a job can run `jobhost` itself.
+JOB_VARIABLES = frozenset({"JOBHOST_JOB_ID", "JOBHOST_JOB_NAME"})
+NOT_SETTINGS = CLIENT_VARIABLES | JOB_VARIABLES
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 MiB = 1024 * 1024
 
@@ -25,7 +29,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    data_dir: Path = Path("jobhost-data")
+    data_dir: Path = Field(default=Path("jobhost-data"), validate_default=True)
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
@@ -41,6 +45,20 @@ class Settings(BaseModel):
     session_hours: Annotated[float, Field(gt=0, le=24 * 90)] = 12.0
     node_name: str = Field(default_factory=socket.gethostname)
     log_level: str = "info"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_is_absolute(cls, value: Path) -> Path:
+        # Fixed against the directory the server started in: job processes run elsewhere
+        # (their working directory) and must still find their run folder.
+        return value.expanduser().absolute()
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level_is_known(cls, value: str) -> str:
+        if value.lower() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.lower()
 
     @field_validator("shell")
     @classmethod
@@ -70,7 +88,7 @@ def load_settings(environ: Mapping[str, str], **overrides: object) -> Settings:
 
     A misspelt variable is an error rather than silently ignored.
     """
-    known = set(setting_names()) | CLIENT_VARIABLES
+    known = set(setting_names()) | NOT_SETTINGS
     unknown = sorted(k for k in environ if k.startswith(PREFIX) and k not in known)
     if unknown:
         raise InvalidInput(
@@ -79,7 +97,7 @@ def load_settings(environ: Mapping[str, str], **overrides: object) -> Settings:
     values: dict[str, object] = {
         key[len(PREFIX) :].lower(): value
         for key, value in environ.items()
-        if key.startswith(PREFIX) and key not in CLIENT_VARIABLES
+        if key.startswith(PREFIX) and key not in NOT_SETTINGS
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:

@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jobhost.errors import InvalidInput
-from jobhost.models import JobSpec, parse_mode
+from jobhost.models import JobSpec, Mode, parse_mode
 
 MAX_COMMAND_CHARS = 100_000  # the kernel refuses a single argument over 128 KiB
 MAX_DESCRIPTION_CHARS = 10_000
@@ -50,6 +50,7 @@ def parse_submission(payload: Mapping[str, object]) -> JobSpec:
     mode = parse_mode(request.executionMode)
     if mode is None:
         raise InvalidInput(INVALID_MODE)
+    _check_options_fit_the_mode(request, mode)
     return JobSpec(
         name=_check_name(request.jobName),
         command=_check_command(request.command),
@@ -72,6 +73,23 @@ def _describe(exc: ValidationError) -> str:
     if first["loc"] == ("executionMode",):
         return INVALID_MODE
     return f"Invalid {field}: {first['msg']}"
+
+
+def _check_options_fit_the_mode(request: SubmitRequest, mode: Mode) -> None:
+    """Refuse options a mode cannot honour rather than ignore them silently."""
+    if mode is not Mode.BACKGROUND_JOB:
+        # Python jobs share the server process, whose environment and working directory
+        # are process-wide.
+        if request.env:
+            raise InvalidInput(f"Invalid env: only BackgroundJob jobs take env, not {mode.value}")
+        if request.workingDirectory is not None:
+            raise InvalidInput(
+                f"Invalid workingDirectory: only BackgroundJob jobs take one, not {mode.value}"
+            )
+    if mode is Mode.MAIN_LOOP and request.timeoutSeconds is not None:
+        raise InvalidInput(
+            "Invalid timeoutSeconds: MainLoop jobs cannot be stopped, so cannot time out"
+        )
 
 
 def _check_name(name: str) -> str:

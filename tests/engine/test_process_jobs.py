@@ -119,6 +119,30 @@ def test_stop_kills_a_grandchild_that_left_the_group_with_setsid(harness: Harnes
     assert wait_until_gone(seen["pid"])
 
 
+def test_stop_kills_a_double_forked_daemon_the_engine_adopted(harness: Harness) -> None:
+    # The subshell exits at once, so the sleep is orphaned outside the job's session and
+    # tree: only the job id in its environment ties it to the job.
+    job_id = harness.submit("(setsid sleep 300 & echo pid=$!); sleep 300")
+    seen: dict[str, int] = {}
+
+    async def stop_when_started() -> None:
+        output = await harness.wait_for_output(job_id, "pid=")
+        seen["pid"] = int(re.findall(r"pid=(\d+)", output)[0])
+        await harness.stop(job_id)
+
+    harness.run(stop_when_started)
+    assert harness.job(job_id).status is Status.STOPPED
+    assert wait_until_gone(seen["pid"])
+
+
+def test_a_daemon_left_behind_dies_when_the_job_ends(harness: Harness) -> None:
+    job_id = harness.submit("(setsid sleep 300 & echo pid=$!)")
+    harness.run()
+    assert harness.job(job_id).status is Status.COMPLETED
+    pid = int(re.findall(r"pid=(\d+)", harness.output(job_id))[0])
+    assert wait_until_gone(pid)
+
+
 def test_leftover_background_processes_die_when_the_job_ends(harness: Harness) -> None:
     job_id = harness.submit("sleep 300 & echo pid=$!")
     harness.run()

@@ -18,7 +18,7 @@ def _refusal(environ: dict[str, str], **overrides: object) -> str:
 
 def test_an_empty_environment_gives_the_defaults() -> None:
     settings = load_settings({})
-    assert settings.data_dir == Path("jobhost-data")
+    assert settings.data_dir == Path.cwd() / "jobhost-data"
     assert settings.database_url is None
     assert settings.host == "127.0.0.1"
     assert settings.port == 8080
@@ -80,6 +80,25 @@ def test_an_unknown_variable_is_refused_by_name(name: str) -> None:
 def test_client_variables_are_allowed_and_not_applied() -> None:
     settings = load_settings({"JOBHOST_URL": "http://x:1", "JOBHOST_TOKEN": "jh_secret"})
     assert settings == load_settings({})
+
+
+def test_the_variables_a_job_runs_with_are_allowed_so_jobs_can_run_jobhost() -> None:
+    settings = load_settings({"JOBHOST_JOB_ID": "x", "JOBHOST_JOB_NAME": "y"})
+    assert settings == load_settings({})
+
+
+def test_a_relative_data_dir_is_fixed_against_the_starting_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings({"JOBHOST_DATA_DIR": "data"})
+    assert settings.data_dir == tmp_path / "data"
+
+
+@pytest.mark.parametrize(("value", "level"), [("DEBUG", "debug"), ("warning", "warning")])
+def test_log_levels_are_checked_and_lowercased(value: str, level: str) -> None:
+    assert load_settings({"JOBHOST_LOG_LEVEL": value}).log_level == level
+    assert _refusal({"JOBHOST_LOG_LEVEL": "trace"}).startswith("Invalid JOBHOST_LOG_LEVEL:")
 
 
 @pytest.mark.parametrize(

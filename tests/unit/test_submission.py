@@ -27,7 +27,7 @@ def _payload(**extra: object) -> dict[str, object]:
     body: dict[str, object] = {
         "jobName": "nightly",
         "command": "echo hi",
-        "executionMode": "thread",
+        "executionMode": "process",
     }
     body.update(extra)
     return body
@@ -41,7 +41,7 @@ def _refusal(payload: dict[str, object]) -> str:
 
 def test_minimal_submission() -> None:
     spec = parse_submission(_payload())
-    assert (spec.name, spec.command, spec.mode) == ("nightly", "echo hi", Mode.RUNSPACE)
+    assert (spec.name, spec.command, spec.mode) == ("nightly", "echo hi", Mode.BACKGROUND_JOB)
     assert spec.description is None
     assert spec.stop_grace_seconds is None
     assert spec.timeout_seconds is None
@@ -196,3 +196,28 @@ def test_an_existing_absolute_directory_is_accepted(tmp_path: Path) -> None:
 def test_any_printable_non_blank_name_is_stored_exactly(name: str) -> None:
     assert name.isprintable()
     assert parse_submission(_payload(jobName=name)).name == name
+
+
+@pytest.mark.parametrize("mode", ["Runspace", "MainLoop"])
+@pytest.mark.parametrize(
+    ("option", "error"),
+    [
+        ({"env": {"A": "1"}}, "Invalid env: only BackgroundJob jobs take env, not "),
+        (
+            {"workingDirectory": "/tmp"},
+            "Invalid workingDirectory: only BackgroundJob jobs take one",
+        ),
+    ],
+)
+def test_process_options_are_refused_for_python_jobs(
+    mode: str, option: dict[str, object], error: str
+) -> None:
+    assert _refusal(_payload(executionMode=mode, **option)).startswith(error)
+
+
+def test_a_mainloop_job_cannot_have_a_timeout() -> None:
+    refusal = _refusal(_payload(executionMode="MainLoop", timeoutSeconds=5))
+    assert refusal == "Invalid timeoutSeconds: MainLoop jobs cannot be stopped, so cannot time out"
+    assert (
+        parse_submission(_payload(executionMode="Runspace", timeoutSeconds=5)).timeout_seconds == 5
+    )

@@ -25,10 +25,12 @@ from jobhost.clock import Clock
 from jobhost.engine.runners import StopReason, stopped_outcome
 from jobhost.engine.runners.procs import (
     ProcInfo,
+    adopted_escapees,
     all_processes,
     cmdline,
     kill_tree,
     signal_group,
+    signal_processes,
     tree_of,
 )
 from jobhost.engine.sources import FileTail
@@ -155,7 +157,7 @@ class ProcessRun:
             return
         self._stop_reason = reason
         self._kill_at = self._runner.clock.monotonic() + grace
-        self._seen = tree_of(self._pid, all_processes())
+        self._seen = tree_of(self._pid, all_processes()) + self._escapees()
         signal_group(self._pid, signal.SIGTERM)
         for proc in self._seen:
             if proc.pgrp != self._pid:
@@ -165,18 +167,22 @@ class ProcessRun:
 
     def _kill(self) -> None:
         if self._pid is not None:
-            kill_tree(self._pid, self._seen)
+            kill_tree(self._pid, [*self._seen, *self._escapees()])
+
+    def _escapees(self) -> list[ProcInfo]:
+        return adopted_escapees(self._job.job_id, self._runner.children)
 
     async def _clear_leftovers(self) -> None:
         """Once the wrapper is gone, nothing the job started may outlive it.
 
-        After a normal end, leftovers in the job's group (``cmd &`` never waited for) are
-        killed at once. After a stop, processes that trapped SIGTERM keep their grace
-        period, then the whole tree is killed, including escapees that called setsid.
+        After a normal end, leftovers in the job's group (``cmd &`` never waited for) and
+        those that left it and were adopted by the engine are killed at once. After a stop,
+        processes that trapped SIGTERM keep their grace period, then all of them are killed.
         """
         assert self._pid is not None
         if self._kill_at is None:
             signal_group(self._pid, signal.SIGKILL)
+            signal_processes(self._escapees(), signal.SIGKILL)
             return
         clock = self._runner.clock
         while clock.monotonic() < self._kill_at:

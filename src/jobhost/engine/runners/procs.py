@@ -1,8 +1,8 @@
 """Linux process bookkeeping: the subreaper flag, process trees read from /proc, killing, reaping.
 
 The engine makes itself a child subreaper so that a job's orphaned grandchildren become its
-children rather than PID 1's (which, on our machines, never reaps them). It then reaps the
-orphans itself and can still find and kill them.
+children rather than PID 1's (which, on our machines, never reaps them). It reaps them, and
+finds the ones that left their job's session by the job id in their environment.
 """
 
 from __future__ import annotations
@@ -91,6 +91,29 @@ def tree_of(root: int, processes: Iterable[ProcInfo]) -> list[ProcInfo]:
                 found[child.pid] = child
             stack.append(child.pid)
     return list(found.values())
+
+
+def adopted_escapees(job_id: str, owned: set[int]) -> list[ProcInfo]:
+    """A job's processes that left its session and lost their parent, with their descendants.
+
+    As subreaper the engine inherits such orphans (``(setsid cmd &)``, daemons that
+    double-fork); the job id every job process inherits in its environment says whose they
+    are. Only what a job clears its environment of, or moves out of reach of the subreaper
+    (through another service), escapes this.
+    """
+    marker = f"JOBHOST_JOB_ID={job_id}".encode()
+    tops = [pid for pid in my_children() if pid not in owned and marker in _environ(pid)]
+    if not tops:
+        return []
+    procs = all_processes()
+    return [proc for top in tops for proc in tree_of(top, procs)]
+
+
+def _environ(pid: int) -> list[bytes]:
+    try:
+        return (_PROC / str(pid) / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return []
 
 
 def signal_group(pgid: int, sig: int) -> None:
