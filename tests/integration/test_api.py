@@ -435,3 +435,16 @@ def test_openapi_documents_every_route_with_response_models(server: Server) -> N
         assert "schema" in operation["responses"]["200"]["content"]["application/json"]
         assert "401" in operation["responses"]
     assert "JobRecord" in spec["components"]["schemas"]
+
+
+def test_an_uppercase_job_id_names_the_same_job_and_answers_come_back_lowercase(
+    admin: httpx.Client,
+) -> None:
+    job_id = submit(admin, "echo case")
+    wait_finished(admin, job_id)
+
+    shown = admin.get("/jobs", params={"jobId": job_id.upper()})
+    deleted = admin.delete("/jobs", params={"jobId": job_id.upper()})
+
+    assert shown.json()["job"]["JobID"] == job_id
+    assert (deleted.status_code, deleted.json()["jobId"]) == (200, job_id)

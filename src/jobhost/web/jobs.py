@@ -121,7 +121,7 @@ def list_jobs(
 def delete_job(user: Caller, ops: Ops, jobId: JobId) -> dict[str, Any]:
     """Cancel a pending job, stop a running one, or delete a finished one's result."""
     message = ops.stop_or_remove(user, jobId)
-    return {"success": True, "message": message, "jobId": jobId}
+    return {"success": True, "message": message, "jobId": jobId.lower()}
 
 
 @router.get("/output", response_model=OutputResponse)
