@@ -177,6 +177,17 @@ def test_max_results_caps_the_completed_list_newest_first_but_not_the_counts(
     assert body["counts"]["completed"] >= 3
 
 
+def test_max_results_leaves_the_pending_list_whole(admin: httpx.Client) -> None:
+    # A MainLoop job holds the dispatcher, so the jobs behind it stay pending meanwhile.
+    blocker = submit(admin, "import time\ntime.sleep(2)", "MainLoop")
+    queued = [submit(admin, "true") for _ in range(3)]
+    body = admin.get("/jobs", params={"maxResults": 1}).json()
+    for job_id in [blocker, *queued]:
+        wait_finished(admin, job_id)
+    pending = [job["JobID"] for job in body["jobs"]["pending"]]
+    assert set(queued) <= set(pending)
+
+
 def test_include_flags_turn_categories_off(admin: httpx.Client) -> None:
     body = admin.get(
         "/jobs", params={"includePending": "false", "includeCompleted": "false"}

@@ -575,18 +575,26 @@ def test_listing_of_one_user(
     assert all(job.user_id == user_id for job in every_job)
 
 
-def test_listing_limit_caps_each_list_but_not_the_counts(history: Store) -> None:
+def test_listing_limit_caps_the_completed_list_but_not_the_counts(history: Store) -> None:
     listing = history.jobs.listing(JobQuery(None, limit=2))
 
     assert listing.counts == {Category.PENDING: 3, Category.RUNNING: 3, Category.COMPLETED: 5}
     assert listed(history, JobQuery(None, limit=2)) == {
-        Category.PENDING: ["p1", "p2"],
-        Category.RUNNING: ["r3", "r2"],
+        Category.PENDING: ["p1", "p2", "p3"],
+        Category.RUNNING: ["r3", "r2", "r1"],
         Category.COMPLETED: ["x", "c4"],
     }
     assert listed(history, JobQuery("alice", limit=1)) == {
-        Category.PENDING: ["p1"],
-        Category.RUNNING: ["r3"],
+        Category.PENDING: ["p1", "p3"],
+        Category.RUNNING: ["r3", "r1"],
+        Category.COMPLETED: ["x"],
+    }
+
+
+def test_the_active_limit_caps_the_pending_and_running_lists(history: Store) -> None:
+    assert listed(history, JobQuery(None, limit=1, active_limit=2)) == {
+        Category.PENDING: ["p1", "p2"],
+        Category.RUNNING: ["r3", "r2"],
         Category.COMPLETED: ["x"],
     }
 

@@ -45,6 +45,9 @@ class Finish:
     outcome: Outcome
 
 
+ACTIVE_LIST_LIMIT = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class JobQuery:
     """Which jobs a listing shows; ``user_id`` None means every user's."""
@@ -52,6 +55,10 @@ class JobQuery:
     user_id: str | None
     categories: frozenset[Category] = frozenset(Category)
     limit: int = 100
+    """Caps the completed list (the contract's ``maxResults``)."""
+    active_limit: int = ACTIVE_LIST_LIMIT
+    """Caps the pending and running lists, which the contract leaves uncapped: a bound on
+    what one request can make the server read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +320,8 @@ def _count_by_category(conn: Connection, user_id: str | None) -> dict[Category, 
 def _list_category(conn: Connection, query: JobQuery, category: Category) -> list[Job]:
     statuses = [s.value for s in statuses_in(category)]
     order = jobs.c.seq.asc() if category is Category.PENDING else jobs.c.seq.desc()
-    stmt = select(jobs).where(jobs.c.status.in_(statuses)).order_by(order).limit(query.limit)
+    limit = query.limit if category is Category.COMPLETED else query.active_limit
+    stmt = select(jobs).where(jobs.c.status.in_(statuses)).order_by(order).limit(limit)
     if query.user_id is not None:
         stmt = stmt.where(jobs.c.user_id == query.user_id)
     return [job_from_row(row) for row in conn.execute(stmt)]
