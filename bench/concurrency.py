@@ -1,0 +1,135 @@
+"""concurrency: many BackgroundJobs ``sleep`` at once; what does the server pay for them?
+
+Each repetition starts the jobs (the limit raised above their number), waits until all are
+Running, then measures, while they run: the server's RSS; ``GET jobs`` latency (sequential
+requests on one keep-alive connection); the dispatcher's cycle time; and the dispatch
+latency of small probe jobs. Then it kills the jobs' process groups and waits until the
+server has recorded them all.
+
+There is no metric for the dispatcher's cycle, so it is measured from outside: py-spy
+samples the server with ``--idle`` and every run of consecutive samples of the dispatcher
+thread inside ``Dispatcher.cycle`` is one cycle (resolution: the sampling interval).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bench.context import Context
+from bench.http import API, hammer, submit_body
+from bench.profile import Recording, cycle_times
+from bench.results import Result, Spread, percentile
+from bench.server import BenchServer, kill_jobs_under, wait_idle
+
+CYCLE_SAMPLE_RATE = 500
+PROBES = 20
+
+
+async def _start_all(server: BenchServer, count: int, name: str) -> float:
+    """Submit ``count`` sleepers and wait until all run; returns the seconds that took."""
+    start = time.perf_counter()
+    async with server.connect() as conn:
+        body = submit_body(name, "sleep 600", "BackgroundJob")
+        request = conn.encode("POST", f"{API}/jobs/submit", body)
+    await hammer(server.port, server.token, [request] * count, 16)
+    async with server.connect() as conn:
+        while True:
+            counts = (await conn.call("GET", f"{API}/jobs?includeCompleted=false"))["counts"]
+            if counts["running"] >= count:
+                return time.perf_counter() - start
+            if time.perf_counter() - start > 300:
+                raise TimeoutError(f"only {counts['running']} of {count} jobs running")
+            await asyncio.sleep(0.1)
+
+
+async def _get_latencies(server: BenchServer, count: int) -> list[float]:
+    latencies = []
+    async with server.connect() as conn:
+        request = conn.encode("GET", f"{API}/jobs")
+        for _ in range(count):
+            start = time.perf_counter()
+            response = await conn.send(request)
+            latencies.append((time.perf_counter() - start) * 1000)
+            if response.status != 200:
+                raise RuntimeError(f"GET jobs: {response.status}")
+    return latencies
+
+
+async def _probe(server: BenchServer, name: str) -> list[float]:
+    async with server.connect() as conn:
+        request = conn.encode("POST", f"{API}/jobs/submit", submit_body(name, "pass", "Runspace"))
+        for _ in range(PROBES):
+            await conn.send(request)
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
+    rows = server.rows(
+        "SELECT (started_at - submitted_at) * 1000 FROM jobs WHERE name = ? AND started_at"
+        " IS NOT NULL",
+        (name,),
+    )
+    return [float(ms) for (ms,) in rows]
+
+
+def _cycles(ctx: Context, server: BenchServer, rep: int) -> list[float]:
+    path = ctx.workdir / f"cycles-{rep}.speedscope.json"
+    with Recording(server.pid, path, "speedscope", idle=True, rate=CYCLE_SAMPLE_RATE) as rec:
+        time.sleep(ctx.sizes.cycle_seconds)
+    if rec.error:
+        ctx.log(f"concurrency: dispatcher cycles not measured: {rec.error}")
+        return []
+    return [t * 1000 for t in cycle_times(path)]
+
+
+async def _rep(ctx: Context, server: BenchServer, count: int, rep: int) -> dict[str, object]:
+    started_in = await _start_all(server, count, f"cc-{rep}")
+    memory = server.memory_kib()
+    gets = await _get_latencies(server, ctx.sizes.get_requests)
+    cycles = _cycles(ctx, server, rep)
+    probes = await _probe(server, f"cc-probe-{rep}")
+    kill_jobs_under(server.data_dir)
+    async with server.connect() as conn:
+        await wait_idle(conn, timeout=120)
+    return {
+        "rss_mib": memory["VmRSS"] / 1024,
+        "hwm_mib": memory["VmHWM"] / 1024,
+        "get_p50_ms": percentile(gets, 50),
+        "get_p99_ms": percentile(gets, 99),
+        "cycle_median_ms": percentile(cycles, 50) if cycles else float("nan"),
+        "cycle_max_ms": max(cycles) if cycles else float("nan"),
+        "cycles_seen": len(cycles),
+        "probe_p50_ms": percentile(probes, 50),
+        "seconds_to_start_all": started_in,
+    }
+
+
+async def concurrency(ctx: Context) -> Result:
+    n = ctx.sizes.concurrent_jobs
+    env = {"JOBHOST_MAX_CONCURRENT_JOBS": str(n + PROBES + 10)}
+    reps: list[dict[str, object]] = []
+    with ctx.server("concurrency", env) as server:
+        for rep in range(ctx.reps):
+            reps.append(await _rep(ctx, server, n, rep))
+            ctx.log(f"concurrency rep {rep}: {reps[-1]}")
+
+    def spread(key: str) -> Spread:
+        return Spread.of([float(str(r[key])) for r in reps])
+
+    rss, get99, cycle = spread("rss_mib"), spread("get_p99_ms"), spread("cycle_median_ms")
+    met = rss.median <= 300 and get99.median <= 100 and cycle.median <= 10
+    summary = {key: spread(key).median for key in reps[0]}
+    return Result(
+        "concurrency",
+        f"{n} BackgroundJobs `sleep` running at once",
+        rss,
+        "MiB server RSS",
+        "RSS <= 300 MB; GET jobs p99 <= 100 ms; dispatcher cycle <= 10 ms",
+        met,
+        size={"jobs": n, "get_requests": ctx.sizes.get_requests, "limit": n + PROBES + 10},
+        notes=(
+            f"GET jobs p99 {get99.median:.1f} ms; dispatcher cycle median "
+            f"{cycle.median:.1f} ms (py-spy, idle ticks); probe dispatch p50 "
+            f"{summary['probe_p50_ms']:.1f} ms"
+        ),
+        extra={"medians": summary, "runs": reps},
+    )

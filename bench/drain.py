@@ -1,0 +1,149 @@
+"""drain-process and drain-runspace: a queued workload drained by a real server.
+
+Each repetition queues the whole workload behind a Gate (a MainLoop job holding the
+dispatcher), then opens the gate and waits until nothing is pending or running. The jobs
+are queued by inserting them into the store directly (bench/store.py), not over HTTP:
+submitting 10,000 jobs over HTTP takes longer than draining them, is not part of the
+measured interval anyway, and has a figure of its own (submit-rate). The rate is
+jobs / (last CompletedAt - first StartedAt), with both times read exactly from the server's
+store; every job must end Completed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import time
+from contextlib import AbstractContextManager
+
+from bench import peers
+from bench.context import Context
+from bench.results import Result, Spread, rounded
+from bench.server import BenchServer, Gate, wait_idle
+from bench.store import insert_jobs, pending_row
+
+# Both drains run at jobhost's default concurrency limit, and the baseline and the peers
+# get the same number of workers.
+PROCESS_CONCURRENCY = 10
+RUNSPACE_CONCURRENCY = 10
+
+
+async def drain_once(
+    server: BenchServer,
+    name: str,
+    mode: str,
+    command: str,
+    count: int,
+    recording: AbstractContextManager[object] | None = None,
+) -> dict[str, float]:
+    """Queue ``count`` jobs behind a gate, open it, and time the drain (profiled with
+    ``recording`` if given)."""
+    gate = Gate(server, name)
+    async with server.connect() as conn:
+        await gate.close(conn)
+    insert_jobs(server, count, pending_row(name, mode, command))
+    async with server.connect() as conn:
+        with recording or contextlib.nullcontext():
+            released = time.time()
+            gate.release()
+            await wait_idle(conn, timeout=120 + count / 20)
+    ((total, completed, first, last),) = server.rows(
+        "SELECT count(*), sum(status = 'Completed'), min(started_at), max(completed_at)"
+        " FROM jobs WHERE name = ?",
+        (name,),
+    )
+    if total != count or completed != count:
+        raise RuntimeError(f"{name}: {completed} of {count} jobs completed ({total} stored)")
+    return {"rate": count / (last - first), "gate_to_first_start": first - released}
+
+
+async def drain_process(ctx: Context) -> Result:
+    n = ctx.sizes.drain_process
+    env = {"JOBHOST_MAX_CONCURRENT_JOBS": str(PROCESS_CONCURRENCY)}
+    rates: list[float] = []
+    base: list[float] = []
+    notes: list[str] = []
+    with ctx.server("drain-process", env) as server:
+        for rep in range(ctx.reps):
+            base.append(baseline_rate(ctx, n, rep))
+            found = await drain_once(server, f"dp-{rep}", "BackgroundJob", "true", n)
+            rates.append(found["rate"])
+            ctx.log(f"drain-process rep {rep}: {rates[-1]:.0f} jobs/s, baseline {base[-1]:.0f}")
+
+        async def extra(recording: AbstractContextManager[object]) -> None:
+            await drain_once(server, "dp-profile", "BackgroundJob", "true", n, recording)
+
+        await ctx.profile_once("drain-process", server, notes, extra)
+    ctx.shared["drain-process"] = rates
+    value, baseline = Spread.of(rates), Spread.of(base)
+    ratio = value.median / baseline.median
+    return Result(
+        "drain-process",
+        f"{n} BackgroundJobs `true`, queued up front, drained",
+        value,
+        "jobs/s",
+        ">= 0.8 x baseline",
+        ratio >= 0.8,
+        baseline,
+        "jobs/s",
+        size={"jobs": n, "concurrency": PROCESS_CONCURRENCY},
+        notes="; ".join(
+            [
+                "baseline: asyncio loop spawning /bin/sh -c true with pipes, one SQLite "
+                "commit per run, same concurrency",
+                *notes,
+            ]
+        ),
+        extra={"runs": rounded(rates), "baseline_runs": rounded(base)},
+    )
+
+
+def baseline_rate(ctx: Context, jobs: int, rep: int) -> float:
+    path = ctx.workdir / f"baseline-{rep}.db"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.baseline", str(jobs), str(PROCESS_CONCURRENCY), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    path.unlink()
+    return jobs / float(json.loads(done.stdout)["elapsed"])
+
+
+async def drain_runspace(ctx: Context) -> Result:
+    n = ctx.sizes.drain_runspace
+    env = {"JOBHOST_MAX_CONCURRENT_JOBS": str(RUNSPACE_CONCURRENCY)}
+    rates: list[float] = []
+    huey: list[float] = []
+    notes: list[str] = []
+    with ctx.server("drain-runspace", env) as server:
+        for rep in range(ctx.reps):
+            huey.append(peers.huey_rate(ctx, "noop", n, RUNSPACE_CONCURRENCY))
+            found = await drain_once(server, f"dr-{rep}", "Runspace", "pass", n)
+            rates.append(found["rate"])
+            ctx.log(f"drain-runspace rep {rep}: {rates[-1]:.0f} jobs/s, Huey {huey[-1]:.0f}")
+
+        async def extra(recording: AbstractContextManager[object]) -> None:
+            await drain_once(server, "dr-profile", "Runspace", "pass", n, recording)
+
+        await ctx.profile_once("drain-runspace", server, notes, extra)
+    ctx.shared["drain-runspace"] = rates
+    ctx.shared["huey-noop"] = huey
+    value, baseline = Spread.of(rates), Spread.of(huey)
+    ratio = value.median / baseline.median
+    return Result(
+        "drain-runspace",
+        f"{n} Runspace jobs `pass`, queued up front, drained",
+        value,
+        "jobs/s",
+        ">= 5,000 jobs/s and >= 1.5 x Huey",
+        value.median >= 5000 and ratio >= 1.5,
+        baseline,
+        "jobs/s (Huey, SQLite, thread workers)",
+        size={"jobs": n, "concurrency": RUNSPACE_CONCURRENCY},
+        notes="; ".join([peers.HUEY_NOTE, *notes]),
+        extra={"runs": rounded(rates), "baseline_runs": rounded(huey)},
+    )

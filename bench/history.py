@@ -1,0 +1,101 @@
+"""history: listing jobs when the store holds a long history of finished ones.
+
+The server starts on an empty store, and ``GET jobs?maxResults=100`` is measured there
+first (the baseline). Then finished jobs are bulk-loaded straight into its SQLite jobs
+table with SQLAlchemy Core (the server is idle meanwhile), all owned by the benchmark
+user, so that the default listing (the caller's own jobs) covers all of them, and the
+same requests are measured again. Requests are sequential on one keep-alive connection.
+The API has no paging (only ``maxResults``), so newest-first paging cannot be measured;
+the variants below show what each part of the listing costs.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import AbstractContextManager
+
+from bench.context import Context
+from bench.http import API
+from bench.results import Result, Spread, percentile, rounded
+from bench.server import BenchServer
+from bench.store import finished_row, insert_jobs
+
+MIN_SAMPLES = 5
+VARIANTS = {
+    "list": "/jobs?maxResults=100",
+    "list_all_users": "/jobs?maxResults=100&allUsers=true",
+    "completed_only_1000": "/jobs?includePending=false&includeRunning=false&maxResults=1000",
+    "results_100": "/jobs/results?maxResults=100",
+}
+
+
+async def _measure(
+    server: BenchServer, requests: int, seconds: float, variants: dict[str, str]
+) -> dict[str, float]:
+    """p50 (ms) of each variant over ``requests`` sequential requests, or as many as fit in
+    ``seconds`` (at least MIN_SAMPLES), so that a slow listing cannot stretch the run."""
+    found: dict[str, float] = {}
+    async with server.connect() as conn:
+        for variant, path in variants.items():
+            request = conn.encode("GET", API + path)
+            await conn.send(request)  # warm the cache: the first request after a load is cold
+            latencies: list[float] = []
+            began = time.perf_counter()
+            for _ in range(requests):
+                if len(latencies) >= MIN_SAMPLES and time.perf_counter() - began > seconds:
+                    break
+                start = time.perf_counter()
+                response = await conn.send(request)
+                latencies.append((time.perf_counter() - start) * 1000)
+                if response.status != 200:
+                    raise RuntimeError(f"GET {path}: {response.status}")
+            found[variant] = percentile(latencies, 50)
+    return found
+
+
+async def history(ctx: Context) -> Result:
+    count, requests = ctx.sizes.history_rows, ctx.sizes.history_requests
+    seconds = ctx.sizes.history_seconds
+    empty: list[dict[str, float]] = []
+    full: list[dict[str, float]] = []
+    notes: list[str] = []
+    with ctx.server("history") as server:
+        for _ in range(ctx.reps):
+            empty.append(await _measure(server, requests, seconds, {"list": VARIANTS["list"]}))
+        loaded_in = insert_jobs(server, count, finished_row(time.time() - count * 0.5 - 86400))
+        ctx.log(f"history: loaded {count} rows in {loaded_in:.1f} s")
+        for rep in range(ctx.reps):
+            full.append(await _measure(server, requests, seconds, VARIANTS))
+            ctx.log(f"history rep {rep}: {full[-1]}")
+
+        async def extra(recording: AbstractContextManager[object]) -> None:
+            with recording:
+                await _measure(server, requests, seconds, VARIANTS)
+
+        await ctx.profile_once("history", server, notes, extra)
+    value = Spread.of([r["list"] for r in full])
+    variants = {v: Spread.of([r[v] for r in full]).median for v in VARIANTS}
+    return Result(
+        "history",
+        f"{count:,} finished jobs in the store; GET jobs?maxResults=100",
+        value,
+        "ms (p50)",
+        "GET jobs?maxResults=100 p50 <= 20 ms; newest-first paging stays flat",
+        value.median <= 20,
+        Spread.of([r["list"] for r in empty]),
+        "ms (p50, same request on the empty store)",
+        size={"rows": count, "requests_per_variant": requests},
+        notes="; ".join(
+            [
+                "no paging in the API (maxResults only): paging not measurable",
+                "p50 per variant at full size (ms): "
+                + ", ".join(f"{k} {v:.1f}" for k, v in variants.items()),
+                *notes,
+            ]
+        ),
+        extra={
+            "variants_p50_ms": variants,
+            "runs": rounded([r["list"] for r in full]),
+            "load_seconds": loaded_in,
+        },
+    )

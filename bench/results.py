@@ -1,0 +1,116 @@
+"""Figures as the report shows them: median and spread over repetitions, baseline and ratio."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TypedDict
+
+
+class ResultJson(TypedDict):
+    id: str
+    value: float | None
+    unit: str
+    baseline: float | None
+    baseline_unit: str | None
+    ratio: float | None
+    goal: str
+    met: bool | None
+    repetitions: int
+    spread: dict[str, float | None]
+    size: dict[str, object]
+    notes: str
+    extra: dict[str, object]
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """The ``pct`` percentile (0-100) by linear interpolation between closest ranks."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * pct / 100.0
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """A figure over repetitions: its median and range."""
+
+    median: float
+    low: float
+    high: float
+    count: int
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        if not values:
+            return cls(math.nan, math.nan, math.nan, 0)
+        return cls(statistics.median(values), min(values), max(values), len(values))
+
+    def as_json(self) -> dict[str, float | None]:
+        return {"min": _finite(self.low), "max": _finite(self.high)}
+
+
+@dataclass(slots=True)
+class Result:
+    """One row of the report; ``met`` is None when the figure could not be measured."""
+
+    id: str
+    what: str
+    value: Spread
+    unit: str
+    goal: str
+    met: bool | None
+    baseline: Spread | None = None
+    baseline_unit: str | None = None
+    size: dict[str, object] = field(default_factory=dict)
+    notes: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline is None or not self.baseline.median:
+            return None
+        return _finite(self.value.median / self.baseline.median)
+
+    def as_json(self) -> ResultJson:
+        return {
+            "id": self.id,
+            "value": _finite(self.value.median),
+            "unit": self.unit,
+            "baseline": _finite(self.baseline.median) if self.baseline else None,
+            "baseline_unit": self.baseline_unit,
+            "ratio": _round(self.ratio),
+            "goal": self.goal,
+            "met": self.met,
+            "repetitions": self.value.count,
+            "spread": self.value.as_json(),
+            "size": self.size,
+            "notes": self.notes,
+            "extra": self.extra,
+        }
+
+
+def failed(id_: str, what: str, goal: str, error: str) -> Result:
+    """A row for a figure whose measurement raised: reported, never silently dropped."""
+    return Result(id_, what, Spread.of([]), "", goal, None, notes=f"not measured: {error}")
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None or math.isnan(value) or math.isinf(value):
+        return None
+    return _round(value)
+
+
+def _round(value: float | None) -> float | None:
+    if value is None:
+        return None
+    return float(f"{value:.4g}")
+
+
+def rounded(values: Sequence[float]) -> list[float | None]:
+    return [_round(v) for v in values]

@@ -1,0 +1,99 @@
+"""Writing jobs straight into a server's SQLite store with SQLAlchemy Core.
+
+Used where going through HTTP would only measure submission again: a drain's queue (the
+dispatcher is held by a Gate meanwhile, and the submit path has a figure of its own) and the
+history figure's finished jobs. Columns follow ``jobhost.store.schema.jobs``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from sqlalchemy import create_engine, insert
+
+from bench.server import USER, BenchServer
+from jobhost.store.schema import jobs
+
+BATCH = 50_000
+Row = Callable[[int], dict[str, Any]]
+
+
+def pending_row(name: str, mode: str, command: str) -> Row:
+    """Rows of a queued job (as ``POST jobs/submit`` would store it), by index."""
+    now = time.time()
+
+    def row(i: int) -> dict[str, Any]:
+        return _base(str(uuid.uuid4()), name, mode, command, "Pending", now + i * 1e-6)
+
+    return row
+
+
+def finished_row(base: float) -> Row:
+    """Rows of finished jobs, one every half second from ``base``; 80% Completed."""
+    statuses = ["Completed"] * 8 + ["Failed", "Stopped"]
+
+    def row(i: int) -> dict[str, Any]:
+        status = statuses[i % len(statuses)]
+        submitted = base + i * 0.5
+        values = _base(
+            f"00000000-0000-4000-8000-{i:012x}",
+            f"history-{i}",
+            "BackgroundJob",
+            "true",
+            status,
+            submitted,
+        )
+        values.update(
+            started_at=submitted + 0.01,
+            completed_at=submitted + 0.4,
+            exit_code=0 if status == "Completed" else 1,
+            attempt=1,
+            node="bench",
+        )
+        return values
+
+    return row
+
+
+def _base(
+    job_id: str, name: str, mode: str, command: str, status: str, submitted: float
+) -> dict[str, Any]:
+    return {
+        "job_id": job_id,
+        "user_id": USER,
+        "name": name,
+        "description": None,
+        "command": command,
+        "mode": mode,
+        "status": status,
+        "priority": 0,
+        "submitted_at": submitted,
+        "started_at": None,
+        "completed_at": None,
+        "exit_code": None,
+        "attempt": 0,
+        "output_size": 0,
+        "output_dropped": 0,
+        "node": None,
+    }
+
+
+def insert_jobs(server: BenchServer, count: int, row: Row) -> float:
+    """Insert ``count`` jobs made by ``row``, in batches; returns the seconds it took."""
+    engine = create_engine(f"sqlite:///{server.db_path}", connect_args={"timeout": 30})
+    start = time.perf_counter()
+    try:
+        for batch in _batches(count):
+            with engine.begin() as conn:
+                conn.execute(insert(jobs), [row(i) for i in batch])
+    finally:
+        engine.dispose()
+    return time.perf_counter() - start
+
+
+def _batches(count: int) -> Iterator[range]:
+    for first in range(0, count, BATCH):
+        yield range(first, min(count, first + BATCH))
