@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from jobhost import __version__, policy
+from jobhost import __version__, cli_jobs, policy
 from jobhost.auth.keys import create_key
 from jobhost.auth.passwords import generate_password, hash_password
 from jobhost.clock import SystemClock
@@ -36,6 +36,7 @@ user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 key_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(key_app, name="key")
+cli_jobs.register(app)
 
 # Wide enough that ids are never cut when the output is piped rather than shown on a terminal.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)

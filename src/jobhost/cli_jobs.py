@@ -1,0 +1,250 @@
+"""The job commands (``submit``, ``jobs``, ``status``, ``logs``, ``stop``, ``rm``): the CLI
+side of ``jobhost.Client``, against a running server.
+
+The server is ``--url`` or ``JOBHOST_URL`` (default http://127.0.0.1:8080); the API key is
+``JOBHOST_TOKEN``, never an option, so that it does not show in the process list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shlex
+import sys
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from jobhost import cli_view
+from jobhost.cli_attach import (
+    EXIT_CODES_HELP,
+    OutputFollower,
+    OutputWriter,
+    SpinnerWaiter,
+    attach,
+    err,
+    finish,
+)
+from jobhost.client import ApiError, Client, Job, JobList, ListOptions, SubmitOptions
+from jobhost.errors import InvalidInput
+from jobhost.models import Category, Mode, Status, parse_mode
+
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+Url = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        help="The server [JOBHOST_URL; default http://127.0.0.1:8080]. "
+        "The API key is read from JOBHOST_TOKEN.",
+        show_default=False,
+    ),
+]
+JobId = Annotated[str, typer.Argument(help="The job's id", show_default=False)]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
+Raw = Annotated[
+    bool,
+    typer.Option(
+        "--raw",
+        help="Print the output exactly as stored. Without it, escape sequences other than "
+        "colours are removed, on a terminal and in pipes alike.",
+    ),
+]
+
+
+@contextlib.contextmanager
+def _connect(url: str | None) -> Iterator[Client]:
+    """A client for the command; a bad or missing key gets a hint on what to set."""
+    try:
+        with Client(url) as client:
+            yield client
+    except ApiError as exc:
+        if exc.status == 401:
+            hint = f"{exc.message} (HTTP 401): set JOBHOST_TOKEN to a valid API key"
+            raise ApiError(hint, 401) from None
+        raise
+
+
+def submit(
+    command: Annotated[
+        list[str],
+        typer.Argument(
+            help="One argument: a shell command line, run as is. Several: a program and its "
+            "arguments, each passed on unchanged. In Runspace/MainLoop mode: Python source.",
+            metavar="COMMAND",
+            show_default=False,
+        ),
+    ],
+    mode: Annotated[
+        str, typer.Option(help="BackgroundJob (shell), Runspace or MainLoop (Python)")
+    ] = "BackgroundJob",
+    name: Annotated[str | None, typer.Option(help="Job name (default: the command)")] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Stop the job as TimedOut after this many seconds")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Show a spinner until the job ends; exit with its code")
+    ] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Print the output live; exit with its code")
+    ] = False,
+    raw: Raw = False,
+    url: Url = None,
+) -> None:
+    """Submit a job and print its id. Put options before COMMAND (or use --).
+
+    With --follow the id goes to stderr and the output to stdout.
+    Ctrl-C while following or waiting asks whether to stop the job or detach from it.
+    """
+    text = _command_text(command, mode)
+    with _connect(url) as client:
+        options: SubmitOptions = {"mode": mode}
+        if timeout is not None:
+            options["timeout"] = timeout
+        job_id = client.submit(text, name or _default_name(text), **options)
+        if not (wait or follow):
+            print(job_id)
+            return
+        if follow:
+            err.print(f"submitted job {job_id}", markup=False)
+            job = attach(client, job_id, OutputFollower(client, job_id, OutputWriter(raw)))
+        else:
+            print(job_id, flush=True)
+            job = attach(client, job_id, SpinnerWaiter(client, job_id))
+        raise typer.Exit(finish(job))
+
+
+def _command_text(command: list[str], mode: str) -> str:
+    if len(command) > 1 and parse_mode(mode) is Mode.BACKGROUND_JOB:
+        return shlex.join(command)
+    return " ".join(command)
+
+
+def _default_name(command: str) -> str:
+    name = "".join(char for char in cli_view.one_line(command) if char.isprintable())
+    return name or "job"
+
+
+def jobs(
+    pending: Annotated[bool, typer.Option("--pending", help="Pending jobs only")] = False,
+    running: Annotated[bool, typer.Option("--running", help="Running jobs only")] = False,
+    completed: Annotated[bool, typer.Option("--completed", help="Finished jobs only")] = False,
+    status: Annotated[
+        list[str] | None,
+        typer.Option("--status", help="Only jobs in this status (repeat for several)"),
+    ] = None,
+    all_users: Annotated[
+        bool, typer.Option("--all-users", help="Everyone's jobs (privileged roles)")
+    ] = False,
+    user: Annotated[
+        str | None, typer.Option("--user", help="This user's jobs (privileged roles)")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="At most this many finished jobs, newest first [100]")
+    ] = None,
+    as_json: Json = False,
+    url: Url = None,
+) -> None:
+    """List jobs: pending, running, then finished (newest first)."""
+    wanted = _statuses(status or [])
+    categories = {c for c, on in zip(Category, (pending, running, completed), strict=True) if on}
+    categories = categories or {s.category for s in wanted} or set(Category)
+    options: ListOptions = {
+        "pending": Category.PENDING in categories,
+        "running": Category.RUNNING in categories,
+        "completed": Category.COMPLETED in categories,
+        "all_users": all_users,
+    }
+    if user is not None:
+        options["user_id"] = user
+    if limit is not None:
+        options["max_results"] = limit
+    with _connect(url) as client:
+        listing = client.list(**options)
+    shown = [job for job in listing.jobs if not wanted or job.status in wanted]
+    if as_json:
+        print(json.dumps([job.to_json() for job in shown], indent=2))
+        return
+    _print_table(listing, shown, show_user=all_users or user is not None)
+
+
+def _statuses(names: list[str]) -> set[Status]:
+    by_name = {status.value.lower(): status for status in Status}
+    unknown = [name for name in names if name.lower() not in by_name]
+    if unknown:
+        raise InvalidInput(
+            f"Unknown status {unknown[0]!r}; one of: {', '.join(s.value for s in Status)}"
+        )
+    return {by_name[name.lower()] for name in names}
+
+
+def _print_table(listing: JobList, shown: list[Job], show_user: bool) -> None:
+    if not shown:
+        err.print("no jobs", markup=False)
+        return
+    out.print(cli_view.jobs_table(listing, shown, show_user))
+
+
+def status(job_id: JobId, as_json: Json = False, url: Url = None) -> None:
+    """Show one job: its status, times, exit code and command."""
+    with _connect(url) as client:
+        job = client.get(job_id)
+    if as_json:
+        print(json.dumps(job.to_json(), indent=2))
+        return
+    width = max(len(label) for label, _ in cli_view.status_lines(job))
+    for label, value in cli_view.status_lines(job):
+        out.print(f"{label:<{width}}  ", value, sep="", markup=False)
+
+
+def logs(
+    job_id: JobId,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing output until the job ends")
+    ] = False,
+    raw: Raw = False,
+    url: Url = None,
+) -> None:
+    """Print a job's output (stdout and stderr, in the order written).
+
+    With -f, Ctrl-C asks whether to stop the job or detach from it (exit status 130).
+    """
+    writer = OutputWriter(raw)
+    with _connect(url) as client:
+        if follow:
+            job = attach(client, job_id, OutputFollower(client, job_id, writer))
+            err.print(cli_view.summary(job))
+            return
+        for page in client.follow(job_id, live=False):
+            writer.write(page.output)
+        writer.close()
+
+
+def stop(job_id: JobId, url: Url = None) -> None:
+    """Stop a running job (SIGTERM, SIGKILL after its grace period) or cancel a pending one.
+
+    Returns once the job has ended or its grace period is over.
+    A job that has already finished is an error (and is not deleted).
+    """
+    with _connect(url) as client:
+        message = client.stop(job_id)
+    print(message)
+
+
+def rm(job_id: JobId, url: Url = None) -> None:
+    """Delete a finished job's record and output (stop a running job first)."""
+    with _connect(url) as client:
+        message = client.delete(job_id)
+    print(message)
+
+
+def register(app: typer.Typer) -> None:
+    """Adds the job commands to the ``jobhost`` command."""
+    app.command(epilog=EXIT_CODES_HELP, context_settings={"allow_interspersed_args": False})(submit)
+    app.command()(jobs)
+    app.command()(status)
+    app.command()(logs)
+    app.command()(stop)
+    app.command()(rm)

@@ -1,0 +1,225 @@
+"""``Client`` (blocking) and ``AsyncClient``: httpx sending what ``protocol`` builds.
+
+Both are thin: every request, response check and polling decision lives in ``protocol``, so
+the two differ only in ``await``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from types import TracebackType
+from typing import TypeVar, Unpack
+
+import httpx
+
+from jobhost.client import protocol
+from jobhost.client.protocol import Call, Connection, ListOptions, Scope, SubmitOptions
+from jobhost.client.values import Job, JobList, OutputPage
+
+T = TypeVar("T")
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+
+def _connection(
+    url: str | None, token: str | None, environ: Mapping[str, str] | None
+) -> Connection:
+    return Connection.resolve(url, token, os.environ if environ is None else environ)
+
+
+class Client:
+    """The jobhost API from Python, blocking. Every failure raises ``ApiError``.
+
+    ``url`` and ``token`` default to ``JOBHOST_URL`` and ``JOBHOST_TOKEN`` (read from
+    ``environ``, by default ``os.environ``); the URL then defaults to http://127.0.0.1:8080.
+    Use it as a context manager, or call ``close``.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.connection = _connection(url, token, environ)
+        self._timeout = timeout
+        self._http = httpx.Client(base_url=self.connection.api_url, headers=self.connection.headers)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def submit(self, command: str, name: str, **options: Unpack[SubmitOptions]) -> str:
+        """Submit a job; returns its id."""
+        return self._send(protocol.submit(command, name, **options))
+
+    def get(self, job_id: str) -> Job:
+        return self._send(protocol.get(job_id))
+
+    def list(self, **options: Unpack[ListOptions]) -> JobList:
+        """Jobs by category; the caller's own unless ``all_users`` or ``user_id`` widen it."""
+        return self._send(protocol.list_jobs(**options))
+
+    def output(self, job_id: str, offset: int = 0) -> OutputPage:
+        """Output from byte ``offset`` on (up to 1 MiB per page)."""
+        return self._send(protocol.output(job_id, offset))
+
+    def follow(self, job_id: str, offset: int = 0, *, live: bool = True) -> Iterator[OutputPage]:
+        """Pages of output as it arrives, until the job has finished and all is read.
+
+        Yields the pages that carry output, then always a last page (whose ``state`` is final
+        when ``live``). With ``live=False`` it ends at the end of what is stored now.
+        """
+        follow = protocol.Follow(job_id, offset, live)
+        while not follow.done:
+            page = self._send(follow.call())
+            pause = follow.receive(page)
+            if follow.wanted(page):
+                yield page
+            if pause:
+                time.sleep(pause)
+
+    def watch(self, job_id: str) -> Iterator[Job]:
+        """The job's record, polled until it has finished (the last one yielded)."""
+        watch = protocol.Watch(job_id)
+        while not watch.done:
+            job = self._send(watch.call())
+            pause = watch.receive(job)
+            yield job
+            if pause:
+                time.sleep(pause)
+
+    def wait(self, job_id: str) -> Job:
+        """Block until the job has finished; returns its final record."""
+        *_, last = self.watch(job_id)
+        return last
+
+    def stop(self, job_id: str) -> str:
+        """Stop a running job (cancel a pending one); returns the server's message.
+
+        Answers once the job has ended or its stop grace period is over. A job that has
+        already finished is an ApiError with status 409 (it is not deleted).
+        """
+        return self._send(protocol.stop(self.get(job_id)))
+
+    def delete(self, job_id: str) -> str:
+        """Delete a finished job's record and output; returns the server's message."""
+        return self._send(protocol.delete(job_id))
+
+    def results(self, **scope: Unpack[Scope]) -> tuple[Job, ...]:
+        """Finished jobs, newest first, each with the last 64 KiB of its output."""
+        return self._send(protocol.results(**scope))
+
+    def _send(self, call: Call[T]) -> T:
+        try:
+            response = self._http.request(
+                call.method,
+                call.path,
+                params=call.params,
+                json=call.body,
+                timeout=call.timeout or self._timeout,
+            )
+        except httpx.TransportError as exc:
+            raise protocol.unreachable(self.connection, exc) from exc
+        return protocol.read_response(call, response.status_code, response.content)
+
+
+class AsyncClient:
+    """The jobhost API from asyncio: the same methods as ``Client``, awaited."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.connection = _connection(url, token, environ)
+        self._timeout = timeout
+        self._http = httpx.AsyncClient(
+            base_url=self.connection.api_url, headers=self.connection.headers
+        )
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def submit(self, command: str, name: str, **options: Unpack[SubmitOptions]) -> str:
+        return await self._send(protocol.submit(command, name, **options))
+
+    async def get(self, job_id: str) -> Job:
+        return await self._send(protocol.get(job_id))
+
+    async def list(self, **options: Unpack[ListOptions]) -> JobList:
+        return await self._send(protocol.list_jobs(**options))
+
+    async def output(self, job_id: str, offset: int = 0) -> OutputPage:
+        return await self._send(protocol.output(job_id, offset))
+
+    async def follow(
+        self, job_id: str, offset: int = 0, *, live: bool = True
+    ) -> AsyncIterator[OutputPage]:
+        follow = protocol.Follow(job_id, offset, live)
+        while not follow.done:
+            page = await self._send(follow.call())
+            pause = follow.receive(page)
+            if follow.wanted(page):
+                yield page
+            if pause:
+                await asyncio.sleep(pause)
+
+    async def watch(self, job_id: str) -> AsyncIterator[Job]:
+        watch = protocol.Watch(job_id)
+        while not watch.done:
+            job = await self._send(watch.call())
+            pause = watch.receive(job)
+            yield job
+            if pause:
+                await asyncio.sleep(pause)
+
+    async def wait(self, job_id: str) -> Job:
+        async for job in self.watch(job_id):
+            if job.finished:
+                return job
+        raise AssertionError("watch ends with the finished job")
+
+    async def stop(self, job_id: str) -> str:
+        return await self._send(protocol.stop(await self.get(job_id)))
+
+    async def delete(self, job_id: str) -> str:
+        return await self._send(protocol.delete(job_id))
+
+    async def results(self, **scope: Unpack[Scope]) -> tuple[Job, ...]:
+        return await self._send(protocol.results(**scope))
+
+    async def _send(self, call: Call[T]) -> T:
+        try:
+            response = await self._http.request(
+                call.method,
+                call.path,
+                params=call.params,
+                json=call.body,
+                timeout=call.timeout or self._timeout,
+            )
+        except httpx.TransportError as exc:
+            raise protocol.unreachable(self.connection, exc) from exc
+        return protocol.read_response(call, response.status_code, response.content)

@@ -1,0 +1,216 @@
+"""What the client returns: frozen values parsed from the API's JSON, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from jobhost.models import Category, Mode, Status
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job record. ``command`` is set by ``get`` and ``results`` (not in listings);
+    ``output`` is set for a finished job by ``get`` and ``results``: its last 1 MiB (``get``)
+    or 64 KiB (``results``); page through all of it with ``output``/``follow``."""
+
+    id: str
+    name: str
+    status: Status
+    mode: Mode
+    user_id: str
+    description: str | None
+    submitted_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    runtime: float | None
+    """Seconds spent running: so far while running, in total once finished."""
+    success: bool | None
+    """True exactly for Completed; None until the job has finished."""
+    exit_code: int | None
+    can_stop: bool
+    priority: int
+    attempt: int
+    depends_on: tuple[str, ...] = ()
+    command: str | None = None
+    output: str | None = None
+    output_bytes: int | None = None
+    output_truncated: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.status.is_finished
+
+    @property
+    def category(self) -> Category:
+        return self.status.category
+
+    def to_json(self) -> dict[str, object]:
+        """The job as a JSON-ready dict: snake_case keys, ISO 8601 UTC times."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status.value,
+            "category": self.category.value,
+            "mode": self.mode.value,
+            "user_id": self.user_id,
+            "description": self.description,
+            "submitted_at": _iso(self.submitted_at),
+            "started_at": _iso(self.started_at),
+            "completed_at": _iso(self.completed_at),
+            "runtime": self.runtime,
+            "success": self.success,
+            "exit_code": self.exit_code,
+            "can_stop": self.can_stop,
+            "priority": self.priority,
+            "attempt": self.attempt,
+            "depends_on": list(self.depends_on),
+            "command": self.command,
+            "output": self.output,
+            "output_bytes": self.output_bytes,
+            "output_truncated": self.output_truncated,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class JobCounts:
+    """How many jobs the caller may see in each category (not capped by ``max_results``)."""
+
+    pending: int
+    running: int
+    completed: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobList:
+    """Jobs by category; ``completed`` is newest first and capped by ``max_results``."""
+
+    pending: tuple[Job, ...]
+    running: tuple[Job, ...]
+    completed: tuple[Job, ...]
+    counts: JobCounts
+
+    @property
+    def jobs(self) -> tuple[Job, ...]:
+        """Every listed job: pending, then running, then completed."""
+        return self.pending + self.running + self.completed
+
+
+@dataclass(frozen=True, slots=True)
+class OutputPage:
+    """Output from one offset on; pass ``next_offset`` back to get only what is new."""
+
+    job_id: str
+    output: str
+    state: Status
+    """The job's status when the page was read: all output is in once it is finished."""
+    runtime: float | None
+    message: str | None
+    """Set when output past the server's cap was dropped."""
+    next_offset: int
+
+    @property
+    def finished(self) -> bool:
+        return self.state.is_finished
+
+
+def job_from_record(record: Mapping[str, Any]) -> Job:
+    """A Job from the API's PascalCase record; KeyError/ValueError/TypeError if malformed."""
+    return Job(
+        id=_str(record["JobID"]),
+        name=_str(record["JobName"]),
+        status=Status(record["Status"]),
+        mode=Mode(record["ExecutionMode"]),
+        user_id=_str(record["UserID"]),
+        description=_optional_str(record.get("Description")),
+        submitted_at=_time(record.get("SubmittedAt")),
+        started_at=_time(record.get("StartedAt")),
+        completed_at=_time(record.get("CompletedAt")),
+        runtime=_optional_float(record.get("Runtime")),
+        success=_optional_bool(record.get("Success")),
+        exit_code=_optional_int(record.get("ExitCode")),
+        can_stop=bool(record.get("CanStop", False)),
+        priority=int(record.get("Priority") or 0),
+        attempt=int(record.get("Attempt") or 0),
+        depends_on=tuple(_str(item) for item in record.get("DependsOn") or ()),
+        command=_optional_str(record.get("Command")),
+        output=_optional_str(record.get("Output")),
+        output_bytes=_optional_int(record.get("OutputBytes")),
+        output_truncated=bool(record.get("OutputTruncated", False)),
+    )
+
+
+def job_list_from_body(body: Mapping[str, Any]) -> JobList:
+    jobs = body["jobs"]
+    counts = body["counts"]
+    return JobList(
+        pending=tuple(job_from_record(item) for item in jobs["pending"]),
+        running=tuple(job_from_record(item) for item in jobs["running"]),
+        completed=tuple(job_from_record(item) for item in jobs["completed"]),
+        counts=JobCounts(
+            pending=int(counts["pending"]),
+            running=int(counts["running"]),
+            completed=int(counts["completed"]),
+            total=int(counts["total"]),
+        ),
+    )
+
+
+def output_page_from_body(body: Mapping[str, Any]) -> OutputPage:
+    return OutputPage(
+        job_id=_str(body["jobId"]),
+        output=_str(body["output"]),
+        state=Status(body["state"]),
+        runtime=_optional_float(body.get("runtime")),
+        message=_optional_str(body.get("message")),
+        next_offset=int(body["nextOffset"]),
+    )
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else _str(value)
+
+
+def _optional_float(value: object) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _optional_int(value: object) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _optional_bool(value: object) -> bool | None:
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {type(value).__name__}")
+    return value
+
+
+def _time(value: object) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(_str(value)).astimezone(UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

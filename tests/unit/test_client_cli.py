@@ -1,0 +1,82 @@
+"""The pure parts of the job commands: exit codes, command lines, how values are shown."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import pytest
+
+from jobhost.cli_attach import OutputWriter, exit_code_for
+from jobhost.cli_jobs import _command_text, _default_name
+from jobhost.cli_view import duration, one_line, status_lines
+from jobhost.client import Job
+from jobhost.models import Mode, Status
+
+JOB = Job(
+    id="0f8fad5b-d9cb-469f-a165-70867728950e", name="n", status=Status.RUNNING,
+    mode=Mode.BACKGROUND_JOB, user_id="bob", description=None, submitted_at=None,
+    started_at=None, completed_at=None, runtime=None, success=None, exit_code=None,
+    can_stop=True, priority=0, attempt=1,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "exit_code", "expected"),
+    [
+        (Status.COMPLETED, 0, 0),
+        (Status.FAILED, 3, 3),
+        (Status.FAILED, 255, 255),
+        (Status.FAILED, None, 1),  # a Python job that raised, or a job that never started
+        (Status.FAILED, 300, 1),  # not representable as an exit status
+        (Status.FAILED, -9, 1),
+        (Status.STOPPED, 143, 143),
+        (Status.STOPPED, None, 143),  # a stopped Runspace job has no exit code
+        (Status.CANCELLED, None, 143),
+        (Status.TIMED_OUT, 143, 124),
+        (Status.INTERRUPTED, None, 75),
+    ],
+)
+def test_exit_codes_are_the_documented_ones(
+    status: Status, exit_code: int | None, expected: int
+) -> None:
+    job = dataclasses.replace(JOB, status=status, exit_code=exit_code)
+    assert exit_code_for(job) == expected
+
+
+def test_several_arguments_are_quoted_for_the_shell_one_is_used_as_is() -> None:
+    assert _command_text(["echo $HOME | wc -c"], "BackgroundJob") == "echo $HOME | wc -c"
+    assert _command_text(["printf", "%s", "a b", "$X"], "process") == "printf %s 'a b' '$X'"
+    assert _command_text(["print(1);", "print(2)"], "Runspace") == "print(1); print(2)"
+
+
+def test_default_names_are_one_printable_line() -> None:
+    assert _default_name("for i in 1 2\ndo\techo $i\ndone") == "for i in 1 2 do echo $i done"
+    assert _default_name("\x1b]0;x\x07\u2028") == "job"
+    assert len(_default_name("x" * 500)) == 60
+
+
+def test_values_shown_in_the_layout_lose_every_sequence() -> None:
+    job = dataclasses.replace(JOB, name="\x1b[2Jn\ra", command="rm -rf /\rls\x1b]0;t\x07")
+    shown = dict(status_lines(job))
+    assert shown["name"].plain == "na" and shown["command"].plain == "rm -rf /ls"
+    assert one_line("a\n\x1b[31mb\x1b[0m  c") == "a b c"
+
+
+def test_durations_read_easily() -> None:
+    assert [duration(s) for s in (None, 0.04, 59.94, 61, 3599, 3600 * 5 + 125)] == [
+        "-", "0.0s", "59.9s", "1m 01s", "59m 59s", "5h 02m",
+    ]  # fmt: skip
+
+
+def test_the_writer_filters_unless_raw_and_resets_colours_it_left_on() -> None:
+    shown = io.BytesIO()
+    writer = OutputWriter(raw=False, stream=io.TextIOWrapper(shown, encoding="ascii"))
+    writer.write("\x1b]0;t\x07é \x1b[3")
+    writer.write("1mred")
+    writer.close()
+    assert shown.getvalue() == b"? \x1b[31mred\x1b[0m"  # é is not ASCII: shown as ?
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii")  # kept: collecting it would close raw
+    OutputWriter(raw=True, stream=stream).write("\x1b]0;t\x07é")
+    assert raw.getvalue() == "\x1b]0;t\x07é".encode()  # bytes as they are, UTF-8
