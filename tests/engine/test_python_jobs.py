@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -119,13 +120,18 @@ def test_mainloop_output_is_live_while_it_runs(harness: Harness) -> None:
     )
     seen_while_running: list[str] = []
 
-    async def watch() -> None:
-        # The dispatcher's loop is blocked by the job, so watch from this loop's side: the
-        # store must already hold the early line while the job still sleeps.
-        await harness.wait_for_output(job_id, "early")
+    def watch() -> None:
+        # The job blocks the dispatcher's loop (and the harness runs on that loop), so watch
+        # from another thread: the store must hold the early line while the job still sleeps.
+        deadline = time.monotonic() + 10
+        while "early" not in harness.output(job_id) and time.monotonic() < deadline:
+            time.sleep(0.01)
         seen_while_running.append(harness.job(job_id).status.value)
 
-    harness.run(watch)
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    harness.run()
+    watcher.join()
     assert seen_while_running == ["Running"]
     assert harness.output(job_id) == "early\nlate\n"
 
