@@ -61,6 +61,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, default=3, help="repetitions per figure (>= 1)")
     parser.add_argument("--profile", type=Path, help="py-spy one extra repetition; files here")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="JOBHOST_X=VALUE",
+        help="a setting for every server (repeatable), for what-if runs",
+    )
     return parser.parse_args(argv)
 
 
@@ -146,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = TINY if args.tiny else QUICK if args.quick else FULL
     workdir = Path(tempfile.mkdtemp(prefix="jobhost-bench-"))
     ctx = Context(args.quick or args.tiny, args.reps, sizes, workdir, args.profile)
+    ctx.server_env = dict(item.partition("=")[::2] for item in args.set)
     started = time.perf_counter()
     try:
         results = asyncio.run(run_figures(ctx, ids))
@@ -159,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "scripts/bench " + " ".join(sys.argv[1:] if argv is None else argv),
         "seconds": round(time.perf_counter() - started, 1),
         "repetitions": args.reps,
+        "server_settings": ctx.server_env,
         "results": [r.as_json() for r in results],
     }
     print(table(results))

@@ -83,7 +83,8 @@ class Context:
     sizes: Sizes
     workdir: Path
     profile_dir: Path | None = None
-    peers: bool = True
+    server_env: dict[str, str] = field(default_factory=dict)
+    """JOBHOST_* settings for every server (``--set``), over a figure's own: what-if runs."""
     shared: dict[str, object] = field(default_factory=dict)
     """Numbers one figure measured for another to reuse (the peers table)."""
     _servers: int = 0
@@ -100,7 +101,9 @@ class Context:
             self._template = BenchServer(self.workdir / "template")
             self._template.prepare()
         self._servers += 1
-        server = BenchServer(self.workdir / f"{self._servers:02d}-{name}", env)
+        server = BenchServer(
+            self.workdir / f"{self._servers:02d}-{name}", (env or {}) | self.server_env
+        )
         shutil.copytree(self._template.data_dir, server.data_dir)
         server.token = self._template.token
         return server

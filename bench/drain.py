@@ -48,7 +48,9 @@ async def drain_once(
         with recording or contextlib.nullcontext():
             released = time.time()
             gate.release()
-            await wait_idle(conn, timeout=120 + count / 20)
+            # Polled slowly: the drain's times come from the store, and each poll is a
+            # listing the server must answer while it drains.
+            await wait_idle(conn, timeout=120 + count / 20, poll=0.25)
     ((total, completed, first, last),) = server.rows(
         "SELECT count(*), sum(status = 'Completed'), min(started_at), max(completed_at)"
         " FROM jobs WHERE name = ?",

@@ -78,6 +78,13 @@ class Result:
         return _finite(self.value.median / self.baseline.median)
 
     def as_json(self) -> ResultJson:
+        runs, base = self.extra.get("runs"), self.extra.get("baseline_runs")
+        if isinstance(runs, list) and isinstance(base, list) and len(runs) == len(base):
+            # The same repetition's ratio: steadier than the ratio of medians on a busy machine.
+            self.extra["ratio_runs"] = [
+                _round(v / b) if v is not None and b else None
+                for v, b in zip(runs, base, strict=True)
+            ]
         return {
             "id": self.id,
             "value": _finite(self.value.median),

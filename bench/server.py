@@ -212,6 +212,7 @@ async def wait_idle(conn: Connection, timeout: float, poll: float = 0.05) -> dic
     """Poll until nothing is pending or running; returns the final counts."""
     deadline = time.monotonic() + timeout
     path = f"{API}/jobs?includePending=false&includeRunning=false&includeCompleted=false"
+    await asyncio.sleep(poll)
     while True:
         counts: dict[str, int] = (await conn.call("GET", path))["counts"]
         if counts["pending"] + counts["running"] == 0:
