@@ -10,20 +10,20 @@ import logging
 import os
 import sys
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from jobhost import __version__, cli_jobs, policy
-from jobhost.auth.keys import create_key
-from jobhost.auth.passwords import generate_password, hash_password
 from jobhost.clock import SystemClock
 from jobhost.errors import InvalidInput, JobhostError
 from jobhost.models import ApiKey, User
 from jobhost.settings import Settings, load_settings
-from jobhost.store import Store
+
+if TYPE_CHECKING:
+    from jobhost.store import Store
 
 app = typer.Typer(
     name="jobhost",
@@ -49,6 +49,10 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _open_store(settings: Settings) -> Store:
+    # Imported here: SQLAlchemy and the migrations take a third of a second to load, which
+    # the client commands (submit, logs, ...) never need.
+    from jobhost.store import Store
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return Store.open(settings.store_url, SystemClock())
 
@@ -56,7 +60,9 @@ def _open_store(settings: Settings) -> Store:
 def _iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
+    # The API's form: UTC with milliseconds and a Z.
+    moment = datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
+    return moment.replace("+00:00", "Z")
 
 
 def _when(timestamp: float | None) -> str:
@@ -99,6 +105,9 @@ def serve(
 
 def _bootstrap_admin(store: Store) -> None:
     """On first start, create ``admin`` and show its password and an API key, once."""
+    from jobhost.auth.keys import create_key
+    from jobhost.auth.passwords import generate_password, hash_password
+
     if store.users.count_users() > 0:
         return
     password = generate_password()
@@ -140,6 +149,8 @@ def user_add(
         password = sys.stdin.readline().rstrip("\r\n")
         if len(password) < 8:
             raise InvalidInput("Password must be at least 8 characters")
+        from jobhost.auth.passwords import hash_password
+
         password_hash = hash_password(password)
     store = _open_store(_settings())
     try:
@@ -179,6 +190,8 @@ def key_create(
     ] = None,
 ) -> None:
     """Create an API key; the token is printed alone on the last line, once."""
+    from jobhost.auth.keys import create_key
+
     store = _open_store(_settings())
     try:
         new = create_key(store.users, SystemClock(), user, label, expires_days)

@@ -93,6 +93,21 @@ class JobOperations:
             job = self.get(user, job_id)  # it changed state under us: look again
         raise Conflict("The job kept changing state; try again")
 
+    def stop(self, user: User, job_id: str) -> str:
+        """Cancel a pending job or stop a running one; never deletes a finished one."""
+        job = self.get(user, job_id)
+        for _attempt in range(3):
+            category = job.status.category
+            if category is Category.PENDING and self.jobs.cancel(job.job_id):
+                self.wake_engine()
+                return CANCELLED
+            if category is Category.RUNNING:
+                return self._stop(job)
+            if category is Category.COMPLETED:
+                raise Conflict(f"Job has already finished: {job.job_id} is {job.status.value}")
+            job = self.get(user, job_id)  # it changed state under us: look again
+        raise Conflict("The job kept changing state; try again")
+
     def delete_result(self, user: User, job_id: str) -> None:
         job = self.get(user, job_id)
         if not job.status.is_finished:

@@ -12,7 +12,15 @@ import httpx
 import pytest
 
 from tests.integration.conftest import Keys
-from tests.integration.server import BASE, Server, create_key, run_cli, wait_finished, wait_for
+from tests.integration.server import (
+    BASE,
+    Server,
+    create_key,
+    run_cli,
+    wait_finished,
+    wait_for,
+    wait_for_output,
+)
 
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 RECORD_KEYS = {
@@ -459,3 +467,51 @@ def test_an_uppercase_job_id_names_the_same_job_and_answers_come_back_lowercase(
 
     assert shown.json()["job"]["JobID"] == job_id
     assert (deleted.status_code, deleted.json()["jobId"]) == (200, job_id)
+
+
+def test_the_stop_route_stops_a_running_job(admin: httpx.Client) -> None:
+    job_id = submit(admin, "echo up; sleep 30")
+    wait_for_output(admin, job_id, "up")
+
+    response = admin.post("/jobs/stop", params={"jobId": job_id})
+
+    assert response.json() == {
+        "success": True,
+        "message": "Job stopped successfully",
+        "jobId": job_id,
+    }
+    assert wait_finished(admin, job_id)["Status"] == "Stopped"
+
+
+def test_the_stop_route_cancels_a_pending_job(admin: httpx.Client) -> None:
+    blocker = submit(admin, "import time\ntime.sleep(1.5)", "MainLoop")
+    queued = submit(admin, "true")
+
+    response = admin.post("/jobs/stop", params={"jobId": queued})
+
+    assert response.json()["message"] == "Job cancelled successfully"
+    assert wait_finished(admin, queued)["Status"] == "Cancelled"
+    wait_finished(admin, blocker)
+
+
+def test_the_stop_route_refuses_a_finished_job_and_keeps_it(admin: httpx.Client) -> None:
+    job_id = submit(admin, "echo kept")
+    wait_finished(admin, job_id)
+
+    response = admin.post("/jobs/stop", params={"jobId": job_id})
+
+    assert error_of(response) == (409, f"Job has already finished: {job_id} is Completed")
+    assert admin.get("/jobs", params={"jobId": job_id}).json()["job"]["Output"] == "kept\n"
+
+
+def test_the_stop_route_hides_other_users_jobs_and_checks_ids(
+    admin: httpx.Client, server: Server, keys: Keys
+) -> None:
+    job_id = submit(admin, "sleep 5")
+    with server.client(keys.bob) as bob:
+        assert error_of(bob.post("/jobs/stop", params={"jobId": job_id})) == (
+            404,
+            f"Job not found: {job_id}",
+        )
+        assert bob.post("/jobs/stop", params={"jobId": "../x"}).status_code == 400
+    admin.post("/jobs/stop", params={"jobId": job_id})

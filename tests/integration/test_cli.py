@@ -45,6 +45,7 @@ def test_user_and_key_lifecycle(tmp_path: Path) -> None:
     assert users[0]["user_id"] == "carol@example.com"
     assert users[0]["roles"] == ["ops", "task_manager"]
     assert users[0]["has_password"] is True
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", users[0]["created_at"])
 
     created = run_cli(tmp_path, "key", "create", "carol@example.com", "--label", "ci")
     token = created.stdout.strip().splitlines()[-1]

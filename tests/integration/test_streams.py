@@ -16,7 +16,14 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
 from tests.integration.conftest import Keys
-from tests.integration.server import BASE, Server, run_cli, wait_finished
+from tests.integration.server import (
+    BASE,
+    Server,
+    create_key,
+    kill_jobs_under,
+    run_cli,
+    wait_finished,
+)
 
 PASSWORD = "stream password"
 
@@ -248,3 +255,35 @@ def test_every_users_events_need_a_privileged_role(server: Server, keys: Keys) -
     assert (status, code) == (403, 4403)
     with socket(server, "/events?allUsers=true", keys.admin) as ws:
         assert receive(ws) == {"type": "ready"}
+
+
+def test_a_logout_ends_the_sessions_open_sockets(server: Server, session_cookie: str) -> None:
+    login = httpx.post(
+        server.url + "/api/v1/auth/login", json={"username": "sam", "password": PASSWORD}
+    )
+    cookie, csrf = login.cookies["jobhost_session"], login.json()["csrfToken"]
+    own = f"http://127.0.0.1:{server.port}"
+    with socket(server, "/events", cookie=cookie, origin=own) as ws:
+        assert receive(ws) == {"type": "ready"}
+        out = httpx.post(
+            server.url + "/api/v1/auth/logout",
+            cookies={"jobhost_session": cookie},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert out.status_code == 200
+        assert refusal(ws) == (401, 4401, "Unauthorized")
+
+
+def test_a_revoked_key_ends_an_open_stream(server: Server, server_dir: Path) -> None:
+    token = create_key(server_dir, "manager", "--label", "short-lived")
+    with server.client(token) as manager:
+        job_id = submit(manager, "echo up; sleep 30")
+        with socket(server, f"/jobs/stream?jobId={job_id}", token) as ws:
+            assert receive(ws)["type"] == "state"
+            keys = json.loads(run_cli(server_dir, "key", "list", "--json").stdout)
+            [key_id] = [key["key_id"] for key in keys if key["label"] == "short-lived"]
+            assert run_cli(server_dir, "key", "revoke", key_id).returncode == 0
+            while (message := receive(ws))["type"] == "output":
+                pass
+            assert message == {"type": "error", "status": 401, "error": "Invalid API key"}
+    kill_jobs_under(server_dir)

@@ -98,16 +98,10 @@ def test_requests_carry_only_what_was_asked() -> None:
     assert p.results(max_results=3).params == {"maxResults": 3}
 
 
-def test_stop_refuses_a_finished_job_rather_than_deleting_it() -> None:
-    running = read(p.get(JOB_ID), {"success": True, "job": job_record(stored(Status.RUNNING), 0)})
-    call = p.stop(running)
-    assert (call.method, call.path, call.params) == ("DELETE", "/jobs", {"jobId": JOB_ID})
+def test_stop_uses_the_stop_only_route_and_waits_for_the_job_to_end() -> None:
+    call = p.stop(JOB_ID)
+    assert (call.method, call.path, call.params) == ("POST", "/jobs/stop", {"jobId": JOB_ID})
     assert call.timeout == p.STOP_TIMEOUT_SECONDS  # the server waits for the job to end
-    done = read(p.get(JOB_ID), {"success": True, "job": job_record(stored(Status.STOPPED), 0)})
-    with pytest.raises(ApiError) as caught:
-        p.stop(done)
-    assert caught.value.status == 409
-    assert caught.value.message == f"Job has already finished: {JOB_ID} is Stopped"
 
 
 @pytest.mark.parametrize(

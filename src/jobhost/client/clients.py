@@ -111,7 +111,7 @@ class Client:
         Answers once the job has ended or its stop grace period is over. A job that has
         already finished is an ApiError with status 409 (it is not deleted).
         """
-        return self._send(protocol.stop(self.get(job_id)))
+        return self._send(protocol.stop(job_id))
 
     def delete(self, job_id: str) -> str:
         """Delete a finished job's record and output; returns the server's message."""
@@ -203,7 +203,7 @@ class AsyncClient:
         raise AssertionError("watch ends with the finished job")
 
     async def stop(self, job_id: str) -> str:
-        return await self._send(protocol.stop(await self.get(job_id)))
+        return await self._send(protocol.stop(job_id))
 
     async def delete(self, job_id: str) -> str:
         return await self._send(protocol.delete(job_id))

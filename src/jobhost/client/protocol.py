@@ -156,15 +156,13 @@ def output(job_id: str, offset: int = 0) -> Call[OutputPage]:
     return Call("GET", "/jobs/output", output_page_from_body, params=_at(job_id, offset))
 
 
-def stop(job: Job) -> Call[str]:
-    """Stop a running job or cancel a pending one, given its current record.
+def stop(job_id: str) -> Call[str]:
+    """Stop a running job or cancel a pending one.
 
-    The API's DELETE on a finished job deletes it, so a finished job is refused here.
+    Uses the stop-only route: a job that has already finished is a 409, never deleted.
     """
-    if job.finished:
-        raise ApiError(f"Job has already finished: {job.id} is {job.status.value}", 409)
     return Call(
-        "DELETE", "/jobs", _message_of, params={"jobId": job.id}, timeout=STOP_TIMEOUT_SECONDS
+        "POST", "/jobs/stop", _message_of, params={"jobId": job_id}, timeout=STOP_TIMEOUT_SECONDS
     )
 
 

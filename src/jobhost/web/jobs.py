@@ -124,6 +124,14 @@ def delete_job(user: Caller, ops: Ops, jobId: JobId) -> dict[str, Any]:
     return {"success": True, "message": message, "jobId": jobId.lower()}
 
 
+@router.post("/stop", response_model=MessageResponse)
+def stop_job(user: Caller, ops: Ops, jobId: JobId) -> dict[str, Any]:
+    """Cancel a pending job or stop a running one. Unlike DELETE, a job that has already
+    finished is a 409 rather than deleted, so a stop that arrives late loses nothing."""
+    message = ops.stop(user, jobId)
+    return {"success": True, "message": message, "jobId": jobId.lower()}
+
+
 @router.get("/output", response_model=OutputResponse)
 def get_output(
     user: Caller,

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from jobhost import policy
-from jobhost.errors import Forbidden, InvalidInput, JobhostError
+from jobhost.errors import Forbidden, InvalidInput, JobhostError, JobNotFound
 from jobhost.hub import ChangeKind, JobChange
 from jobhost.models import Job, User
 from jobhost.operations import OTHERS_REFUSAL, JobOperations
@@ -37,6 +37,9 @@ STREAM_CHUNK_BYTES = 256 * 1024
 # Without a notification (another node wrote, say) the store is looked at this often anyway.
 FALLBACK_POLL_SECONDS = 1.0
 CROSS_ORIGIN_REFUSAL = "Cross-origin WebSocket refused"
+# How often an open socket checks its credentials again, so that a logout, an expired session
+# or a revoked key also ends the sockets already open.
+RECHECK_SECONDS = 5.0
 
 
 @router.websocket("/jobs/stream")
@@ -49,7 +52,26 @@ async def stream_events(websocket: WebSocket) -> None:
     await _serve(websocket, _events)
 
 
-Handler = Callable[[WebSocket, Services, User], Awaitable[None]]
+class _Caller:
+    """Who is on the other end of a socket, as of the last (recent) check."""
+
+    def __init__(self, websocket: WebSocket, svc: Services, user: User) -> None:
+        self._websocket = websocket
+        self._svc = svc
+        self._user = user
+        self._next_check = svc.clock.monotonic() + RECHECK_SECONDS
+
+    async def current(self) -> User:
+        """The caller, checked again if the last check is old; raises if no longer valid."""
+        now = self._svc.clock.monotonic()
+        if now >= self._next_check:
+            found = await run_in_threadpool(_authenticate, self._websocket, self._svc)
+            self._user = found.user
+            self._next_check = now + RECHECK_SECONDS
+        return self._user
+
+
+Handler = Callable[[WebSocket, Services, _Caller], Awaitable[None]]
 
 
 async def _serve(websocket: WebSocket, handler: Handler) -> None:
@@ -58,7 +80,7 @@ async def _serve(websocket: WebSocket, handler: Handler) -> None:
     svc = services(websocket)
     try:
         found = await run_in_threadpool(_authenticate, websocket, svc)
-        work = asyncio.ensure_future(handler(websocket, svc, found.user))
+        work = asyncio.ensure_future(handler(websocket, svc, _Caller(websocket, svc, found.user)))
         gone = asyncio.ensure_future(_until_disconnected(websocket))
         done, _pending = await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
         for task in (work, gone):
@@ -122,10 +144,11 @@ def _offset(websocket: WebSocket) -> int:
     return int(text)
 
 
-async def _stream(websocket: WebSocket, svc: Services, user: User) -> None:
+async def _stream(websocket: WebSocket, svc: Services, caller: _Caller) -> None:
     ops = _operations(svc)
     offset = _offset(websocket)
-    job = await run_in_threadpool(ops.get, user, websocket.query_params.get("jobId", ""))
+    requested = websocket.query_params.get("jobId", "")
+    job = await run_in_threadpool(ops.get, await caller.current(), requested)
     await websocket.send_json({"type": "state", "job": job_record(job, svc.clock.now())})
     with svc.store.jobs.hub.subscribe(job.job_id) as changes:
         while True:
@@ -133,6 +156,8 @@ async def _stream(websocket: WebSocket, svc: Services, user: User) -> None:
                 svc.store.jobs.read_output, job.job_id, offset, STREAM_CHUNK_BYTES
             )
             current = await run_in_threadpool(svc.store.jobs.get, job.job_id)
+            if current is not None and not policy.may_see(await caller.current(), current):
+                raise JobNotFound(requested)
             if current is None:
                 await websocket.send_json({"type": "deleted", "jobId": job.job_id})
                 return
@@ -156,19 +181,25 @@ async def _stream(websocket: WebSocket, svc: Services, user: User) -> None:
                 await changes.next_batch(FALLBACK_POLL_SECONDS)
 
 
-async def _events(websocket: WebSocket, svc: Services, user: User) -> None:
+async def _events(websocket: WebSocket, svc: Services, caller: _Caller) -> None:
     all_users = websocket.query_params.get("allUsers", "false").lower() == "true"
-    if all_users and not policy.is_privileged(user):
-        raise Forbidden(OTHERS_REFUSAL)
+    _check_scope(await caller.current(), all_users)
     await websocket.send_json({"type": "ready"})
     with svc.store.jobs.hub.subscribe() as changes:
         while True:
-            batch = await changes.next_batch(30.0)
+            batch = await changes.next_batch(RECHECK_SECONDS)
+            user = await caller.current()
+            _check_scope(user, all_users)
             if changes.lagged:
                 changes.lagged = False
                 await websocket.send_json({"type": "resync"})
             for message in await run_in_threadpool(_event_messages, svc, user, all_users, batch):
                 await websocket.send_json(message)
+
+
+def _check_scope(user: User, all_users: bool) -> None:
+    if all_users and not policy.is_privileged(user):
+        raise Forbidden(OTHERS_REFUSAL)
 
 
 def _event_messages(

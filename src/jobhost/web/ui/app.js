@@ -193,11 +193,15 @@ function notify(text, isError = false) {
 
 // ---- actions on a job ---------------------------------------------------------------------
 
-/** Cancel (pending), stop (running) or delete (finished): all one DELETE. */
-async function changeJob(job, button) {
+/**
+ * Cancel (pending) or stop (running) through the stop-only route, which refuses rather than
+ * deletes a job that finished meanwhile; delete (finished) through jobs/results.
+ */
+async function changeJob(job, button, remove = false) {
   button.disabled = true;
   try {
-    const body = await request("DELETE", `${BASE}/jobs`, { query: { jobId: job.JobID } });
+    const [method, path] = remove ? ["DELETE", "/jobs/results"] : ["POST", "/jobs/stop"];
+    const body = await request(method, `${BASE}${path}`, { query: { jobId: job.JobID } });
     notify(`${body.message}: ${job.JobName}`);
   } catch (error) {
     notify(error.message, true);
@@ -213,7 +217,7 @@ async function removeJob(job, button) {
     confirmLabel: "Delete",
   });
   if (yes) {
-    await changeJob(job, button);
+    await changeJob(job, button, true);
   } else {
     button.focus();
   }
