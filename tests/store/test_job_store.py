@@ -632,3 +632,30 @@ def test_has_pending_reflects_the_queue(store: Store) -> None:
     store.jobs.cancel(b.job_id)
     assert not store.jobs.has_pending()
     assert current(store, a).status is Status.RUNNING
+
+
+def completed_count(store: Store, user_id: str | None) -> int:
+    return store.jobs.listing(JobQuery(user_id)).counts[Category.COMPLETED]
+
+
+def test_finished_counts_follow_finish_cancel_and_delete(store: Store) -> None:
+    a1, a2, b1 = submit(store, "a1"), submit(store, "a2"), submit(store, "b1", "bob")
+    cancelled = submit(store, "a3")
+    claim_all(store, 3)
+    finish(store, a1, Status.COMPLETED, 0)
+    finish(store, b1, Status.FAILED, 1)
+    store.jobs.cancel(cancelled.job_id)
+
+    assert (completed_count(store, "alice"), completed_count(store, "bob")) == (2, 1)
+    assert completed_count(store, None) == 3
+
+    finish(store, a1, Status.FAILED, 1)  # not running any more: changes nothing
+    assert not store.jobs.cancel(cancelled.job_id)
+    assert completed_count(store, None) == 3
+
+    assert store.jobs.delete(a1.job_id)
+    assert not store.jobs.delete(a2.job_id)  # still running: kept, not counted
+    assert (completed_count(store, "alice"), completed_count(store, "bob")) == (1, 1)
+    finish(store, a2, Status.STOPPED)
+    assert completed_count(store, "alice") == 2
+    assert completed_count(store, "carol") == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -134,3 +135,27 @@ def test_sqlite_runs_in_wal_mode_with_synchronous_normal(store: Store) -> None:
 )
 def test_normalise_url_chooses_psycopg_for_plain_postgres_urls(url: str, expected: str) -> None:
     assert normalise_url(url) == expected
+
+
+def test_upgrading_counts_the_finished_jobs_already_stored(store: Store) -> None:
+    config = alembic_config()
+    with store.db.write() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0002")
+    with store.db.write() as conn:
+        for n, status in enumerate(["Completed", "Failed", "Running", "Cancelled", "Pending"]):
+            conn.execute(
+                text(
+                    "INSERT INTO jobs (job_id, user_id, name, command, mode, status, "
+                    "submitted_at) VALUES (:id, :user, 'j', 'true', 'BackgroundJob', :status, 1)"
+                ),
+                {"id": f"00000000-0000-4000-8000-{n:012x}", "user": f"u{n % 2}", "status": status},
+            )
+
+    migrate(store.db)
+
+    with store.db.read() as conn:
+        totals: dict[str, int] = dict(
+            conn.execute(text("SELECT user_id, finished FROM job_totals")).all()
+        )
+    assert totals == {"u0": 1, "u1": 2}

@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -97,6 +98,21 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get("jobhost_immediate", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def add_to_counters(
+    conn: Connection, table: Table, key: str, column: str, deltas: Mapping[str, int]
+) -> None:
+    """Add ``deltas`` to per-key counters, creating missing rows (an upsert: spelt per dialect)."""
+    rows = [{key: name, column: delta} for name, delta in deltas.items() if delta]
+    if not rows:
+        return
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    stmt = dialect.insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[key], set_={column: table.c[column] + stmt.excluded[column]}
+    )
+    conn.execute(stmt, rows)
 
 
 def lock_for_migration(conn: Connection) -> None:

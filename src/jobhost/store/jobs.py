@@ -11,9 +11,15 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, text
 from jobhost.clock import Clock
 from jobhost.hub import ChangeKind, Hub, JobChange
 from jobhost.models import Category, Job, JobSpec, Mode, Outcome, Status, statuses_in
-from jobhost.store.database import Database
+from jobhost.store.database import Database, add_to_counters
 from jobhost.store.rows import job_from_row, job_values
-from jobhost.store.schema import ACTIVE_CONDITION, PENDING_CONDITION, job_output, jobs
+from jobhost.store.schema import (
+    ACTIVE_CONDITION,
+    PENDING_CONDITION,
+    job_output,
+    job_totals,
+    jobs,
+)
 
 CHUNK_BYTES = 64 * 1024
 """No stored output chunk is longer; readers rely on it to find the chunk holding an offset."""
@@ -191,12 +197,15 @@ class JobStore:
         now = self.clock.now()
         pending = [s.value for s in statuses_in(Category.PENDING)]
         with self.db.write() as conn:
-            result = conn.execute(
+            owner = conn.execute(
                 update(jobs)
                 .where(jobs.c.job_id == job_id, jobs.c.status.in_(pending))
                 .values(status=Status.CANCELLED.value, completed_at=now)
-            )
-        return self._changed(job_id, result.rowcount)
+                .returning(jobs.c.user_id)
+            ).scalar()
+            if owner is not None:
+                _count_finished(conn, {owner: 1})
+        return self._changed(job_id, 0 if owner is None else 1)
 
     def delete(self, job_id: str) -> bool:
         """Remove a finished job and its output; False if it is not finished (or gone)."""
@@ -209,6 +218,7 @@ class JobStore:
             if owner is None:
                 return False
             conn.execute(delete(job_output).where(job_output.c.job_id == job_id))
+            _count_finished(conn, {owner: -1})
         self.hub.publish([JobChange(job_id, ChangeKind.DELETED, owner)])
         return True
 
@@ -288,32 +298,40 @@ def _insert_chunks(conn: Connection, chunks: Sequence[OutputChunk]) -> None:
 
 
 def _finish(conn: Connection, finishes: Sequence[Finish], now: float) -> None:
-    conn.execute(
-        update(jobs)
-        .where(jobs.c.job_id == bindparam("b_job_id"), text(ACTIVE_CONDITION))
-        .values(
-            status=bindparam("b_status"),
-            exit_code=bindparam("b_exit_code"),
-            completed_at=now,
-        ),
-        [
-            {
-                "b_job_id": f.job_id,
-                "b_status": f.outcome.status.value,
-                "b_exit_code": f.outcome.exit_code,
-            }
-            for f in finishes
-        ],
-    )
+    # One statement per job, so that only jobs that really were running are counted.
+    finished: dict[str, int] = {}
+    for f in finishes:
+        owner = conn.execute(
+            update(jobs)
+            .where(jobs.c.job_id == f.job_id, text(ACTIVE_CONDITION))
+            .values(status=f.outcome.status.value, exit_code=f.outcome.exit_code, completed_at=now)
+            .returning(jobs.c.user_id)
+        ).scalar()
+        if owner is not None:
+            finished[owner] = finished.get(owner, 0) + 1
+    _count_finished(conn, finished)
+
+
+def _count_finished(conn: Connection, deltas: dict[str, int]) -> None:
+    add_to_counters(conn, job_totals, "user_id", "finished", deltas)
 
 
 def _count_by_category(conn: Connection, user_id: str | None) -> dict[Category, int]:
-    query = select(jobs.c.status, func.count()).group_by(jobs.c.status)
+    """Totals per category: pending and running jobs counted (few), finished ones kept."""
+    unfinished = [s.value for s in Status if not s.is_finished]
+    query = (
+        select(jobs.c.status, func.count())
+        .where(jobs.c.status.in_(unfinished))
+        .group_by(jobs.c.status)
+    )
+    finished = select(func.coalesce(func.sum(job_totals.c.finished), 0))
     if user_id is not None:
         query = query.where(jobs.c.user_id == user_id)
+        finished = finished.where(job_totals.c.user_id == user_id)
     counts = dict.fromkeys(Category, 0)
     for status, count in conn.execute(query):
         counts[Status(status).category] += count
+    counts[Category.COMPLETED] = int(conn.execute(finished).scalar_one())
     return counts
 
 

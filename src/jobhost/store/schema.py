@@ -89,6 +89,17 @@ jobs = Table(
     Column("output_dropped", BigInteger, nullable=False, server_default=text("0")),
     Column("node", String(255), nullable=True),
     Index("ix_jobs_user_status_seq", "user_id", "status", "seq"),
+    # Counting the pending and running jobs of every user seeks these few statuses.
+    Index("ix_jobs_status", "status"),
+)
+
+# How many finished jobs each user has, kept by the same transactions that finish, cancel and
+# delete jobs: counting a long history row by row made every listing slower as it grew.
+job_totals = Table(
+    "job_totals",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("finished", BigInteger, nullable=False),
 )
 
 # Partial indexes keep the engine's hot queries small however long the history grows.
