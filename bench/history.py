@@ -53,6 +53,14 @@ async def _measure(
     return found
 
 
+async def _check_counts(server: BenchServer, count: int) -> None:
+    """The server must see the whole loaded history, or the figure measures nothing."""
+    async with server.connect() as conn:
+        counts = (await conn.call("GET", f"{API}/jobs?maxResults=1"))["counts"]
+    if counts["completed"] < count:
+        raise RuntimeError(f"the server counts {counts['completed']} of {count} loaded jobs")
+
+
 async def history(ctx: Context) -> Result:
     count, requests = ctx.sizes.history_rows, ctx.sizes.history_requests
     seconds = ctx.sizes.history_seconds
@@ -64,6 +72,7 @@ async def history(ctx: Context) -> Result:
             empty.append(await _measure(server, requests, seconds, {"list": VARIANTS["list"]}))
         loaded_in = insert_jobs(server, count, finished_row(time.time() - count * 0.5 - 86400))
         ctx.log(f"history: loaded {count} rows in {loaded_in:.1f} s")
+        await _check_counts(server, count)
         for rep in range(ctx.reps):
             full.append(await _measure(server, requests, seconds, VARIANTS))
             ctx.log(f"history rep {rep}: {full[-1]}")
