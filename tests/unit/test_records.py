@@ -225,3 +225,10 @@ def test_decode_stream_at_the_end_replaces_invalid_bytes(data: bytes, expected: 
 def test_decode_stream_of_nothing_is_nothing() -> None:
     assert decode_stream(b"", at_end=False) == ("", 0)
     assert decode_stream(b"", at_end=True) == ("", 0)
+
+
+@given(st.floats(min_value=0, max_value=4_102_444_800, allow_nan=False))
+def test_iso_agrees_with_datetime_to_the_millisecond(timestamp: float) -> None:
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    expected = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    assert iso(timestamp) == expected

@@ -84,7 +84,7 @@ class Recorder:
             self._wake.clear()
             closing = self._closing
             try:
-                self._flush()
+                more = self._flush()
             except JobhostError:
                 logger.warning("could not record output; retrying", exc_info=True)
                 self._wake.wait(_RETRY_SECONDS)
@@ -93,37 +93,43 @@ class Recorder:
                 logger.exception("recorder failed; retrying", extra={"action": "record"})
                 self._wake.wait(_RETRY_SECONDS)
                 continue
-            if closing:
+            if closing and not more:
                 return
 
-    def _flush(self) -> None:
+    def _flush(self) -> bool:
+        """One transaction's worth; True if output is still waiting (flush again at once)."""
         with self._lock:
             finishing = self._finishing
             self._finishing = []
             watches = dict(self._watches)
         try:
-            self._write(watches, finishing)
+            backlog = self._write(watches, finishing)
         except BaseException:
             with self._lock:
                 self._finishing[:0] = finishing
             raise
+        done = [item for item in finishing if item.job_id not in backlog]
         with self._lock:
-            for item in finishing:
+            # A finishing job with more output than one flush takes stays for the next one.
+            self._finishing[:0] = [item for item in finishing if item.job_id in backlog]
+            for item in done:
                 watch = self._watches.pop(item.job_id, None)
                 if watch is not None:
                     watch.source.close()
-        for item in finishing:
+        if backlog:
+            self._wake.set()
+        for item in done:
             item.future.set_result(None)
+        return bool(backlog)
 
-    def _write(self, watches: dict[str, _Watch], finishing: list[_Finishing]) -> None:
-        final = {item.job_id: item for item in finishing}
+    def _write(self, watches: dict[str, _Watch], finishing: list[_Finishing]) -> set[str]:
+        """Store one flush's worth of output, and the outcomes of the jobs whose output is
+        all in; returns the ids of jobs with output still waiting."""
+        backlog = {watch.job_id for watch in watches.values() if self._collect(watch)}
+        final = [item for item in finishing if item.job_id not in backlog]
         chunks: list[OutputChunk] = []
         progress: list[OutputProgress] = []
-        for watch in watches.values():
-            self._collect(watch, everything=watch.job_id in final)
-        notes = {
-            item.job_id: _note_bytes(watches.get(item.job_id), item.outcome) for item in finishing
-        }
+        notes = {item.job_id: _note_bytes(watches.get(item.job_id), item.outcome) for item in final}
         for watch in watches.values():
             data = bytes(watch.pending) + notes.get(watch.job_id, b"")
             if data or watch.pending_dropped:
@@ -135,27 +141,28 @@ class Recorder:
                         watch.dropped + watch.pending_dropped,
                     )
                 )
-        finishes = [Finish(item.job_id, item.outcome) for item in finishing]
+        finishes = [Finish(item.job_id, item.outcome) for item in final]
         self._jobs.record(chunks, progress, finishes)
         for chunk in chunks:
             _commit(watches[chunk.job_id], chunk.data)
         for watch in watches.values():
             watch.source.release()
+        return backlog
 
-    def _collect(self, watch: _Watch, everything: bool) -> None:
-        budget = None if everything else _BUDGET_PER_FLUSH
-        while budget is None or budget > 0:
+    def _collect(self, watch: _Watch) -> bool:
+        """Read up to one flush's budget; True if the budget ran out (more may be waiting)."""
+        budget = _BUDGET_PER_FLUSH
+        while budget > 0:
             room = self._cap - watch.stored - len(watch.pending)
             if room <= 0:
                 watch.pending_dropped += watch.source.discard()
-                return
-            want = min(_READ_BYTES, room, budget if budget is not None else _READ_BYTES)
-            data = watch.source.read(want)
+                return False
+            data = watch.source.read(min(_READ_BYTES, room, budget))
             if not data:
-                return
+                return False
             watch.pending += data
-            if budget is not None:
-                budget -= len(data)
+            budget -= len(data)
+        return True
 
 
 def _commit(watch: _Watch, data: bytes) -> None:

@@ -82,7 +82,7 @@ def identity(request: Request) -> Identity:
     return found
 
 
-def caller(found: Annotated[Identity, Depends(identity)]) -> User:
+async def caller(found: Annotated[Identity, Depends(identity)]) -> User:
     """The user the request's credentials belong to; 401 otherwise."""
     return found.user
 
@@ -99,7 +99,13 @@ async def json_object(request: Request) -> dict[str, object]:
     return payload
 
 
-Svc = Annotated[Services, Depends(services)]
+async def _services(connection: HTTPConnection) -> Services:
+    # A coroutine, so that FastAPI does not run it in the threadpool: each sync
+    # dependency costs a thread hop per request.
+    return services(connection)
+
+
+Svc = Annotated[Services, Depends(_services)]
 Caller = Annotated[User, Depends(caller)]
 Ident = Annotated[Identity, Depends(identity)]
 JsonObject = Annotated[dict[str, object], Depends(json_object)]

@@ -32,7 +32,7 @@ router = APIRouter(
 )
 
 
-def operations(svc: Svc) -> JobOperations:
+async def operations(svc: Svc) -> JobOperations:
     return JobOperations(
         svc.store.jobs, svc.clock, svc.wake_engine, svc.settings.stop_grace_seconds
     )
