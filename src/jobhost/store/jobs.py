@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -298,17 +299,32 @@ def _insert_chunks(conn: Connection, chunks: Sequence[OutputChunk]) -> None:
 
 
 def _finish(conn: Connection, finishes: Sequence[Finish], now: float) -> None:
-    # One statement per job, so that only jobs that really were running are counted.
-    finished: dict[str, int] = {}
-    for f in finishes:
-        owner = conn.execute(
-            update(jobs)
-            .where(jobs.c.job_id == f.job_id, text(ACTIVE_CONDITION))
-            .values(status=f.outcome.status.value, exit_code=f.outcome.exit_code, completed_at=now)
-            .returning(jobs.c.user_id)
-        ).scalar()
-        if owner is not None:
-            finished[owner] = finished.get(owner, 0) + 1
+    # Count only the jobs that really are still running, per owner; the rows are locked
+    # (on PostgreSQL) so that the update below finishes exactly the jobs counted.
+    ids = [f.job_id for f in finishes]
+    owners = conn.execute(
+        select(jobs.c.user_id)
+        .where(jobs.c.job_id.in_(ids), text(ACTIVE_CONDITION))
+        .with_for_update()
+    ).scalars()
+    finished = dict(collections.Counter(owners))
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.job_id == bindparam("b_job_id"), text(ACTIVE_CONDITION))
+        .values(
+            status=bindparam("b_status"),
+            exit_code=bindparam("b_exit_code"),
+            completed_at=now,
+        ),
+        [
+            {
+                "b_job_id": f.job_id,
+                "b_status": f.outcome.status.value,
+                "b_exit_code": f.outcome.exit_code,
+            }
+            for f in finishes
+        ],
+    )
     _count_finished(conn, finished)
 
 
