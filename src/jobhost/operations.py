@@ -80,21 +80,17 @@ class JobOperations:
 
     def stop_or_remove(self, user: User, job_id: str) -> str:
         """DELETE on a job: cancel it if pending, stop it if running, delete it if finished."""
-        job = self.get(user, job_id)
-        for _attempt in range(3):
-            category = job.status.category
-            if category is Category.PENDING and self.jobs.cancel(job.job_id):
-                self.wake_engine()
-                return CANCELLED
-            if category is Category.RUNNING:
-                return self._stop(job)
-            if category is Category.COMPLETED and self.jobs.delete(job.job_id):
-                return DELETED
-            job = self.get(user, job_id)  # it changed state under us: look again
-        raise Conflict("The job kept changing state; try again")
+        return self._cancel_or_stop(user, job_id, self._remove)
 
     def stop(self, user: User, job_id: str) -> str:
         """Cancel a pending job or stop a running one; never deletes a finished one."""
+        return self._cancel_or_stop(user, job_id, _refuse_finished)
+
+    def _cancel_or_stop(
+        self, user: User, job_id: str, finished: Callable[[Job], str | None]
+    ) -> str:
+        """Cancel or stop by the job's state; ``finished`` decides for a finished job (None:
+        it changed state under us, look again)."""
         job = self.get(user, job_id)
         for _attempt in range(3):
             category = job.status.category
@@ -103,10 +99,13 @@ class JobOperations:
                 return CANCELLED
             if category is Category.RUNNING:
                 return self._stop(job)
-            if category is Category.COMPLETED:
-                raise Conflict(f"Job has already finished: {job.job_id} is {job.status.value}")
+            if category is Category.COMPLETED and (message := finished(job)) is not None:
+                return message
             job = self.get(user, job_id)  # it changed state under us: look again
         raise Conflict("The job kept changing state; try again")
+
+    def _remove(self, job: Job) -> str | None:
+        return DELETED if self.jobs.delete(job.job_id) else None
 
     def delete_result(self, user: User, job_id: str) -> None:
         job = self.get(user, job_id)
@@ -136,6 +135,10 @@ class JobOperations:
                 return True
             time.sleep(_STOP_POLL_SECONDS)
         return False
+
+
+def _refuse_finished(job: Job) -> str:
+    raise Conflict(f"Job has already finished: {job.job_id} is {job.status.value}")
 
 
 def _scope_user(user: User, scope: Scope) -> str | None:
