@@ -6,7 +6,10 @@ import threading
 import time
 from collections.abc import Callable
 
+from jobhost.clock import SystemClock
 from jobhost.models import Mode, Status
+from jobhost.settings import Settings
+from jobhost.store import Store
 from tests.engine.conftest import Harness
 
 PRINT_MANY = """
@@ -154,3 +157,63 @@ def test_jobs_run_in_submission_order(make_harness: Callable[..., Harness]) -> N
     harness.run()
     starts = [harness.job(i).started_at for i in ids]
     assert starts == sorted(s for s in starts if s is not None)
+
+
+COUNT_THREAD_USES = """
+import threading
+thread = threading.current_thread()
+print(getattr(thread, "jobs_before", 0))
+thread.jobs_before = getattr(thread, "jobs_before", 0) + 1
+"""
+
+
+def test_runspace_jobs_reuse_idle_threads(make_harness: Callable[..., Harness]) -> None:
+    harness = make_harness(max_concurrent_jobs=2)
+    ids = [harness.submit(COUNT_THREAD_USES, Mode.RUNSPACE) for _ in range(20)]
+    harness.run()
+    assert all(harness.job(i).status is Status.COMPLETED for i in ids)
+    earlier = [int(harness.output(i)) for i in ids]
+    # Each job sees how many ran on its thread before it: with a thread per job, all 0.
+    assert sum(1 for n in earlier if n > 0) >= 10, earlier
+
+
+def test_a_stop_never_reaches_the_next_job_on_the_same_thread(
+    make_harness: Callable[..., Harness],
+) -> None:
+    harness = make_harness(max_concurrent_jobs=1)
+    spinners = []
+    followers = []
+    for n in range(3):
+        spinners.append(harness.submit(f"print('spin{n}')\nwhile True:\n    pass", Mode.RUNSPACE))
+        followers.append(
+            harness.submit("x = 0\nfor i in range(200000):\n    x += i\nprint(x)", Mode.RUNSPACE)
+        )
+
+    async def stop_each_spinner() -> None:
+        for n, job_id in enumerate(spinners):
+            await harness.wait_for_output(job_id, f"spin{n}")
+            await harness.stop(job_id)
+
+    harness.run(stop_each_spinner)
+    assert [harness.job(i).status for i in spinners] == [Status.STOPPED] * 3
+    assert [harness.job(i).status for i in followers] == [Status.COMPLETED] * 3
+    assert {harness.output(i) for i in followers} == {f"{sum(range(200000))}\n"}
+
+
+def test_a_stop_asked_through_another_store_is_found_without_a_wake_up(
+    harness: Harness, settings: Settings
+) -> None:
+    # Another process (or node) sharing the database: its request reaches this engine only
+    # through the store, found by the dispatcher's once-per-tick look.
+    elsewhere = Store.open(settings.store_url, SystemClock())
+    job_id = harness.submit("print('spinning', flush=True)\nwhile True:\n    pass", Mode.RUNSPACE)
+
+    async def stop_from_elsewhere() -> None:
+        await harness.wait_for_output(job_id, "spinning")
+        assert elsewhere.jobs.request_stop(job_id)
+
+    try:
+        harness.run(stop_from_elsewhere)
+    finally:
+        elsewhere.close()
+    assert harness.job(job_id).status is Status.STOPPED

@@ -8,6 +8,7 @@ its mode. ``run_burst`` runs cycles until nothing is left to do, which is what t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from dataclasses import dataclass
@@ -69,6 +70,8 @@ class Dispatcher:
         self._active: dict[str, _Active] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake: asyncio.Event | None = None
+        self._stops_seen = -1
+        self._next_stop_check = 0.0
 
     def wake(self) -> None:
         """Run a cycle soon; call from the dispatcher's own loop."""
@@ -77,6 +80,9 @@ class Dispatcher:
 
     async def run_forever(self, stopping: asyncio.Event) -> None:
         self._wake = asyncio.Event()
+        # One waiter for the whole run, rather than one per sleep: a sleep ends on a wake-up.
+        shutdown = asyncio.ensure_future(stopping.wait())
+        shutdown.add_done_callback(lambda _: self.wake())
         await self.recover()
         while not stopping.is_set():
             self._wake.clear()
@@ -85,7 +91,7 @@ class Dispatcher:
             except Exception:
                 # The store may be briefly unavailable; the loop must outlive that.
                 logger.exception("dispatch cycle failed; retrying", extra={"action": "dispatch"})
-            await self._sleep(stopping)
+            await self._sleep()
         await self.shutdown()
 
     async def run_burst(self) -> None:
@@ -97,7 +103,7 @@ class Dispatcher:
             await self.cycle()
             if not self._active and not self._jobs.has_pending():
                 return
-            await self._sleep(None)
+            await self._sleep()
 
     async def recover(self) -> None:
         """Adopt BackgroundJobs a previous engine left running; the rest were interrupted."""
@@ -132,22 +138,28 @@ class Dispatcher:
         if python_tasks:
             await asyncio.wait(python_tasks, timeout=self._limits.stop_grace + 1)
 
-    async def _sleep(self, stopping: asyncio.Event | None) -> None:
+    async def _sleep(self) -> None:
+        """Until woken, the next deadline, or a tick, whichever comes first."""
         assert self._wake is not None
         timeout = self._limits.tick
         deadlines = [a.deadline for a in self._active.values() if a.deadline is not None]
         if deadlines:
             timeout = max(0.0, min(timeout, min(deadlines) - self._clock.monotonic()))
-        waiters = [asyncio.ensure_future(self._wake.wait())]
-        if stopping is not None:
-            waiters.append(asyncio.ensure_future(stopping.wait()))
-        _done, pending = await asyncio.wait(
-            waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        for waiter in pending:
-            waiter.cancel()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
 
     def _honour_stop_requests(self) -> None:
+        # Stops asked in this process bump the store's counter; those asked elsewhere (a
+        # store shared with another node) are found by looking once per tick.
+        now = self._clock.monotonic()
+        asked = self._jobs.stop_requests
+        if asked == self._stops_seen and now < self._next_stop_check:
+            return
+        self._stops_seen = asked
+        self._next_stop_check = now + self._limits.tick
+        if not self._active:
+            return
         for job_id in self._jobs.stopping_on(self._node):
             active = self._active.get(job_id)
             if active is not None and active.run is not None:

@@ -9,12 +9,13 @@ SQLITE_BUSY when a deferred transaction tries to upgrade its lock.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Table, create_engine, event
+from sqlalchemy import Connection, Insert, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -105,14 +106,17 @@ def add_to_counters(
 ) -> None:
     """Add ``deltas`` to per-key counters, creating missing rows (an upsert: spelt per dialect)."""
     rows = [{key: name, column: delta} for name, delta in deltas.items() if delta]
-    if not rows:
-        return
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    stmt = dialect.insert(table)
-    stmt = stmt.on_conflict_do_update(
+    if rows:
+        conn.execute(_counter_upsert(conn.dialect.name, table, key, column), rows)
+
+
+@functools.cache
+def _counter_upsert(dialect_name: str, table: Table, key: str, column: str) -> Insert:
+    """The upsert behind add_to_counters, built once per table (it runs on every finish)."""
+    stmt = (sqlite.insert if dialect_name == "sqlite" else postgresql.insert)(table)
+    return stmt.on_conflict_do_update(
         index_elements=[key], set_={column: table.c[column] + stmt.excluded[column]}
     )
-    conn.execute(stmt, rows)
 
 
 def lock_for_migration(conn: Connection) -> None:

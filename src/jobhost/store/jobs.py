@@ -6,8 +6,9 @@ import collections
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, text, update
 
 from jobhost.clock import Clock
 from jobhost.hub import ChangeKind, Hub, JobChange
@@ -54,6 +55,54 @@ class Finish:
 
 ACTIVE_LIST_LIMIT = 1000
 
+# The dispatcher claims jobs many times a second: its statements are built once, so that
+# SQLAlchemy only looks up their compiled form instead of building and cache-keying anew.
+# SQLite is told which index to walk: left to choose, it takes ix_jobs_status and sorts every
+# pending job on each claim, which made draining a long queue quadratic.
+_CLAIM_QUEUE_SQL = (
+    "SELECT seq, mode FROM jobs {index} WHERE "
+    + PENDING_CONDITION
+    + " ORDER BY priority DESC, seq LIMIT :b_limit {lock}"
+)
+_CLAIM_QUEUE = {
+    "sqlite": text(_CLAIM_QUEUE_SQL.format(index="INDEXED BY ix_jobs_queue", lock="")),
+    "postgresql": text(_CLAIM_QUEUE_SQL.format(index="", lock="FOR UPDATE SKIP LOCKED")),
+}
+_CLAIM = (
+    update(jobs)
+    .where(jobs.c.seq.in_(bindparam("b_seqs", expanding=True)))
+    .values(
+        status=Status.RUNNING.value,
+        started_at=bindparam("b_now"),
+        attempt=jobs.c.attempt + 1,
+        node=bindparam("b_node"),
+    )
+    .returning(*jobs.c)
+)
+# The recorder's statements, run once per flush.
+_PROGRESS = (
+    update(jobs)
+    .where(jobs.c.job_id == bindparam("b_job_id"))
+    .values(output_size=bindparam("b_size"), output_dropped=bindparam("b_dropped"))
+)
+# Filtered by status in Python: given ACTIVE_CONDITION, SQLite walks the partial index of
+# every running job instead of looking up these few ids.
+_OWNERS_AND_STATUSES = (
+    select(jobs.c.user_id, jobs.c.status)
+    .where(jobs.c.job_id.in_(bindparam("b_ids", expanding=True)))
+    .with_for_update()
+)
+_ACTIVE = frozenset(s.value for s in statuses_in(Category.RUNNING))
+_FINISH = (
+    update(jobs)
+    .where(jobs.c.job_id == bindparam("b_job_id"), text(ACTIVE_CONDITION))
+    .values(
+        status=bindparam("b_status"),
+        exit_code=bindparam("b_exit_code"),
+        completed_at=bindparam("b_now"),
+    )
+)
+
 
 @dataclass(frozen=True, slots=True)
 class JobQuery:
@@ -81,6 +130,8 @@ class JobStore:
         self.db = db
         self.clock = clock
         self.hub = hub or Hub()
+        self.stop_requests = 0
+        """Counts stops asked through this store, so the engine looks for them only then."""
 
     def submit(self, user_id: str, spec: JobSpec) -> Job:
         job_id = str(uuid.uuid4())
@@ -121,33 +172,16 @@ class JobStore:
         """
         if limit <= 0:
             return []
-        queue = (
-            select(jobs.c.seq, jobs.c.mode)
-            .where(text(PENDING_CONDITION))
-            .order_by(jobs.c.priority.desc(), jobs.c.seq)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
         with self.db.write() as conn:
-            seqs = _up_to_barrier(conn.execute(queue).all(), barrier)
+            queue = _CLAIM_QUEUE[conn.dialect.name]
+            seqs = _up_to_barrier(conn.execute(queue, {"b_limit": limit}).all(), barrier)
             if not seqs:
                 return []
-            conn.execute(
-                update(jobs)
-                .where(jobs.c.seq.in_(seqs))
-                .values(
-                    status=Status.RUNNING.value,
-                    started_at=self.clock.now(),
-                    attempt=jobs.c.attempt + 1,
-                    node=node,
-                )
-            )
             rows = conn.execute(
-                select(jobs)
-                .where(jobs.c.seq.in_(seqs))
-                .order_by(jobs.c.priority.desc(), jobs.c.seq)
-            )
-            claimed = [job_from_row(row) for row in rows]
+                _CLAIM, {"b_seqs": seqs, "b_now": self.clock.now(), "b_node": node}
+            ).all()
+        # RETURNING keeps no order; dispatch order is the queue's.
+        claimed = [job_from_row(row) for row in sorted(rows, key=_dispatch_order)]
         self.hub.publish(JobChange(job.job_id, ChangeKind.STATE, job.user_id) for job in claimed)
         return claimed
 
@@ -164,9 +198,7 @@ class JobStore:
             _insert_chunks(conn, chunks)
             if progress:
                 conn.execute(
-                    update(jobs)
-                    .where(jobs.c.job_id == bindparam("b_job_id"))
-                    .values(output_size=bindparam("b_size"), output_dropped=bindparam("b_dropped")),
+                    _PROGRESS,
                     [
                         {"b_job_id": p.job_id, "b_size": p.size, "b_dropped": p.dropped}
                         for p in progress
@@ -191,6 +223,7 @@ class JobStore:
                 )
                 .values(status=Status.STOPPING.value, stop_requested_at=self.clock.now())
             )
+        self.stop_requests += 1
         return self._changed(job_id, result.rowcount)
 
     def cancel(self, job_id: str) -> bool:
@@ -279,6 +312,10 @@ class JobStore:
         return b"".join(parts)[:limit]
 
 
+def _dispatch_order(row: Row[Any]) -> tuple[int, int]:
+    return (-row.priority, row.seq)
+
+
 def _up_to_barrier(rows: Sequence[tuple[int, str]], barrier: Mode | None) -> list[int]:
     seqs = []
     for seq, mode in rows:
@@ -302,25 +339,16 @@ def _finish(conn: Connection, finishes: Sequence[Finish], now: float) -> None:
     # Count only the jobs that really are still running, per owner; the rows are locked
     # (on PostgreSQL) so that the update below finishes exactly the jobs counted.
     ids = [f.job_id for f in finishes]
-    owners = conn.execute(
-        select(jobs.c.user_id)
-        .where(jobs.c.job_id.in_(ids), text(ACTIVE_CONDITION))
-        .with_for_update()
-    ).scalars()
-    finished = dict(collections.Counter(owners))
+    rows = conn.execute(_OWNERS_AND_STATUSES, {"b_ids": ids})
+    finished = dict(collections.Counter(owner for owner, status in rows if status in _ACTIVE))
     conn.execute(
-        update(jobs)
-        .where(jobs.c.job_id == bindparam("b_job_id"), text(ACTIVE_CONDITION))
-        .values(
-            status=bindparam("b_status"),
-            exit_code=bindparam("b_exit_code"),
-            completed_at=now,
-        ),
+        _FINISH,
         [
             {
                 "b_job_id": f.job_id,
                 "b_status": f.outcome.status.value,
                 "b_exit_code": f.outcome.exit_code,
+                "b_now": now,
             }
             for f in finishes
         ],

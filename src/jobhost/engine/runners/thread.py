@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import logging
+import queue
 import threading
 
 from jobhost.engine.runners import StopReason, stopped_outcome
@@ -20,12 +21,72 @@ from jobhost.models import Job, Outcome, Status
 
 logger = logging.getLogger(__name__)
 
+IDLE_SECONDS = 60.0
+
 
 class ThreadRunner:
+    """Runs each job on an idle worker thread, starting a new one only when none is idle.
+
+    Starting a thread costs more than a short job does; a worker left idle for
+    ``idle_seconds`` ends, so a burst of jobs does not leave its threads behind.
+    """
+
+    def __init__(self, idle_seconds: float = IDLE_SECONDS) -> None:
+        self._idle_seconds = idle_seconds
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+
     def start(self, job: Job) -> ThreadRun:
         run = ThreadRun(job, asyncio.get_running_loop())
-        run.start()
+        with self._lock:
+            worker = self._idle.pop() if self._idle else None
+        if worker is None:
+            worker = _Worker(self)
+            worker.give(run)
+            worker.start()
+        else:
+            worker.give(run)
         return run
+
+    @property
+    def idle_workers(self) -> int:
+        with self._lock:
+            return len(self._idle)
+
+    def _rest(self, worker: _Worker) -> None:
+        with self._lock:
+            self._idle.append(worker)
+
+    def _retire(self, worker: _Worker) -> bool:
+        """Take an idle worker out of the pool; False if a job was just handed to it."""
+        with self._lock:
+            if worker not in self._idle:
+                return False
+            self._idle.remove(worker)
+            return True
+
+
+class _Worker(threading.Thread):
+    def __init__(self, pool: ThreadRunner) -> None:
+        super().__init__(name="jobhost-runspace", daemon=True)
+        self._pool = pool
+        self._runs: queue.SimpleQueue[ThreadRun] = queue.SimpleQueue()
+
+    def give(self, run: ThreadRun) -> None:
+        self._runs.put(run)
+
+    def run(self) -> None:
+        while True:
+            try:
+                run = self._runs.get(timeout=self._pool._idle_seconds)
+            except queue.Empty:
+                if self._pool._retire(self):
+                    return
+                continue  # a job was handed over as the wait ran out: it is in the queue
+            self.name = f"jobhost-runspace-{run.job_id[:8]}"
+            run.execute()
+            self.name = "jobhost-runspace"
+            self._pool._rest(self)
 
 
 class ThreadRun:
@@ -37,15 +98,14 @@ class ThreadRun:
         self._stop_requested = threading.Event()
         self._stop_reason: StopReason | None = None
         # Guards the window in which an asynchronous exception may be delivered, so that
-        # one is never raised into the thread after the job's code has returned.
+        # one is never raised into the thread after the job's code has returned: the
+        # thread goes on to run other jobs.
         self._state = threading.Lock()
-        self._running_code = False
-        self._thread = threading.Thread(
-            target=self._main, name=f"jobhost-runspace-{job.job_id[:8]}", daemon=True
-        )
+        self._thread_id: int | None = None
 
-    def start(self) -> None:
-        self._thread.start()
+    @property
+    def job_id(self) -> str:
+        return self._job.job_id
 
     async def wait(self) -> Outcome:
         return await self._done
@@ -56,10 +116,11 @@ class ThreadRun:
         self._stop_reason = reason
         self._stop_requested.set()
         with self._state:
-            if self._running_code and self._thread.ident is not None:
-                _raise_in_thread(self._thread.ident, JobStopped)
+            if self._thread_id is not None:
+                _raise_in_thread(self._thread_id, JobStopped)
 
-    def _main(self) -> None:
+    def execute(self) -> None:
+        """Run the job on the calling thread and report how it ended."""
         try:
             outcome = self._execute()
         except BaseException:  # the job's thread must report, whatever happened
@@ -69,18 +130,19 @@ class ThreadRun:
         self._loop.call_soon_threadsafe(_resolve, self._done, outcome)
 
     def _execute(self) -> Outcome:
-        try:
-            with self._state:
-                self._running_code = True
+        if self._stop_reason is None:
             try:
-                outcome = run_source(self._job, self.source, self._stop_requested)
-            finally:
-                with self._state:
-                    self._running_code = False
-                    if self._thread.ident is not None:
-                        _clear_pending(self._thread.ident)
-        except JobStopped:
-            outcome = Outcome(Status.STOPPED)
+                try:
+                    with self._state:
+                        self._thread_id = threading.get_ident()
+                    outcome = run_source(self._job, self.source, self._stop_requested)
+                finally:
+                    with self._state:
+                        if self._thread_id is not None:
+                            _clear_pending(self._thread_id)
+                        self._thread_id = None
+            except JobStopped:
+                outcome = Outcome(Status.STOPPED)
         if self._stop_reason is not None:
             return stopped_outcome(self._stop_reason, None, self._job.spec.timeout_seconds)
         return outcome

@@ -1,0 +1,90 @@
+"""The engine's hot statements use the indexes meant for them on SQLite.
+
+Left to itself, SQLite's planner (no ANALYZE statistics) chose ix_jobs_status for the claim
+and sorted every pending job on each claim, and looked up finishing jobs by walking the
+partial index of every running job: both grew with the queue instead of the batch.
+These tests capture the statements the store really runs and ask SQLite for their plans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from jobhost.models import JobSpec, Mode, Outcome, Status
+from jobhost.settings import Settings
+from jobhost.store import Store
+from jobhost.store.jobs import Finish
+from tests.store.conftest import FakeClock
+
+Statement = tuple[str, Any]
+
+
+@pytest.fixture
+def busy_store(settings: Settings, clock: FakeClock) -> Iterator[Store]:
+    """SQLite with 100 jobs pending and 200 running on one node."""
+    store = Store.open(f"sqlite:///{settings.data_dir / 'plans.db'}", clock)
+    try:
+        for _ in range(300):
+            store.jobs.submit("alice", JobSpec(name="j", command="pass", mode=Mode.RUNSPACE))
+        store.jobs.claim(200, "node-a")  # many running jobs beside the pending ones
+        yield store
+    finally:
+        store.close()
+
+
+def statements_of(store: Store, action: Callable[[], object]) -> list[Statement]:
+    """The SQL and parameters ``action`` sends to the database, in order."""
+    seen: list[Statement] = []
+
+    def capture(_conn: Any, _cursor: Any, sql: str, params: Any, _ctx: Any, many: bool) -> None:
+        seen.append((sql, params[0] if many else params))
+
+    event.listen(store.db.engine, "before_cursor_execute", capture)
+    try:
+        action()
+    finally:
+        event.remove(store.db.engine, "before_cursor_execute", capture)
+    return seen
+
+
+def plan(store: Store, statement: Statement) -> str:
+    sql, params = statement
+    with store.db.read() as conn:
+        rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
+    return " | ".join(str(row[-1]) for row in rows)
+
+
+def test_claim_walks_the_queue_index_without_sorting(busy_store: Store) -> None:
+    statements = statements_of(busy_store, lambda: busy_store.jobs.claim(10, "node-a"))
+    selects = [s for s in statements if s[0].lstrip().upper().startswith("SELECT")]
+    found = plan(busy_store, selects[0])  # the queue: which jobs are next
+    assert "ix_jobs_queue" in found
+    assert "TEMP B-TREE" not in found
+
+
+def test_claimed_rows_are_updated_by_primary_key(busy_store: Store) -> None:
+    statements = statements_of(busy_store, lambda: busy_store.jobs.claim(10, "node-a"))
+    updates = [s for s in statements if s[0].lstrip().upper().startswith("UPDATE")]
+    assert len(updates) == 1, statements
+    assert "PRIMARY KEY" in plan(busy_store, updates[0])
+
+
+def test_finishing_looks_jobs_up_by_id_not_by_walking_the_running_ones(
+    busy_store: Store,
+) -> None:
+    running = busy_store.jobs.unfinished_on("node-a")[:10]
+    finishes = [Finish(job.job_id, Outcome(Status.COMPLETED, 0)) for job in running]
+    statements = statements_of(busy_store, lambda: busy_store.jobs.record(finishes=finishes))
+    touching_jobs = [
+        s for s in statements if " jobs" in s[0] and not s[0].lstrip().upper().startswith("INSERT")
+    ]
+    assert len(touching_jobs) == 2, statements
+    for statement in touching_jobs:
+        found = plan(busy_store, statement)
+        assert "(job_id=?)" in found, (statement[0], found)
+        assert "ix_jobs_active" not in found
+        assert "ix_jobs_status" not in found
