@@ -40,7 +40,7 @@ class Settings(BaseModel):
     # A timeout for jobs submitted without timeoutSeconds; off unless set.
     default_timeout_seconds: Annotated[float, Field(gt=0, le=30 * 86400)] | None = None
     output_cap_bytes: Annotated[int, Field(ge=1024)] = 64 * MiB
-    output_flush_seconds: Annotated[float, Field(gt=0, le=5)] = 0.05
+    output_flush_seconds: Annotated[float, Field(gt=0, le=5)] = 0.02
     tick_seconds: Annotated[float, Field(gt=0, le=1)] = 1.0
     session_hours: Annotated[float, Field(gt=0, le=24 * 90)] = 12.0
     node_name: str = Field(default_factory=socket.gethostname)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from jobhost.engine.recorder import Recorder
+from jobhost.engine.recorder import QUIET_READ_MAX_SECONDS, Recorder
 from jobhost.engine.sources import BufferSource
 from jobhost.errors import StoreUnavailable
 from jobhost.models import JobSpec, Mode, Outcome, Status
@@ -76,3 +76,33 @@ def test_nothing_is_lost_while_the_store_is_briefly_unavailable(sqlite_store: St
     job = sqlite_store.jobs.get(job_id)
     assert job is not None and job.status is Status.FAILED and job.exit_code == 2
     assert sqlite_store.jobs.read_output(job_id, 0, 1000) == b"first\nsecond\n[note]\n"
+
+
+class CountingSource(BufferSource):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def read(self, limit: int) -> bytes:
+        self.reads += 1
+        return super().read(limit)
+
+
+def test_a_quiet_job_is_read_less_often_but_its_output_is_never_lost(sqlite_store: Store) -> None:
+    job_id = _running_job(sqlite_store)
+    recorder = Recorder(sqlite_store.jobs, cap_bytes=1 << 20, flush_seconds=0.01)
+    source = CountingSource()
+    recorder.watch(job_id, source)
+    recorder.start()
+    time.sleep(1.0)
+    # Read at every flush that would be about 100 reads; backing off, a handful.
+    assert source.reads < 20, source.reads
+    source.write(b"late line\n")
+    deadline = time.monotonic() + QUIET_READ_MAX_SECONDS + 2
+    while sqlite_store.jobs.read_output(job_id, 0, 100) != b"late line\n":
+        assert time.monotonic() < deadline, "quiet output was never stored"
+        time.sleep(0.01)
+    source.write(b"last words\n")  # written just before the end: read at once, not later
+    recorder.finish(job_id, Outcome(Status.COMPLETED, 0)).result(timeout=10)
+    recorder.close()
+    assert sqlite_store.jobs.read_output(job_id, 0, 100) == b"late line\nlast words\n"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 from jobhost.engine.sources import OutputSource
@@ -24,6 +25,9 @@ logger = logging.getLogger(__name__)
 _READ_BYTES = 1024 * 1024
 _BUDGET_PER_FLUSH = 4 * 1024 * 1024
 _RETRY_SECONDS = 0.5
+# A job that printed nothing lately is read less often, doubling up to this: a thousand
+# quiet jobs then cost a few thousand reads a second instead of one each per flush.
+QUIET_READ_MAX_SECONDS = 0.4
 
 
 @dataclass(slots=True)
@@ -35,6 +39,8 @@ class _Watch:
     ends_with_newline: bool = True
     pending: bytearray = field(default_factory=bytearray)
     pending_dropped: int = 0
+    quiet_reads: int = 0
+    next_read: float = 0.0
 
 
 @dataclass(slots=True)
@@ -125,7 +131,13 @@ class Recorder:
     def _write(self, watches: dict[str, _Watch], finishing: list[_Finishing]) -> set[str]:
         """Store one flush's worth of output, and the outcomes of the jobs whose output is
         all in; returns the ids of jobs with output still waiting."""
-        backlog = {watch.job_id for watch in watches.values() if self._collect(watch)}
+        ending = {item.job_id for item in finishing}
+        now = time.monotonic()
+        backlog = {
+            watch.job_id
+            for watch in watches.values()
+            if (watch.job_id in ending or now >= watch.next_read) and self._collect(watch, now)
+        }
         final = [item for item in finishing if item.job_id not in backlog]
         chunks: list[OutputChunk] = []
         progress: list[OutputProgress] = []
@@ -149,7 +161,7 @@ class Recorder:
             watch.source.release()
         return backlog
 
-    def _collect(self, watch: _Watch) -> bool:
+    def _collect(self, watch: _Watch, now: float) -> bool:
         """Read up to one flush's budget; True if the budget ran out (more may be waiting)."""
         budget = _BUDGET_PER_FLUSH
         while budget > 0:
@@ -159,10 +171,18 @@ class Recorder:
                 return False
             data = watch.source.read(min(_READ_BYTES, room, budget))
             if not data:
+                self._note_quiet(watch, now, budget == _BUDGET_PER_FLUSH)
                 return False
             watch.pending += data
             budget -= len(data)
         return True
+
+    def _note_quiet(self, watch: _Watch, now: float, quiet: bool) -> None:
+        """Schedule the next read: at the next flush after output, later after silence."""
+        watch.quiet_reads = watch.quiet_reads + 1 if quiet else 0
+        if watch.quiet_reads:
+            pause = self._flush_seconds * 2 ** min(watch.quiet_reads, 8)
+            watch.next_read = now + min(pause, QUIET_READ_MAX_SECONDS)
 
 
 def _commit(watch: _Watch, data: bytes) -> None:
