@@ -9,7 +9,8 @@ others just stop the server and kill the jobs.
 
 There is no metric for the dispatcher's cycle, so it is measured from outside: py-spy
 samples the server with ``--idle`` and every run of consecutive samples of the dispatcher
-thread inside ``Dispatcher.cycle`` is one cycle (resolution: the sampling interval).
+thread inside ``Dispatcher.cycle`` is one cycle (resolution: the sampling interval). The
+probe jobs are submitted during that recording, so cycles that claim and start a job are seen.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ async def _get_latencies(server: BenchServer, count: int) -> list[float]:
     return latencies
 
 
-async def _probe(server: BenchServer, name: str) -> list[float]:
+async def _probe(server: BenchServer, name: str, delay: float = 0.0) -> list[float]:
+    await asyncio.sleep(delay)  # e.g. until py-spy has attached
     async with server.connect() as conn:
         request = conn.encode("POST", f"{API}/jobs/submit", submit_body(name, "pass", "Runspace"))
         for _ in range(PROBES):
@@ -86,8 +88,11 @@ async def _rep(ctx: Context, server: BenchServer, count: int, rep: int) -> dict[
     started_in = await _start_all(server, count, f"cc-{rep}")
     memory = server.memory_kib()
     gets = await _get_latencies(server, ctx.sizes.get_requests)
-    cycles = _cycles(ctx, server, rep)
-    probes = await _probe(server, f"cc-probe-{rep}")
+    # The probes run while py-spy records, so that the cycles seen include ones that claim
+    # and start a job with every other job running, not only the idle tick's.
+    cycles, probes = await asyncio.gather(
+        asyncio.to_thread(_cycles, ctx, server, rep), _probe(server, f"cc-probe-{rep}", 0.3)
+    )
     return {
         "rss_mib": memory["VmRSS"] / 1024,
         "hwm_mib": memory["VmHWM"] / 1024,
