@@ -133,16 +133,14 @@ class Recorder:
         all in; returns the ids of jobs with output still waiting."""
         ending = {item.job_id for item in finishing}
         now = time.monotonic()
-        backlog = {
-            watch.job_id
-            for watch in watches.values()
-            if (watch.job_id in ending or now >= watch.next_read) and self._collect(watch, now)
-        }
+        # Only the jobs due for a read can have new output; the others are left alone.
+        due = [w for w in watches.values() if w.job_id in ending or now >= w.next_read]
+        backlog = {watch.job_id for watch in due if self._collect(watch, now)}
         final = [item for item in finishing if item.job_id not in backlog]
         chunks: list[OutputChunk] = []
         progress: list[OutputProgress] = []
         notes = {item.job_id: _note_bytes(watches.get(item.job_id), item.outcome) for item in final}
-        for watch in watches.values():
+        for watch in due:
             data = bytes(watch.pending) + notes.get(watch.job_id, b"")
             if data or watch.pending_dropped:
                 chunks.append(OutputChunk(watch.job_id, watch.stored, data))
@@ -157,7 +155,7 @@ class Recorder:
         self._jobs.record(chunks, progress, finishes)
         for chunk in chunks:
             _commit(watches[chunk.job_id], chunk.data)
-        for watch in watches.values():
+        for watch in due:
             watch.source.release()
         return backlog
 

@@ -1,0 +1,77 @@
+"""The listings and results are sent without FastAPI checking them against their response
+models (for speed), so these tests hold the records to the models: every key the model
+names, no other, each of the declared type, for jobs in every state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from jobhost.clock import SystemClock
+from jobhost.models import JobSpec, Mode, Outcome, Status
+from jobhost.settings import Settings
+from jobhost.store import Store
+from jobhost.store.jobs import Finish, JobQuery, OutputChunk
+from jobhost.web.jobs import _listing_body
+from jobhost.web.records import detailed_record
+from jobhost.web.schemas import JobDetail, JobListResponse, JobRecord, ResultsResponse
+
+FINISHED = [Status.COMPLETED, Status.FAILED, Status.STOPPED, Status.TIMED_OUT]
+
+
+@pytest.fixture
+def store_with_every_state(settings: Settings) -> Iterator[Store]:
+    store = Store.open(settings.store_url, SystemClock())
+    jobs = store.jobs
+    spec = JobSpec(name="j", command="true", mode=Mode.BACKGROUND_JOB, description="d")
+    for status in FINISHED:
+        job = jobs.submit("alice", spec)
+        jobs.claim(1, "node")
+        jobs.record(
+            [OutputChunk(job.job_id, 0, b"out\n")],
+            finishes=[Finish(job.job_id, Outcome(status, 0 if status is Status.COMPLETED else 1))],
+        )
+    jobs.cancel(jobs.submit("alice", spec).job_id)
+    jobs.submit("alice", spec)
+    jobs.claim(1, "node")  # one running
+    jobs.submit("alice", JobSpec(name="p", command="pass", mode=Mode.RUNSPACE, priority=3))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def assert_matches(record: dict[str, Any], model: type[BaseModel]) -> None:
+    assert set(record) == set(model.model_fields), set(record) ^ set(model.model_fields)
+    model.model_validate(record, strict=True)
+
+
+def test_listing_records_match_the_job_record_model(store_with_every_state: Store) -> None:
+    listing = store_with_every_state.jobs.listing(JobQuery("alice"))
+    body = _listing_body(listing, SystemClock().now())
+    JobListResponse.model_validate(body, strict=True)
+    records = [r for category in body["jobs"].values() for r in category]
+    assert len(records) == len(FINISHED) + 3
+    assert {r["Status"] for r in records} >= {"Pending", "Running", "Cancelled", "TimedOut"}
+    for record in records:
+        assert_matches(record, JobRecord)
+    json.dumps(body, allow_nan=False)  # what JSONResponse does with it
+
+
+def test_result_records_match_the_job_detail_model(store_with_every_state: Store) -> None:
+    jobs = store_with_every_state.jobs
+    finished = jobs.listing(JobQuery("alice")).by_category
+    results = [
+        detailed_record(job, SystemClock().now(), jobs.read_output(job.job_id, 0, 100))
+        for category in finished.values()
+        for job in category
+    ]
+    ResultsResponse.model_validate(
+        {"success": True, "results": results, "count": len(results)}, strict=True
+    )
+    for record in results:
+        assert_matches(record, JobDetail)
