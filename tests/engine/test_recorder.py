@@ -106,3 +106,59 @@ def test_a_quiet_job_is_read_less_often_but_its_output_is_never_lost(sqlite_stor
     recorder.finish(job_id, Outcome(Status.COMPLETED, 0)).result(timeout=10)
     recorder.close()
     assert sqlite_store.jobs.read_output(job_id, 0, 100) == b"late line\nlast words\n"
+
+
+def _finished(store: Store, job_id: str) -> tuple[Status, bytes]:
+    job = store.jobs.get(job_id)
+    assert job is not None
+    return job.status, store.jobs.read_output(job_id, 0, 1 << 24)
+
+
+def test_finish_here_records_small_ends_at_once_on_the_calling_thread(
+    sqlite_store: Store,
+) -> None:
+    recorder = Recorder(sqlite_store.jobs, cap_bytes=1 << 20, flush_seconds=60)  # never flushes
+    ids = [_running_job(sqlite_store) for _ in range(3)]
+    for n, job_id in enumerate(ids):
+        buffer = BufferSource()
+        recorder.watch(job_id, buffer)
+        buffer.write(f"job {n}\n".encode())
+    ends = [(job_id, Outcome(Status.COMPLETED, 0)) for job_id in ids[:2]]
+    ends.append((ids[2], Outcome(Status.STOPPED, None, "[Job stopped by user]")))
+    assert recorder.finish_here(ends) == []  # the recorder thread was never started
+    assert _finished(sqlite_store, ids[0]) == (Status.COMPLETED, b"job 0\n")
+    assert _finished(sqlite_store, ids[2]) == (Status.STOPPED, b"job 2\n[Job stopped by user]\n")
+
+
+def test_finish_here_leaves_a_job_with_much_output_to_the_recorder_thread(
+    sqlite_store: Store,
+) -> None:
+    recorder = Recorder(sqlite_store.jobs, cap_bytes=1 << 24, flush_seconds=60)
+    job_id = _running_job(sqlite_store)
+    buffer = BufferSource(high_water=1 << 24)
+    recorder.watch(job_id, buffer)
+    data = bytes(range(256)) * 8192  # 2 MiB
+    buffer.write(data)
+    end = (job_id, Outcome(Status.COMPLETED, 0))
+    assert recorder.finish_here([end]) == [end]
+    status, stored = _finished(sqlite_store, job_id)
+    assert status is Status.RUNNING and data.startswith(stored) and len(stored) < len(data)
+    recorder.start()
+    recorder.finish(*end).result(timeout=10)
+    recorder.close()
+    assert _finished(sqlite_store, job_id) == (Status.COMPLETED, data)
+
+
+def test_finish_here_leaves_everything_while_the_store_is_unavailable(sqlite_store: Store) -> None:
+    job_id = _running_job(sqlite_store)
+    flaky = FlakyJobs(sqlite_store.jobs, failures=1)
+    recorder = Recorder(flaky, cap_bytes=1 << 20, flush_seconds=0.01)
+    buffer = BufferSource()
+    recorder.watch(job_id, buffer)
+    buffer.write(b"kept\n")
+    end = (job_id, Outcome(Status.FAILED, 3))
+    assert recorder.finish_here([end]) == [end]
+    recorder.start()
+    recorder.finish(*end).result(timeout=10)
+    recorder.close()
+    assert _finished(sqlite_store, job_id) == (Status.FAILED, b"kept\n")

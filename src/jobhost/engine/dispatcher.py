@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from jobhost.clock import Clock
 from jobhost.engine.recorder import Recorder
@@ -31,6 +33,7 @@ INTERRUPTED_BY_RESTART = Outcome(
     Status.INTERRUPTED, None, "[Job interrupted: the server stopped while it ran]"
 )
 _SUPERVISION_FAILED = "[jobhost: supervising the job failed: {error}]"
+_FINISH_AT_SHUTDOWN_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,7 @@ class Dispatcher:
         self._node = node
         self._active: dict[str, _Active] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._ended: list[tuple[Job, Outcome]] = []
         self._wake: asyncio.Event | None = None
         self._stops_seen = -1
         self._next_stop_check = 0.0
@@ -120,6 +124,7 @@ class Dispatcher:
             self._supervise(job, run)
 
     async def cycle(self) -> None:
+        self._record_ends()
         reap_orphans(self._processes.children)
         self._honour_stop_requests()
         self._enforce_timeouts()
@@ -137,6 +142,10 @@ class Dispatcher:
         ]
         if python_tasks:
             await asyncio.wait(python_tasks, timeout=self._limits.stop_grace + 1)
+        self._record_ends()
+        finishing = [task for task in self._tasks if task.get_name().startswith("finish:")]
+        if finishing:
+            await asyncio.wait(finishing, timeout=_FINISH_AT_SHUTDOWN_SECONDS)
 
     async def _sleep(self) -> None:
         """Until woken, the next deadline, or a tick, whichever comes first."""
@@ -205,9 +214,7 @@ class Dispatcher:
         timeout = job.spec.timeout_seconds
         deadline = self._clock.monotonic() + timeout if timeout else None
         self._active[job.job_id] = _Active(job, run, deadline)
-        task = asyncio.create_task(self._follow(job, run), name=f"{job.mode.value}:{job.job_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._follow(job, run), f"{job.mode.value}:{job.job_id}")
 
     async def _follow(self, job: Job, run: Run) -> None:
         try:
@@ -215,11 +222,40 @@ class Dispatcher:
         except Exception as exc:
             logger.exception("supervising job %s failed", job.job_id, extra={"job_id": job.job_id})
             outcome = Outcome(Status.FAILED, None, _SUPERVISION_FAILED.format(error=exc))
+        # Recorded by the next cycle, together with every other job that ended meanwhile.
+        self._ended.append((job, outcome))
+        self.wake()
+
+    def _record_ends(self) -> None:
+        """Store the outcomes of the jobs that ended, freeing their slots; the few with much
+        output still to store are left to the recorder thread."""
+        if not self._ended:
+            return
+        ended, self._ended = self._ended, []
+        jobs = {job.job_id: job for job, _ in ended}
+        left = self._recorder.finish_here([(job.job_id, outcome) for job, outcome in ended])
+        later = {job_id for job_id, _ in left}
+        for job_id, outcome in left:
+            self._spawn(self._finish_later(jobs[job_id], outcome), f"finish:{job_id}")
+        for job in jobs.values():
+            if job.job_id not in later:
+                self._release(job)
+
+    async def _finish_later(self, job: Job, outcome: Outcome) -> None:
         await asyncio.wrap_future(self._recorder.finish(job.job_id, outcome))
+        self._release(job)
+        self.wake()
+
+    def _release(self, job: Job) -> None:
+        """The job's outcome is stored: forget it and free its slot."""
         if job.mode is Mode.BACKGROUND_JOB:
             self._processes.remove_run_dir(job.job_id)
         self._active.pop(job.job_id, None)
-        self.wake()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _run_inline(self, job: Job) -> None:
         buffer = BufferSource()

@@ -13,6 +13,7 @@ import concurrent.futures
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from jobhost.engine.sources import OutputSource
@@ -24,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 _READ_BYTES = 1024 * 1024
 _BUDGET_PER_FLUSH = 4 * 1024 * 1024
+# What finish_here reads of a job's remaining output on the caller's thread; a job with more
+# is left to the recorder thread, so the caller (the dispatcher) is never held up for long.
+_BUDGET_HERE = 256 * 1024
 _RETRY_SECONDS = 0.5
 # A job that printed nothing lately is read less often, doubling up to this: a thousand
 # quiet jobs then cost a few thousand reads a second instead of one each per flush.
@@ -47,7 +51,7 @@ class _Watch:
 class _Finishing:
     job_id: str
     outcome: Outcome
-    future: concurrent.futures.Future[None]
+    future: concurrent.futures.Future[None] | None
 
 
 class Recorder:
@@ -56,6 +60,9 @@ class Recorder:
         self._cap = cap_bytes
         self._flush_seconds = flush_seconds
         self._lock = threading.Lock()
+        # Held while output is read and written, by the recorder thread or finish_here,
+        # so that a job's output is never read by both at once.
+        self._flushing = threading.Lock()
         self._wake = threading.Event()
         self._watches: dict[str, _Watch] = {}
         self._finishing: list[_Finishing] = []
@@ -102,14 +109,47 @@ class Recorder:
             if closing and not more:
                 return
 
+    def finish_here(self, ends: Sequence[tuple[str, Outcome]]) -> list[tuple[str, Outcome]]:
+        """Record these jobs' remaining output and outcomes now, on the calling thread, in one
+        transaction; returns the ends left to ``finish`` (too much output still to read,
+        the recorder busy writing, or the store unavailable).
+
+        The dispatcher calls this for the jobs that ended since its last cycle: handing
+        every end to the recorder thread and back cost two thread switches per job.
+        """
+        if not self._flushing.acquire(blocking=False):
+            return list(ends)
+        try:
+            with self._lock:
+                watches = {
+                    job_id: watch
+                    for job_id, _ in ends
+                    if (watch := self._watches.get(job_id)) is not None
+                }
+            finishing = [_Finishing(job_id, outcome, None) for job_id, outcome in ends]
+            try:
+                backlog = self._write(watches, finishing, _BUDGET_HERE)
+            except JobhostError:
+                return list(ends)  # the recorder thread retries them
+            with self._lock:
+                for job_id in watches.keys() - backlog:
+                    self._watches.pop(job_id).source.close()
+        finally:
+            self._flushing.release()
+        return [end for end in ends if end[0] in backlog]
+
     def _flush(self) -> bool:
+        with self._flushing:
+            return self._flush_locked()
+
+    def _flush_locked(self) -> bool:
         """One transaction's worth; True if output is still waiting (flush again at once)."""
         with self._lock:
             finishing = self._finishing
             self._finishing = []
             watches = dict(self._watches)
         try:
-            backlog = self._write(watches, finishing)
+            backlog = self._write(watches, finishing, _BUDGET_PER_FLUSH)
         except BaseException:
             with self._lock:
                 self._finishing[:0] = finishing
@@ -125,17 +165,20 @@ class Recorder:
         if backlog:
             self._wake.set()
         for item in done:
-            item.future.set_result(None)
+            if item.future is not None:
+                item.future.set_result(None)
         return bool(backlog)
 
-    def _write(self, watches: dict[str, _Watch], finishing: list[_Finishing]) -> set[str]:
+    def _write(
+        self, watches: dict[str, _Watch], finishing: list[_Finishing], budget: int
+    ) -> set[str]:
         """Store one flush's worth of output, and the outcomes of the jobs whose output is
         all in; returns the ids of jobs with output still waiting."""
         ending = {item.job_id for item in finishing}
         now = time.monotonic()
         # Only the jobs due for a read can have new output; the others are left alone.
         due = [w for w in watches.values() if w.job_id in ending or now >= w.next_read]
-        backlog = {watch.job_id for watch in due if self._collect(watch, now)}
+        backlog = {watch.job_id for watch in due if self._collect(watch, now, budget)}
         final = [item for item in finishing if item.job_id not in backlog]
         chunks: list[OutputChunk] = []
         progress: list[OutputProgress] = []
@@ -159,9 +202,9 @@ class Recorder:
             watch.source.release()
         return backlog
 
-    def _collect(self, watch: _Watch, now: float) -> bool:
-        """Read up to one flush's budget; True if the budget ran out (more may be waiting)."""
-        budget = _BUDGET_PER_FLUSH
+    def _collect(self, watch: _Watch, now: float, budget: int) -> bool:
+        """Read up to ``budget`` bytes; True if the budget ran out (more may be waiting)."""
+        full = budget
         while budget > 0:
             room = self._cap - watch.stored - len(watch.pending)
             if room <= 0:
@@ -169,7 +212,7 @@ class Recorder:
                 return False
             data = watch.source.read(min(_READ_BYTES, room, budget))
             if not data:
-                self._note_quiet(watch, now, budget == _BUDGET_PER_FLUSH)
+                self._note_quiet(watch, now, budget == full)
                 return False
             watch.pending += data
             budget -= len(data)
