@@ -272,3 +272,18 @@ def test_a_job_writing_200_mb_past_the_cap_runs_on_and_keeps_its_exit_code(
     )
     # The blocks behind output already stored are freed while the job still runs.
     assert disk_use[0] < 64 * 1024 * 1024
+
+
+def test_a_finished_jobs_run_folder_is_removed_whatever_it_holds(harness: Harness) -> None:
+    plain = harness.submit("echo plain")
+    # The wrapper's folder is the job's to write into too (it can find it from the exit
+    # file's path in its parent's command line); whatever it leaves there goes as well.
+    cluttered = harness.submit(
+        'd=$(dirname "$(tr "\\0" "\\n" </proc/$PPID/cmdline | sed -n 5p)")'
+        ' && mkdir "$d/sub" && touch "$d/sub/file" "$d/extra" && echo cluttered'
+    )
+    harness.run()
+    assert harness.output(cluttered) == "cluttered\n"
+    for job_id in (plain, cluttered):
+        assert harness.job(job_id).status is Status.COMPLETED
+        assert not (harness.settings.data_dir / "runs" / job_id).exists()

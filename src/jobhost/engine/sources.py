@@ -7,7 +7,6 @@ import ctypes
 import logging
 import os
 import threading
-from pathlib import Path
 from typing import Protocol
 
 logger = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ class FileTail:
     keeps its size and offsets, but not the blocks.
     """
 
-    def __init__(self, path: Path, position: int = 0) -> None:
+    def __init__(self, path: str | os.PathLike[str], position: int = 0) -> None:
         self._fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
         self.position = position
         self._released = 0
