@@ -1,24 +1,35 @@
-"""The listings and results are sent without FastAPI checking them against their response
-models (for speed), so these tests hold the records to the models: every key the model
-names, no other, each of the declared type, for jobs in every state."""
+"""Submit, output, the listings and results are sent without FastAPI checking them against
+their response models (for speed), so these tests hold the bodies to the models: every key
+the model names, no other, each of the declared type, for jobs in every state."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
+from jobhost.auth.keys import create_key
 from jobhost.clock import SystemClock
 from jobhost.models import JobSpec, Mode, Outcome, Status
 from jobhost.settings import Settings
 from jobhost.store import Store
 from jobhost.store.jobs import Finish, JobQuery, OutputChunk
+from jobhost.web.app import BASE, create_app
 from jobhost.web.jobs import _listing_body
 from jobhost.web.records import detailed_record
-from jobhost.web.schemas import JobDetail, JobListResponse, JobRecord, ResultsResponse
+from jobhost.web.schemas import (
+    JobDetail,
+    JobListResponse,
+    JobRecord,
+    OutputResponse,
+    ResultsResponse,
+    SubmitResponse,
+)
 
 FINISHED = [Status.COMPLETED, Status.FAILED, Status.STOPPED, Status.TIMED_OUT]
 
@@ -75,3 +86,40 @@ def test_result_records_match_the_job_detail_model(store_with_every_state: Store
     )
     for record in results:
         assert_matches(record, JobDetail)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    store = Store.open(settings.store_url, SystemClock())
+    try:
+        store.users.add_user("root", frozenset({"system_admin"}), None)
+        token = create_key(store.users, SystemClock(), "root", None, None).token
+    finally:
+        store.close()
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(settings), headers=headers) as test_client:
+        yield test_client
+
+
+def test_submit_output_and_listing_bodies_match_their_models(client: TestClient) -> None:
+    submitted = client.post(
+        BASE + "/jobs/submit",
+        json={"jobName": "x", "command": "echo hi", "executionMode": "BackgroundJob"},
+    )
+    assert submitted.status_code == 200
+    assert_matches(submitted.json(), SubmitResponse)
+    job_id = submitted.json()["jobId"]
+    deadline = time.monotonic() + 10
+    while (output := client.get(BASE + "/jobs/output", params={"jobId": job_id})).json()[
+        "state"
+    ] != "Completed":
+        assert time.monotonic() < deadline, output.json()
+        time.sleep(0.02)
+    assert_matches(output.json(), OutputResponse)
+    assert output.json()["output"] == "hi\n"
+    listing = client.get(BASE + "/jobs").json()
+    assert_matches(listing, JobListResponse)
+    assert_matches(listing["jobs"]["completed"][0], JobRecord)
+    results = client.get(BASE + "/jobs/results").json()
+    assert_matches(results, ResultsResponse)
+    assert_matches(results["results"][0], JobDetail)

@@ -56,14 +56,16 @@ UserId = Annotated[str | None, Query(description="Privileged roles: this user's 
         }
     },
 )
-def submit(user: Caller, body: JsonObject, ops: Ops) -> dict[str, Any]:
+def submit(user: Caller, body: JsonObject, ops: Ops) -> Response:
     job = ops.submit(user, body)
-    return {
-        "success": True,
-        "jobId": job.job_id,
-        "message": "Job submitted successfully",
-        "executionMode": job.mode.value,
-    }
+    return _unchecked(
+        {
+            "success": True,
+            "jobId": job.job_id,
+            "message": "Job submitted successfully",
+            "executionMode": job.mode.value,
+        }
+    )
 
 
 @router.get("", response_model=JobListResponse | JobResponse)
@@ -139,7 +141,7 @@ def get_output(
     ops: Ops,
     jobId: JobId,
     offset: Annotated[int, Query(ge=0, description="Skip this many bytes")] = 0,
-) -> dict[str, Any]:
+) -> Response:
     """Output so far (stdout and stderr interleaved), from byte ``offset``, in any mode."""
     job, data = ops.output(user, jobId, offset, OUTPUT_PAGE_BYTES)
     at_end = job.status.is_finished and offset + len(data) >= job.output_size
@@ -147,15 +149,17 @@ def get_output(
     message = None
     if job.output_dropped:
         message = f"Output truncated: {job.output_dropped} bytes past the cap were not kept"
-    return {
-        "success": True,
-        "jobId": job.job_id,
-        "output": text,
-        "runtime": job.runtime(ops.clock.now()),
-        "state": job.status.value,
-        "message": message,
-        "nextOffset": offset + used,
-    }
+    return _unchecked(
+        {
+            "success": True,
+            "jobId": job.job_id,
+            "output": text,
+            "runtime": job.runtime(ops.clock.now()),
+            "state": job.status.value,
+            "message": message,
+            "nextOffset": offset + used,
+        }
+    )
 
 
 @router.get("/results", response_model=ResultsResponse)
@@ -185,9 +189,11 @@ def delete_result(user: Caller, ops: Ops, jobId: JobId) -> dict[str, Any]:
 
 
 def _unchecked(content: dict[str, Any]) -> Response:
-    """Our own records, sent without FastAPI checking them against the response model: for
-    a thousand running jobs that check cost more than building them, and ran on another
-    thread hop. tests/web/test_record_schemas.py holds the records to the models instead."""
+    """Our own body, sent without FastAPI checking it against the response model: for a
+    thousand running jobs that check cost more than building the records, and for every
+    route declared ``def`` it is one more hop to the threadpool and back per request (the
+    busiest routes: submit, output, listings). tests/web/test_record_schemas.py holds the
+    bodies to the models instead."""
     return JSONResponse(content)
 
 
