@@ -20,9 +20,10 @@ class Store:
     users: UserStore
 
     @classmethod
-    def open(cls, url: str, clock: Clock) -> Store:
-        """Connect and migrate to the newest schema."""
-        db = Database(url)
+    def open(cls, url: str, clock: Clock, background_checkpoints: bool = False) -> Store:
+        """Connect and migrate to the newest schema (``background_checkpoints``: see
+        Database)."""
+        db = Database(url, background_checkpoints)
         migrate(db)
         return cls(db, JobStore(db, clock), UserStore(db, clock))
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from jobhost.errors import StoreUnavailable
+from jobhost.store.checkpoint import SAFETY_NET_PAGES, WalCheckpointer
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,9 @@ def normalise_url(url: str) -> str:
 class Database:
     """A connection pool with ``read()`` and ``write()`` transactions and translated errors."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, background_checkpoints: bool = False) -> None:
+        """``background_checkpoints``: for a long-running server on SQLite, checkpoint the
+        log from a thread (see ``store/checkpoint.py``) instead of in committing threads."""
         self.url = normalise_url(url)
         self.engine: Engine = create_engine(
             self.url, pool_pre_ping=not self.url.startswith("sqlite")
@@ -52,8 +55,13 @@ class Database:
         self._write_lock: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if self.is_sqlite else contextlib.nullcontext()
         )
+        self._checkpointer: WalCheckpointer | None = None
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            pages = SAFETY_NET_PAGES if background_checkpoints else None
+            _configure_sqlite(self.engine, pages)
+            if background_checkpoints:
+                self._checkpointer = WalCheckpointer(self.checkpoint)
+                self._checkpointer.start()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -67,7 +75,15 @@ class Database:
             with conn.begin():
                 yield conn
 
+    def checkpoint(self) -> tuple[int, int, int]:
+        """SQLite: one PASSIVE checkpoint of the log; (busy, pages in the log, pages moved)."""
+        with translate_errors(), self.engine.connect() as conn:
+            busy, logged, moved = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+        return int(busy), int(logged), int(moved)
+
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
 
 
@@ -83,7 +99,7 @@ def translate_errors() -> Iterator[None]:
         raise StoreUnavailable() from exc
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, autocheckpoint_pages: int | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Take transaction control away from the sqlite3 module so that BEGIN is ours.
@@ -93,6 +109,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if autocheckpoint_pages is not None:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint_pages)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

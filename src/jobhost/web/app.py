@@ -29,7 +29,7 @@ def create_app(settings: Settings, clock: Clock | None = None, run_engine: bool 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = Store.open(settings.store_url, the_clock)
+        store = Store.open(settings.store_url, the_clock, background_checkpoints=True)
         engine = Engine(settings, store, the_clock, os.environ) if run_engine else None
         if engine is not None:
             engine.start()
