@@ -89,7 +89,10 @@ async def caller(found: Annotated[Identity, Depends(identity)]) -> User:
 
 async def json_object(request: Request) -> dict[str, object]:
     """The request body as a JSON object; 400 for anything else."""
-    body = await request.body()
+    return parse_json_object(await request.body())
+
+
+def parse_json_object(body: bytes) -> dict[str, object]:
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -108,4 +111,3 @@ async def _services(connection: HTTPConnection) -> Services:
 Svc = Annotated[Services, Depends(_services)]
 Caller = Annotated[User, Depends(caller)]
 Ident = Annotated[Identity, Depends(identity)]
-JsonObject = Annotated[dict[str, object], Depends(json_object)]

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Security
+from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from jobhost.models import Category, Job
 from jobhost.operations import DELETED, JobOperations, Scope
 from jobhost.store.jobs import JobListing
 from jobhost.submission import SubmitRequest
-from jobhost.web.deps import Caller, JsonObject, Svc, bearer_scheme, cookie_scheme
+from jobhost.web.deps import (
+    Caller,
+    Svc,
+    bearer_scheme,
+    cookie_scheme,
+    identity,
+    parse_json_object,
+)
 from jobhost.web.records import RECORD_OUTPUT_BYTES, decode_stream, detailed_record, job_record
 from jobhost.web.schemas import (
     ERROR_RESPONSES,
@@ -56,8 +64,17 @@ UserId = Annotated[str | None, Query(description="Privileged roles: this user's 
         }
     },
 )
-def submit(user: Caller, body: JsonObject, ops: Ops) -> Response:
-    job = ops.submit(user, body)
+async def submit(request: Request, ops: Ops) -> Response:
+    # The busiest write route, so its blocking work (who is asking, then the insert) runs
+    # in one threadpool hop rather than one per sync dependency: about 15% more submits/s
+    # (bench submit-rate). The order of checks is Caller's: credentials before the body.
+    body = await request.body()
+
+    def authenticate_and_submit() -> Job:
+        user = identity(request).user
+        return ops.submit(user, parse_json_object(body))
+
+    job = await run_in_threadpool(authenticate_and_submit)
     return _unchecked(
         {
             "success": True,
