@@ -145,7 +145,7 @@ async def concurrency(ctx: Context) -> Result:
         size={"jobs": n, "get_requests": ctx.sizes.get_requests, "limit": n + PROBES + 10},
         notes=(
             f"GET jobs p99 {get99.median:.1f} ms; dispatcher cycle median "
-            f"{cycle.median:.1f} ms (py-spy, idle ticks); probe dispatch p50 "
+            f"{cycle.median:.1f} ms (py-spy, ticks and probe dispatches); probe dispatch p50 "
             f"{summary['probe_p50_ms']:.1f} ms; recording {n} jobs killed at once took "
             f"{ends:.1f} s"
         ),

@@ -77,3 +77,21 @@ def test_profile_summaries(tmp_path: Path) -> None:
     }
     speedscope.write_text(json.dumps({"shared": {"frames": frames}, "profiles": [profile]}))
     assert cycle_times(speedscope) == [0.004, 0.002]
+
+
+def test_the_engine_drain_tool_drains_both_modes(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBHOST_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    for mode, count in (("Runspace", 200), ("BackgroundJob", 20)):
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.engine_drain", mode, str(count), "5"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=tmp_path,
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.startswith(f"{mode} x {count} at limit 5: "), done.stdout
+        assert float(done.stdout.split(": ")[1].split()[0]) > 0
