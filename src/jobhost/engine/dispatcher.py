@@ -233,7 +233,13 @@ class Dispatcher:
             return
         ended, self._ended = self._ended, []
         jobs = {job.job_id: job for job, _ in ended}
-        left = self._recorder.finish_here([(job.job_id, outcome) for job, outcome in ended])
+        ends = [(job.job_id, outcome) for job, outcome in ended]
+        try:
+            left = self._recorder.finish_here(ends)
+        except Exception:
+            # Never lose an end: whatever went wrong, the recorder thread retries them all.
+            logger.exception("recording job ends failed", extra={"action": "record"})
+            left = ends
         later = {job_id for job_id, _ in left}
         for job_id, outcome in left:
             self._spawn(self._finish_later(jobs[job_id], outcome), f"finish:{job_id}")
