@@ -102,6 +102,7 @@ class ThreadRun:
         # thread goes on to run other jobs.
         self._state = threading.Lock()
         self._thread_id: int | None = None
+        self._raised = False
 
     @property
     def job_id(self) -> str:
@@ -118,6 +119,7 @@ class ThreadRun:
         with self._state:
             if self._thread_id is not None:
                 _raise_in_thread(self._thread_id, JobStopped)
+                self._raised = True
 
     def execute(self) -> None:
         """Run the job on the calling thread and report how it ended."""
@@ -138,8 +140,8 @@ class ThreadRun:
                     outcome = run_source(self._job, self.source, self._stop_requested)
                 finally:
                     with self._state:
-                        if self._thread_id is not None:
-                            _clear_pending(self._thread_id)
+                        if self._raised:
+                            _clear_pending()
                         self._thread_id = None
             except JobStopped:
                 outcome = Outcome(Status.STOPPED)
@@ -157,5 +159,22 @@ def _raise_in_thread(thread_id: int, exc: type[BaseException]) -> None:
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc))
 
 
-def _clear_pending(thread_id: int) -> None:
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
+class _Cleared(BaseException):
+    """Takes the place of a stop still pending when the job's code has returned."""
+
+
+def _clear_pending() -> None:
+    """Make sure no stop is left pending on the calling thread, which runs other jobs next.
+
+    A raised stop may not have been delivered yet when the job's code returned. It is
+    replaced by a marker that is delivered and swallowed here. Clearing it with NULL, the
+    documented way, leaves CPython 3.11's interpreter-wide "asynchronous exception pending"
+    signal set for good: every thread then takes the slow path at each check, and a
+    dispatcher under a profiler stopped making progress.
+    """
+    try:
+        _raise_in_thread(threading.get_ident(), _Cleared)
+        while True:  # the loop's next check delivers the marker
+            pass
+    except _Cleared:
+        return
