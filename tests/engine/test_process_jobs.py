@@ -276,8 +276,8 @@ def test_a_job_writing_200_mb_past_the_cap_runs_on_and_keeps_its_exit_code(
 
 def test_a_finished_jobs_run_folder_is_removed_whatever_it_holds(harness: Harness) -> None:
     plain = harness.submit("echo plain")
-    # The wrapper's folder is the job's to write into too (it can find it from the exit
-    # file's path in its parent's command line); whatever it leaves there goes as well.
+    # A job can find its run folder (the exit file's path is in its wrapper's command line)
+    # and leave files there: the folder still goes, whatever it holds.
     cluttered = harness.submit(
         'd=$(dirname "$(tr "\\0" "\\n" </proc/$PPID/cmdline | sed -n 5p)")'
         ' && mkdir "$d/sub" && touch "$d/sub/file" "$d/extra" && echo cluttered'
