@@ -77,6 +77,7 @@ class Dispatcher:
         self._stops_seen = -1
         self._next_stop_check = 0.0
         self._next_reap = 0.0
+        self._process_ended = False
 
     def wake(self) -> None:
         """Run a cycle soon; call from the dispatcher's own loop."""
@@ -160,10 +161,13 @@ class Dispatcher:
                 await self._wake.wait()
 
     def _reap_orphans(self) -> None:
-        # Once per tick: an orphaned zombie may wait a second, while reading every thread's
-        # children from /proc on each cycle was a tenth of a busy dispatcher's time.
+        # After a process job ended (its orphans become our zombies, and every zombie left
+        # makes the next job end's scan for escapees longer), else once per tick: reading
+        # every thread's children from /proc on each cycle was a tenth of a busy
+        # dispatcher's time when only Python jobs ran.
         now = self._clock.monotonic()
-        if now >= self._next_reap:
+        if self._process_ended or now >= self._next_reap:
+            self._process_ended = False
             self._next_reap = now + self._limits.tick
             reap_orphans(self._processes.children)
 
@@ -233,6 +237,7 @@ class Dispatcher:
             outcome = Outcome(Status.FAILED, None, _SUPERVISION_FAILED.format(error=exc))
         # Recorded by the next cycle, together with every other job that ended meanwhile.
         self._ended.append((job, outcome))
+        self._process_ended |= job.mode is Mode.BACKGROUND_JOB
         self.wake()
 
     def _record_ends(self) -> None:
