@@ -16,7 +16,9 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 
 from bench import peers
 from bench.context import Context
@@ -61,23 +63,51 @@ async def drain_once(
     return {"rate": count / (last - first), "gate_to_first_start": first - released}
 
 
-async def drain_process(ctx: Context) -> Result:
-    n = ctx.sizes.drain_process
-    env = {"JOBHOST_MAX_CONCURRENT_JOBS": str(PROCESS_CONCURRENCY)}
+@dataclass(frozen=True)
+class Workload:
+    figure: str
+    prefix: str
+    mode: str
+    command: str
+    count: int
+    concurrency: int
+
+
+async def _repeat_drain(
+    ctx: Context, work: Workload, baseline: Callable[[int], float], baseline_name: str
+) -> tuple[list[float], list[float], list[str]]:
+    """Each repetition's baseline and drain rate, then one profiled drain; and the notes."""
+    env = {"JOBHOST_MAX_CONCURRENT_JOBS": str(work.concurrency)}
     rates: list[float] = []
     base: list[float] = []
     notes: list[str] = []
-    with ctx.server("drain-process", env) as server:
+    with ctx.server(work.figure, env) as server:
         for rep in range(ctx.reps):
-            base.append(baseline_rate(ctx, n, rep))
-            found = await drain_once(server, f"dp-{rep}", "BackgroundJob", "true", n)
+            base.append(baseline(rep))
+            found = await drain_once(
+                server, f"{work.prefix}-{rep}", work.mode, work.command, work.count
+            )
             rates.append(found["rate"])
-            ctx.log(f"drain-process rep {rep}: {rates[-1]:.0f} jobs/s, baseline {base[-1]:.0f}")
+            ctx.log(
+                f"{work.figure} rep {rep}: {rates[-1]:.0f} jobs/s, {baseline_name} {base[-1]:.0f}"
+            )
 
         async def extra(recording: AbstractContextManager[object]) -> None:
-            await drain_once(server, "dp-profile", "BackgroundJob", "true", n, recording)
+            name = f"{work.prefix}-profile"
+            await drain_once(server, name, work.mode, work.command, work.count, recording)
 
-        await ctx.profile_once("drain-process", server, notes, extra)
+        await ctx.profile_once(work.figure, server, notes, extra)
+    return rates, base, notes
+
+
+async def drain_process(ctx: Context) -> Result:
+    n = ctx.sizes.drain_process
+    rates, base, notes = await _repeat_drain(
+        ctx,
+        Workload("drain-process", "dp", "BackgroundJob", "true", n, PROCESS_CONCURRENCY),
+        lambda rep: baseline_rate(ctx, n, rep),
+        "baseline",
+    )
     ctx.shared["drain-process"] = rates
     value, baseline = Spread.of(rates), Spread.of(base)
     ratio = value.median / baseline.median
@@ -117,21 +147,12 @@ def baseline_rate(ctx: Context, jobs: int, rep: int) -> float:
 
 async def drain_runspace(ctx: Context) -> Result:
     n = ctx.sizes.drain_runspace
-    env = {"JOBHOST_MAX_CONCURRENT_JOBS": str(RUNSPACE_CONCURRENCY)}
-    rates: list[float] = []
-    huey: list[float] = []
-    notes: list[str] = []
-    with ctx.server("drain-runspace", env) as server:
-        for rep in range(ctx.reps):
-            huey.append(peers.huey_rate(ctx, "noop", n, RUNSPACE_CONCURRENCY))
-            found = await drain_once(server, f"dr-{rep}", "Runspace", "pass", n)
-            rates.append(found["rate"])
-            ctx.log(f"drain-runspace rep {rep}: {rates[-1]:.0f} jobs/s, Huey {huey[-1]:.0f}")
-
-        async def extra(recording: AbstractContextManager[object]) -> None:
-            await drain_once(server, "dr-profile", "Runspace", "pass", n, recording)
-
-        await ctx.profile_once("drain-runspace", server, notes, extra)
+    rates, huey, notes = await _repeat_drain(
+        ctx,
+        Workload("drain-runspace", "dr", "Runspace", "pass", n, RUNSPACE_CONCURRENCY),
+        lambda _rep: peers.huey_rate(ctx, "noop", n, RUNSPACE_CONCURRENCY),
+        "Huey",
+    )
     ctx.shared["drain-runspace"] = rates
     ctx.shared["huey-noop"] = huey
     value, baseline = Spread.of(rates), Spread.of(huey)

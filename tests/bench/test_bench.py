@@ -21,20 +21,25 @@ KEYS = {"id", "value", "unit", "baseline", "baseline_unit", "ratio", "goal", "me
 KEYS |= {"repetitions", "spread", "size", "notes"}
 
 
-def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
-    out = tmp_path / "out.json"
+def run_module(cwd: Path, args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """``python -m`` a module of bench/ as ``scripts/bench`` would, without JOBHOST_ settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBHOST_")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    argv = [sys.executable, "-m", "bench", "--tiny", "--reps", "1", "--json", str(out)]
-    done = subprocess.run(
-        [*argv, "--only", ",".join(SMOKE_FIGURES)],
+    return subprocess.run(
+        [sys.executable, "-m", *args],
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=timeout,
         check=False,
-        cwd=tmp_path,
+        cwd=cwd,
         env=env,
     )
+
+
+def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    argv = ["bench", "--tiny", "--reps", "1", "--json", str(out)]
+    done = run_module(tmp_path, [*argv, "--only", ",".join(SMOKE_FIGURES)], timeout=110)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["machine"]["cores"] >= 1
@@ -80,18 +85,8 @@ def test_profile_summaries(tmp_path: Path) -> None:
 
 
 def test_the_engine_drain_tool_drains_both_modes(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBHOST_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     for mode, count in (("Runspace", 200), ("BackgroundJob", 20)):
-        done = subprocess.run(
-            [sys.executable, "-m", "bench.engine_drain", mode, str(count), "5"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            cwd=tmp_path,
-            env=env,
-        )
+        done = run_module(tmp_path, ["bench.engine_drain", mode, str(count), "5"], timeout=60)
         assert done.returncode == 0, done.stderr[-3000:]
         assert done.stdout.startswith(f"{mode} x {count} at limit 5: "), done.stdout
         assert float(done.stdout.split(": ")[1].split()[0]) > 0

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,22 +14,15 @@ from typing import Any
 
 import httpx
 
+# The loopback port, the clean environment and the clean-up of left-behind jobs are the
+# benchmark harness's too: one copy, in bench/server.py.
+from bench.server import clean_env
+from bench.server import free_port as free_port
+from bench.server import kill_jobs_under as kill_jobs_under
+
 BASE = "/apps/WebHostTaskManagement/api/v1"
+cli_env = clean_env
 _STARTUP_SECONDS = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def cli_env(data_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBHOST_")}
-    env["JOBHOST_DATA_DIR"] = str(data_dir)
-    env.update(extra or {})
-    return env
 
 
 def run_cli(
@@ -114,21 +105,6 @@ class Server:
     def client(self, token: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url + BASE, headers=headers, timeout=30)
-
-
-def kill_jobs_under(data_dir: Path) -> None:
-    """Kill BackgroundJobs left behind (they outlive the server by design)."""
-    marker = str(data_dir)
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = Path(entry.path, "cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if "jobhost-job" in cmdline and marker in cmdline:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(int(entry.name), signal.SIGKILL)
 
 
 def wait_for(

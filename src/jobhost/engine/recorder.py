@@ -13,7 +13,7 @@ import concurrent.futures
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from jobhost.engine.sources import OutputSource
@@ -132,8 +132,7 @@ class Recorder:
             except JobhostError:
                 return list(ends)  # the recorder thread retries them
             with self._lock:
-                for job_id in watches.keys() - backlog:
-                    self._watches.pop(job_id).source.close()
+                self._forget(watches.keys() - backlog)
         finally:
             self._flushing.release()
         return [end for end in ends if end[0] in backlog]
@@ -158,16 +157,20 @@ class Recorder:
         with self._lock:
             # A finishing job with more output than one flush takes stays for the next one.
             self._finishing[:0] = [item for item in finishing if item.job_id in backlog]
-            for item in done:
-                watch = self._watches.pop(item.job_id, None)
-                if watch is not None:
-                    watch.source.close()
+            self._forget(item.job_id for item in done)
         if backlog:
             self._wake.set()
         for item in done:
             if item.future is not None:
                 item.future.set_result(None)
         return bool(backlog)
+
+    def _forget(self, job_ids: Iterable[str]) -> None:
+        """Stop following finished jobs (their output and outcome are stored); hold _lock."""
+        for job_id in job_ids:
+            watch = self._watches.pop(job_id, None)
+            if watch is not None:
+                watch.source.close()
 
     def _write(
         self, watches: dict[str, _Watch], finishing: list[_Finishing], budget: int
