@@ -659,3 +659,12 @@ def test_finished_counts_follow_finish_cancel_and_delete(store: Store) -> None:
     finish(store, a2, Status.STOPPED)
     assert completed_count(store, "alice") == 2
     assert completed_count(store, "carol") == 0
+
+
+def test_get_many_returns_the_existing_jobs_by_id(store: Store) -> None:
+    spec = JobSpec(name="j", command="true", mode=Mode.BACKGROUND_JOB)
+    first, second = store.jobs.submit("u", spec), store.jobs.submit("u", spec)
+    unknown = "00000000-0000-4000-8000-000000000000"
+    found = store.jobs.get_many([second.job_id, unknown, first.job_id])
+    assert found == {first.job_id: store.jobs.get(first.job_id), second.job_id: second}
+    assert store.jobs.get_many([]) == {}

@@ -79,6 +79,7 @@ _CLAIM = (
     )
     .returning(*jobs.c)
 )
+_BY_IDS = select(jobs).where(jobs.c.job_id.in_(bindparam("b_ids", expanding=True)))
 # The recorder's statements, run once per flush.
 _PROGRESS = (
     update(jobs)
@@ -153,6 +154,14 @@ class JobStore:
         with self.db.read() as conn:
             row = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
         return job_from_row(row) if row else None
+
+    def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        """The jobs among ``job_ids`` that exist, by id, in one query."""
+        if not job_ids:
+            return {}
+        with self.db.read() as conn:
+            rows = conn.execute(_BY_IDS, {"b_ids": list(job_ids)})
+            return {job.job_id: job for job in map(job_from_row, rows)}
 
     def listing(self, query: JobQuery) -> JobListing:
         """Each category's jobs (pending oldest first, the others newest first) and totals."""

@@ -213,12 +213,15 @@ def _event_messages(
             latest[change.job_id] = change
     messages: list[dict[str, Any]] = []
     now = svc.clock.now()
+    # One query for the batch: a busy engine changes thousands of jobs a second.
+    changed = [c.job_id for c in latest.values() if c.kind is not ChangeKind.DELETED]
+    jobs = svc.store.jobs.get_many(changed)
     for change in latest.values():
         if change.kind is ChangeKind.DELETED:
             if _watches(user, all_users, change.user_id):
                 messages.append({"type": "deleted", "jobId": change.job_id})
             continue
-        job: Job | None = svc.store.jobs.get(change.job_id)
+        job: Job | None = jobs.get(change.job_id)
         if job is not None and _watches(user, all_users, job.user_id):
             messages.append({"type": "job", "job": job_record(job, now)})
     return messages
