@@ -8,6 +8,7 @@ These tests capture the statements the store really runs and ask SQLite for thei
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,8 +20,6 @@ from jobhost.settings import Settings
 from jobhost.store import Store
 from jobhost.store.jobs import Finish
 from tests.store.conftest import FakeClock
-
-Statement = tuple[str, Any]
 
 
 @pytest.fixture
@@ -36,55 +35,60 @@ def busy_store(settings: Settings, clock: FakeClock) -> Iterator[Store]:
         store.close()
 
 
-def statements_of(store: Store, action: Callable[[], object]) -> list[Statement]:
-    """The SQL and parameters ``action`` sends to the database, in order."""
-    seen: list[Statement] = []
+def statements_of(store: Store, action: Callable[[], object], verb: str) -> list[str]:
+    """The ``verb`` statements (SELECT, UPDATE) ``action`` runs, parameters filled in, in
+    order. Traced by SQLite itself, on the pool's connections and on the one the engine's
+    writes use (``driver_write``), which bypass SQLAlchemy's events."""
+    seen: list[str] = []
+    with store.db.driver_write() as own:
+        pass
+    traced = [own]
+    own.set_trace_callback(seen.append)
 
-    def capture(_conn: Any, _cursor: Any, sql: str, params: Any, _ctx: Any, many: bool) -> None:
-        seen.append((sql, params[0] if many else params))
+    def trace(driver: sqlite3.Connection, _record: Any, _proxy: Any) -> None:
+        driver.set_trace_callback(seen.append)
+        traced.append(driver)
 
-    event.listen(store.db.engine, "before_cursor_execute", capture)
+    event.listen(store.db.engine, "checkout", trace)
     try:
         action()
     finally:
-        event.remove(store.db.engine, "before_cursor_execute", capture)
-    return seen
+        event.remove(store.db.engine, "checkout", trace)
+        for driver in traced:
+            driver.set_trace_callback(None)
+    return [sql for sql in seen if sql.lstrip().upper().startswith(verb)]
 
 
-def plan(store: Store, statement: Statement) -> str:
-    sql, params = statement
+def plan(store: Store, sql: str) -> str:
     with store.db.read() as conn:
-        rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
+        rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql).all()
     return " | ".join(str(row[-1]) for row in rows)
 
 
 def test_claim_walks_the_queue_index_without_sorting(busy_store: Store) -> None:
-    statements = statements_of(busy_store, lambda: busy_store.jobs.claim(10, "node-a"))
-    selects = [s for s in statements if s[0].lstrip().upper().startswith("SELECT")]
+    selects = statements_of(busy_store, lambda: busy_store.jobs.claim(10, "node-a"), "SELECT")
     found = plan(busy_store, selects[0])  # the queue: which jobs are next
     assert "ix_jobs_queue" in found
     assert "TEMP B-TREE" not in found
 
 
 def test_claimed_rows_are_updated_by_primary_key(busy_store: Store) -> None:
-    statements = statements_of(busy_store, lambda: busy_store.jobs.claim(10, "node-a"))
-    updates = [s for s in statements if s[0].lstrip().upper().startswith("UPDATE")]
-    assert len(updates) == 1, statements
+    updates = statements_of(busy_store, lambda: busy_store.jobs.claim(10, "node-a"), "UPDATE")
+    assert len(updates) == 1, updates
     assert "PRIMARY KEY" in plan(busy_store, updates[0])
 
 
+@pytest.mark.parametrize("verb", ["SELECT", "UPDATE"])
 def test_finishing_looks_jobs_up_by_id_not_by_walking_the_running_ones(
-    busy_store: Store,
+    busy_store: Store, verb: str
 ) -> None:
     running = busy_store.jobs.unfinished_on("node-a")[:10]
     finishes = [Finish(job.job_id, Outcome(Status.COMPLETED, 0)) for job in running]
-    statements = statements_of(busy_store, lambda: busy_store.jobs.record(finishes=finishes))
-    touching_jobs = [
-        s for s in statements if " jobs" in s[0] and not s[0].lstrip().upper().startswith("INSERT")
-    ]
-    assert len(touching_jobs) == 2, statements
-    for statement in touching_jobs:
-        found = plan(busy_store, statement)
-        assert "(job_id=?)" in found, (statement[0], found)
+    statements = statements_of(busy_store, lambda: busy_store.jobs.record(finishes=finishes), verb)
+    touching_jobs = [sql for sql in statements if " jobs " in sql]
+    assert touching_jobs, statements
+    for sql in touching_jobs:
+        found = plan(busy_store, sql)
+        assert "(job_id=?)" in found, (sql, found)
         assert "ix_jobs_active" not in found
         assert "ix_jobs_status" not in found

@@ -10,14 +10,16 @@ import pytest
 from sqlalchemy import text
 
 from jobhost.clock import SystemClock
-from jobhost.store import Store
+from jobhost.errors import StoreUnavailable
+from jobhost.store import Store, database
 
 
-def test_a_write_holds_the_write_lock_from_its_start(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["write", "driver_write"])
+def test_a_write_holds_the_write_lock_from_its_start(tmp_path: Path, kind: str) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
     other = sqlite3.connect(tmp_path / "t.db", timeout=0, isolation_level=None)
     try:
-        with store.db.write():
+        with getattr(store.db, kind)():
             # Nothing written yet, but BEGIN IMMEDIATE already took the lock.
             with pytest.raises(sqlite3.OperationalError, match="locked"):
                 other.execute("BEGIN IMMEDIATE")
@@ -41,4 +43,38 @@ def test_a_read_sees_one_snapshot(tmp_path: Path) -> None:
             assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 1
     finally:
         other.close()
+        store.close()
+
+
+def test_a_write_that_cannot_get_the_lock_reports_the_store_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # BEGIN IMMEDIATE and the engine's hot statements go to the driver directly, past
+    # SQLAlchemy's error wrapping; callers must still see StoreUnavailable, not sqlite3.
+    monkeypatch.setattr(database, "_BUSY_TIMEOUT_MS", 50)
+    store = Store.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+    other = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreUnavailable):
+            store.jobs.claim(1, "node-a")
+        other.execute("ROLLBACK")
+        assert store.jobs.claim(1, "node-a") == []
+    finally:
+        other.close()
+        store.close()
+
+
+def test_a_failed_driver_write_leaves_nothing_and_the_next_one_works(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+    try:
+        with pytest.raises(RuntimeError), store.db.driver_write() as driver:
+            driver.execute("INSERT INTO job_totals VALUES ('lost', 1)")
+            raise RuntimeError("between two statements")
+        with store.db.driver_write() as driver:
+            driver.execute("INSERT INTO job_totals VALUES ('kept', 1)")
+        with store.db.read() as conn:
+            users = conn.execute(text("SELECT user_id FROM job_totals")).scalars().all()
+        assert users == ["kept"]
+    finally:
         store.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -56,6 +57,7 @@ class Database:
             threading.Lock() if self.is_sqlite else contextlib.nullcontext()
         )
         self._checkpointer: WalCheckpointer | None = None
+        self._driver: sqlite3.Connection | None = None
         if self.is_sqlite:
             pages = SAFETY_NET_PAGES if background_checkpoints else None
             _configure_sqlite(self.engine, pages)
@@ -77,6 +79,33 @@ class Database:
                 self._begin(conn, "BEGIN IMMEDIATE")
                 yield conn
 
+    @contextlib.contextmanager
+    def driver_write(self) -> Iterator[sqlite3.Connection]:
+        """SQLite only: a write transaction straight on the driver, for the engine's hot
+        writes (``store/sqlite_driver.py``). Its one connection stays open, outside the
+        pool: every driver write holds the write lock, so one at a time uses it."""
+        with translate_errors(), self._write_lock:
+            driver = self._own_driver_connection()
+            driver.execute("BEGIN IMMEDIATE")
+            try:
+                yield driver
+                driver.commit()
+            except BaseException:
+                # Never leave the transaction open: the next BEGIN would fail.
+                with contextlib.suppress(sqlite3.Error):
+                    driver.rollback()
+                raise
+
+    def _own_driver_connection(self) -> sqlite3.Connection:
+        if self._driver is None:
+            # Detached from the pool, so configured exactly like the pool's connections.
+            pooled = self.engine.raw_connection()
+            driver = pooled.driver_connection
+            assert isinstance(driver, sqlite3.Connection)
+            pooled.detach()
+            self._driver = driver
+        return self._driver
+
     def _begin(self, conn: Connection, statement: str) -> None:
         # SQLite only (PostgreSQL's driver begins by itself), and straight to the driver:
         # SQLAlchemy's "begin" event would do it too, but any connection event makes every
@@ -96,6 +125,10 @@ class Database:
     def dispose(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.stop()
+        with self._write_lock:
+            if self._driver is not None:
+                self._driver.close()
+                self._driver = None
         self.engine.dispose()
 
 
@@ -104,6 +137,10 @@ def translate_errors() -> Iterator[None]:
     """Driver errors stop here: callers see StoreUnavailable, never sqlite3 or psycopg."""
     try:
         yield
+    except sqlite3.OperationalError as exc:
+        # Raised straight from the driver: BEGIN IMMEDIATE and store/sqlite_driver.py.
+        logger.warning("store unavailable: %s", exc, extra={"action": "store_error"})
+        raise StoreUnavailable() from exc
     except DBAPIError as exc:
         if not (isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated):
             raise

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import collections
+import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
 
 from jobhost.clock import Clock
 from jobhost.hub import ChangeKind, Hub, JobChange
 from jobhost.models import Category, Job, JobSpec, Mode, Outcome, Status, statuses_in
+from jobhost.store import sqlite_driver
 from jobhost.store.database import Database, add_to_counters
-from jobhost.store.rows import job_from_row, job_values
+from jobhost.store.rows import JOB_COLUMNS, job_from_row, job_values
 from jobhost.store.schema import (
     ACTIVE_CONDITION,
     PENDING_CONDITION,
@@ -55,19 +57,13 @@ class Finish:
 
 ACTIVE_LIST_LIMIT = 1000
 
-# The dispatcher claims jobs many times a second: its statements are built once, so that
-# SQLAlchemy only looks up their compiled form instead of building and cache-keying anew.
-# SQLite is told which index to walk: left to choose, it takes ix_jobs_status and sorts every
-# pending job on each claim, which made draining a long queue quadratic.
-_CLAIM_QUEUE_SQL = (
-    "SELECT seq, mode FROM jobs {index} WHERE "
+# The dispatcher's statements on PostgreSQL (SQLite runs store/sqlite_driver.py's): built
+# once, so that SQLAlchemy only looks up their compiled form instead of building anew.
+_CLAIM_QUEUE = text(
+    "SELECT seq, mode FROM jobs WHERE "
     + PENDING_CONDITION
-    + " ORDER BY priority DESC, seq LIMIT :b_limit {lock}"
+    + " ORDER BY priority DESC, seq LIMIT :b_limit FOR UPDATE SKIP LOCKED"
 )
-_CLAIM_QUEUE = {
-    "sqlite": text(_CLAIM_QUEUE_SQL.format(index="INDEXED BY ix_jobs_queue", lock="")),
-    "postgresql": text(_CLAIM_QUEUE_SQL.format(index="", lock="FOR UPDATE SKIP LOCKED")),
-}
 _CLAIM = (
     update(jobs)
     .where(jobs.c.seq.in_(bindparam("b_seqs", expanding=True)))
@@ -86,8 +82,9 @@ _PROGRESS = (
     .where(jobs.c.job_id == bindparam("b_job_id"))
     .values(output_size=bindparam("b_size"), output_dropped=bindparam("b_dropped"))
 )
-# Filtered by status in Python: given ACTIVE_CONDITION, SQLite walks the partial index of
-# every running job instead of looking up these few ids.
+# Locked, so that the finish counts exactly the jobs it updates; filtered by status in
+# Python (_finished_per_owner), as on SQLite, where the condition made the planner walk
+# the partial index of every running job instead of looking up these few ids.
 _OWNERS_AND_STATUSES = (
     select(jobs.c.user_id, jobs.c.status)
     .where(jobs.c.job_id.in_(bindparam("b_ids", expanding=True)))
@@ -181,14 +178,14 @@ class JobStore:
         """
         if limit <= 0:
             return []
-        with self.db.write() as conn:
-            queue = _CLAIM_QUEUE[conn.dialect.name]
-            seqs = _up_to_barrier(conn.execute(queue, {"b_limit": limit}).all(), barrier)
-            if not seqs:
-                return []
-            rows = conn.execute(
-                _CLAIM, {"b_seqs": seqs, "b_now": self.clock.now(), "b_node": node}
-            ).all()
+        now = self.clock.now()
+        rows: Sequence[Sequence[Any]]
+        if self.db.is_sqlite:
+            with self.db.driver_write() as driver:
+                rows = _claim_on_sqlite(driver, limit, barrier, now, node)
+        else:
+            with self.db.write() as conn:
+                rows = _claim_on_postgresql(conn, limit, barrier, now, node)
         # RETURNING keeps no order; dispatch order is the queue's.
         claimed = [job_from_row(row) for row in sorted(rows, key=_dispatch_order)]
         self.hub.publish(JobChange(job.job_id, ChangeKind.STATE, job.user_id) for job in claimed)
@@ -203,18 +200,13 @@ class JobStore:
         """Store output and outcomes in one transaction, so a reader never sees a gap."""
         if not (chunks or progress or finishes):
             return
-        with self.db.write() as conn:
-            _insert_chunks(conn, chunks)
-            if progress:
-                conn.execute(
-                    _PROGRESS,
-                    [
-                        {"b_job_id": p.job_id, "b_size": p.size, "b_dropped": p.dropped}
-                        for p in progress
-                    ],
-                )
-            if finishes:
-                _finish(conn, finishes, self.clock.now())
+        now = self.clock.now()
+        if self.db.is_sqlite:
+            with self.db.driver_write() as driver:
+                _record_on_sqlite(driver, chunks, progress, finishes, now)
+        else:
+            with self.db.write() as conn:
+                _record_on_postgresql(conn, chunks, progress, finishes, now)
         self.hub.publish(
             [JobChange(c.job_id, ChangeKind.OUTPUT) for c in chunks]
             + [JobChange(f.job_id, ChangeKind.STATE) for f in finishes]
@@ -321,8 +313,28 @@ class JobStore:
         return b"".join(parts)[:limit]
 
 
-def _dispatch_order(row: Row[Any]) -> tuple[int, int]:
-    return (-row.priority, row.seq)
+_PRIORITY = JOB_COLUMNS.index("priority")
+_SEQ = JOB_COLUMNS.index("seq")
+
+
+def _dispatch_order(row: Sequence[Any]) -> tuple[int, int]:
+    return (-row[_PRIORITY], row[_SEQ])
+
+
+def _claim_on_postgresql(
+    conn: Connection, limit: int, barrier: Mode | None, now: float, node: str
+) -> Sequence[Sequence[Any]]:
+    seqs = _up_to_barrier(conn.execute(_CLAIM_QUEUE, {"b_limit": limit}).all(), barrier)
+    if not seqs:
+        return []
+    return conn.execute(_CLAIM, {"b_seqs": seqs, "b_now": now, "b_node": node}).all()
+
+
+def _claim_on_sqlite(
+    driver: sqlite3.Connection, limit: int, barrier: Mode | None, now: float, node: str
+) -> Sequence[Sequence[Any]]:
+    seqs = _up_to_barrier(sqlite_driver.queue(driver, limit), barrier)
+    return sqlite_driver.mark_running(driver, seqs, now, node) if seqs else []
 
 
 def _up_to_barrier(rows: Sequence[tuple[int, str]], barrier: Mode | None) -> list[int]:
@@ -334,22 +346,57 @@ def _up_to_barrier(rows: Sequence[tuple[int, str]], barrier: Mode | None) -> lis
     return seqs
 
 
-def _insert_chunks(conn: Connection, chunks: Sequence[OutputChunk]) -> None:
-    rows = []
-    for chunk in chunks:
-        for pos in range(0, len(chunk.data), CHUNK_BYTES):
-            piece = chunk.data[pos : pos + CHUNK_BYTES]
-            rows.append({"job_id": chunk.job_id, "start": chunk.start + pos, "data": piece})
-    if rows:
-        conn.execute(insert(job_output), rows)
+def _record_on_sqlite(
+    driver: sqlite3.Connection,
+    chunks: Sequence[OutputChunk],
+    progress: Sequence[OutputProgress],
+    finishes: Sequence[Finish],
+    now: float,
+) -> None:
+    sqlite_driver.insert_output(driver, _stored_pieces(chunks))
+    sqlite_driver.set_progress(driver, [(p.size, p.dropped, p.job_id) for p in progress])
+    if finishes:
+        rows = sqlite_driver.owners_and_statuses(driver, [f.job_id for f in finishes])
+        ends = [(f.outcome.status.value, f.outcome.exit_code, now, f.job_id) for f in finishes]
+        sqlite_driver.finish(driver, ends)
+        sqlite_driver.count_finished(driver, _finished_per_owner(rows))
 
 
-def _finish(conn: Connection, finishes: Sequence[Finish], now: float) -> None:
-    # Count only the jobs that really are still running, per owner; the rows are locked
-    # (on PostgreSQL) so that the update below finishes exactly the jobs counted.
+def _record_on_postgresql(
+    conn: Connection,
+    chunks: Sequence[OutputChunk],
+    progress: Sequence[OutputProgress],
+    finishes: Sequence[Finish],
+    now: float,
+) -> None:
+    pieces = [
+        {"job_id": job_id, "start": start, "data": data}
+        for job_id, start, data in _stored_pieces(chunks)
+    ]
+    if pieces:
+        conn.execute(insert(job_output), pieces)
+    if progress:
+        conn.execute(
+            _PROGRESS,
+            [{"b_job_id": p.job_id, "b_size": p.size, "b_dropped": p.dropped} for p in progress],
+        )
+    if finishes:
+        _finish_on_postgresql(conn, finishes, now)
+
+
+def _stored_pieces(chunks: Sequence[OutputChunk]) -> list[tuple[str, int, bytes]]:
+    """The chunks cut into the stored rows: (job_id, start, data) of at most CHUNK_BYTES."""
+    return [
+        (chunk.job_id, chunk.start + pos, chunk.data[pos : pos + CHUNK_BYTES])
+        for chunk in chunks
+        for pos in range(0, len(chunk.data), CHUNK_BYTES)
+    ]
+
+
+def _finish_on_postgresql(conn: Connection, finishes: Sequence[Finish], now: float) -> None:
+    # Count only the jobs that really are still running, per owner.
     ids = [f.job_id for f in finishes]
-    rows = conn.execute(_OWNERS_AND_STATUSES, {"b_ids": ids})
-    finished = dict(collections.Counter(owner for owner, status in rows if status in _ACTIVE))
+    finished = _finished_per_owner(conn.execute(_OWNERS_AND_STATUSES, {"b_ids": ids}))
     conn.execute(
         _FINISH,
         [
@@ -363,6 +410,11 @@ def _finish(conn: Connection, finishes: Sequence[Finish], now: float) -> None:
         ],
     )
     _count_finished(conn, finished)
+
+
+def _finished_per_owner(rows: Iterable[Sequence[str]]) -> dict[str, int]:
+    """How many of these (owner, status) rows each owner has still running."""
+    return dict(collections.Counter(owner for owner, status in rows if status in _ACTIVE))
 
 
 def _count_finished(conn: Connection, deltas: dict[str, int]) -> None:

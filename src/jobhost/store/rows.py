@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
-
-from sqlalchemy import Row
 
 from jobhost.models import Job, JobSpec, Mode, Status
 from jobhost.store.schema import jobs
@@ -31,9 +30,9 @@ _MODES = {mode.value: mode for mode in Mode}
 _STATUSES = {status.value: status for status in Status}
 
 
-def job_from_row(row: Row[Any]) -> Job:
+def job_from_row(row: Sequence[Any]) -> Job:
     """A job from a row of every jobs column in table order (``select(jobs)``, or
-    ``returning(*jobs.c)``).
+    ``returning(*jobs.c)``), as SQLAlchemy or the sqlite3 driver returns it.
 
     By position into a plain dict: a listing converts up to a thousand rows per category,
     and looking each column up through ``Row._mapping`` cost more than the rest.
