@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from jobhost.engine.recorder import QUIET_READ_MAX_SECONDS, Recorder
+from jobhost.engine.recorder import QUIET_READ_MAX_SECONDS, FinishedHere, Recorder
 from jobhost.engine.sources import BufferSource
 from jobhost.errors import StoreUnavailable
-from jobhost.models import JobSpec, Mode, Outcome, Status
+from jobhost.models import Job, JobSpec, Mode, Outcome, Status
 from jobhost.store import Store
-from jobhost.store.jobs import Finish, JobStore, OutputChunk, OutputProgress
+from jobhost.store.jobs import ClaimOrder, Finish, JobStore, OutputChunk, OutputProgress
 
 
 def _running_job(store: Store) -> str:
@@ -52,11 +52,12 @@ class FlakyJobs(JobStore):
         chunks: Sequence[OutputChunk] = (),
         progress: Sequence[OutputProgress] = (),
         finishes: Sequence[Finish] = (),
-    ) -> None:
+        claim: ClaimOrder | None = None,
+    ) -> list[Job]:
         if self.failures > 0:
             self.failures -= 1
             raise StoreUnavailable()
-        super().record(chunks, progress, finishes)
+        return super().record(chunks, progress, finishes, claim)
 
 
 def test_nothing_is_lost_while_the_store_is_briefly_unavailable(sqlite_store: Store) -> None:
@@ -125,7 +126,8 @@ def test_finish_here_records_small_ends_at_once_on_the_calling_thread(
         buffer.write(f"job {n}\n".encode())
     ends = [(job_id, Outcome(Status.COMPLETED, 0)) for job_id in ids[:2]]
     ends.append((ids[2], Outcome(Status.STOPPED, None, "[Job stopped by user]")))
-    assert recorder.finish_here(ends) == []  # the recorder thread was never started
+    # The recorder thread was never started.
+    assert recorder.finish_here(ends) == FinishedHere(left=[], claimed=[])
     assert _finished(sqlite_store, ids[0]) == (Status.COMPLETED, b"job 0\n")
     assert _finished(sqlite_store, ids[2]) == (Status.STOPPED, b"job 2\n[Job stopped by user]\n")
 
@@ -140,7 +142,7 @@ def test_finish_here_leaves_a_job_with_much_output_to_the_recorder_thread(
     data = bytes(range(256)) * 8192  # 2 MiB
     buffer.write(data)
     end = (job_id, Outcome(Status.COMPLETED, 0))
-    assert recorder.finish_here([end]) == [end]
+    assert recorder.finish_here([end]).left == [end]
     status, stored = _finished(sqlite_store, job_id)
     assert status is Status.RUNNING and data.startswith(stored) and len(stored) < len(data)
     recorder.start()
@@ -157,8 +159,29 @@ def test_finish_here_leaves_everything_while_the_store_is_unavailable(sqlite_sto
     recorder.watch(job_id, buffer)
     buffer.write(b"kept\n")
     end = (job_id, Outcome(Status.FAILED, 3))
-    assert recorder.finish_here([end]) == [end]
+    assert recorder.finish_here([end], ClaimOrder(1, "n")) == FinishedHere([end], None)
     recorder.start()
     recorder.finish(*end).result(timeout=10)
     recorder.close()
     assert _finished(sqlite_store, job_id) == (Status.FAILED, b"kept\n")
+
+
+def test_finish_here_claims_the_freed_slots_in_the_same_transaction(sqlite_store: Store) -> None:
+    recorder = Recorder(sqlite_store.jobs, cap_bytes=1 << 24, flush_seconds=60)
+    small, large = _running_job(sqlite_store), _running_job(sqlite_store)
+    for job_id, size in [(small, 10), (large, 2 << 20)]:
+        buffer = BufferSource(high_water=1 << 24)
+        recorder.watch(job_id, buffer)
+        buffer.write(b"x" * size)
+    queued = [sqlite_store.jobs.submit("u", JobSpec(f"q{n}", "x", Mode.RUNSPACE)) for n in range(5)]
+    ends = [(job_id, Outcome(Status.COMPLETED, 0)) for job_id in (small, large)]
+
+    here = recorder.finish_here(ends, ClaimOrder(free=1, node="n"))
+
+    # One slot was free, and finishing `small` freed another; `large` still holds its own
+    # (its output is left to the recorder thread).
+    assert here.left == [ends[1]]
+    assert here.claimed is not None
+    assert [job.job_id for job in here.claimed] == [job.job_id for job in queued[:2]]
+    assert all(job.status is Status.RUNNING for job in here.claimed)
+    assert _finished(sqlite_store, small)[0] is Status.COMPLETED

@@ -14,7 +14,14 @@ from sqlalchemy import select
 
 from jobhost.models import Category, Job, JobSpec, Mode, Outcome, Status
 from jobhost.store import JobStore, Store
-from jobhost.store.jobs import CHUNK_BYTES, Finish, JobQuery, OutputChunk, OutputProgress
+from jobhost.store.jobs import (
+    CHUNK_BYTES,
+    ClaimOrder,
+    Finish,
+    JobQuery,
+    OutputChunk,
+    OutputProgress,
+)
 from jobhost.store.schema import job_output
 from tests.store.conftest import FakeClock
 
@@ -146,6 +153,22 @@ def test_claim_without_a_barrier_passes_main_loop_jobs(store: Store) -> None:
     submit(store, "bg")
 
     assert names(store.jobs.claim(10, "n")) == ["main1", "main2", "bg"]
+
+
+def test_record_claims_a_slot_for_each_job_it_finishes(store: Store) -> None:
+    for i in range(3):
+        submit(store, f"r{i}")
+    running = store.jobs.claim(3, "n")
+    for i in range(6):
+        submit(store, f"q{i}")
+    finishes = [Finish(job.job_id, Outcome(Status.COMPLETED, 0)) for job in running[:2]]
+
+    claimed = store.jobs.record(finishes=finishes, claim=ClaimOrder(free=1, node="n"))
+
+    assert names(claimed) == ["q0", "q1", "q2"]
+    listing = store.jobs.listing(JobQuery(None))
+    assert names(listing.by_category[Category.RUNNING]) == ["q2", "q1", "q0", "r2"]
+    assert listing.counts[Category.COMPLETED] == 2
 
 
 def test_claim_marks_jobs_running_on_the_node(store: Store, clock: FakeClock) -> None:

@@ -1,8 +1,9 @@
 """The dispatcher: the seed's "main loop", woken at once by a submit rather than polling.
 
-Each cycle it reaps orphaned processes, honours stop requests, enforces timeouts, and
-claims as many pending jobs as the concurrency limit allows, handing each to the runner of
-its mode. ``run_burst`` runs cycles until nothing is left to do, which is what tests use.
+Each cycle it records the jobs that ended and claims as many pending jobs as the
+concurrency limit allows (in one transaction), hands each claimed job to the runner of its
+mode, reaps orphaned processes, honours stop requests and enforces timeouts. ``run_burst``
+runs cycles until nothing is left to do, which is what tests use.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobhost.clock import Clock
-from jobhost.engine.recorder import Recorder
+from jobhost.engine.recorder import FinishedHere, Recorder
 from jobhost.engine.runners import FailedRun, Run, StopReason
 from jobhost.engine.runners.inline import run_inline
 from jobhost.engine.runners.process import ProcessRunner
@@ -25,7 +26,7 @@ from jobhost.engine.runners.thread import ThreadRunner
 from jobhost.engine.sources import BufferSource, EmptySource
 from jobhost.engine.spool import SpoolIntake
 from jobhost.models import Job, Mode, Outcome, Status
-from jobhost.store.jobs import JobStore
+from jobhost.store.jobs import ClaimOrder, JobStore
 
 logger = logging.getLogger(__name__)
 
@@ -126,13 +127,12 @@ class Dispatcher:
             self._supervise(job, run)
 
     async def cycle(self) -> None:
-        self._record_ends()
+        if self._intake is not None and self._intake.due():
+            self._intake.take_in()
+        await self._finish_and_start()
         self._reap_orphans()
         self._honour_stop_requests()
         self._enforce_timeouts()
-        if self._intake is not None and self._intake.due():
-            self._intake.take_in()
-        await self._start_pending()
 
     async def shutdown(self) -> None:
         """Stop Python jobs (they cannot outlive the process); BackgroundJobs keep running."""
@@ -194,9 +194,14 @@ class Dispatcher:
                 active.deadline = None
                 active.run.stop(self._grace(active.job), StopReason.TIMEOUT)
 
-    async def _start_pending(self) -> None:
+    async def _finish_and_start(self) -> None:
+        """Record the jobs that ended and claim as many as the freed slots allow, in one
+        transaction, then start the claimed jobs."""
         free = self._limits.max_concurrent - len(self._active)
-        claimed = self._jobs.claim(free, self._node, barrier=Mode.MAIN_LOOP)
+        claimed = self._record_ends(ClaimOrder(free, self._node, barrier=Mode.MAIN_LOOP))
+        if claimed is None:  # nothing ended, or the claim could not go with the ends
+            free = self._limits.max_concurrent - len(self._active)
+            claimed = self._jobs.claim(free, self._node, barrier=Mode.MAIN_LOOP)
         for job in map(self._with_default_timeout, claimed):
             if job.mode is Mode.MAIN_LOOP:
                 await self._run_inline(job)
@@ -240,26 +245,28 @@ class Dispatcher:
         self._process_ended |= job.mode is Mode.BACKGROUND_JOB
         self.wake()
 
-    def _record_ends(self) -> None:
-        """Store the outcomes of the jobs that ended, freeing their slots; the few with much
-        output still to store are left to the recorder thread."""
+    def _record_ends(self, claim: ClaimOrder | None = None) -> list[Job] | None:
+        """Store the outcomes of the jobs that ended, freeing their slots, and make ``claim``
+        in the same transaction; the few ends with much output still to store are left to
+        the recorder thread. Returns the jobs claimed, or None if the claim was not made."""
         if not self._ended:
-            return
+            return None
         ended, self._ended = self._ended, []
         jobs = {job.job_id: job for job, _ in ended}
         ends = [(job.job_id, outcome) for job, outcome in ended]
         try:
-            left = self._recorder.finish_here(ends)
+            here = self._recorder.finish_here(ends, claim)
         except Exception:
             # Never lose an end: whatever went wrong, the recorder thread retries them all.
             logger.exception("recording job ends failed", extra={"action": "record"})
-            left = ends
-        later = {job_id for job_id, _ in left}
-        for job_id, outcome in left:
+            here = FinishedHere(ends, None)
+        later = {job_id for job_id, _ in here.left}
+        for job_id, outcome in here.left:
             self._spawn(self._finish_later(jobs[job_id], outcome), f"finish:{job_id}")
         for job in jobs.values():
             if job.job_id not in later:
                 self._release(job)
+        return here.claimed
 
     async def _finish_later(self, job: Job, outcome: Outcome) -> None:
         await asyncio.wrap_future(self._recorder.finish(job.job_id, outcome))

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from jobhost.engine.sources import OutputSource
 from jobhost.errors import JobhostError
-from jobhost.models import Outcome
-from jobhost.store.jobs import Finish, JobStore, OutputChunk, OutputProgress
+from jobhost.models import Job, Outcome
+from jobhost.store.jobs import ClaimOrder, Finish, JobStore, OutputChunk, OutputProgress
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,14 @@ class _Watch:
     pending_dropped: int = 0
     quiet_reads: int = 0
     next_read: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedHere:
+    left: list[tuple[str, Outcome]]
+    """The ends left to the recorder thread (``finish``)."""
+    claimed: list[Job] | None
+    """The jobs the claim took, or None if it was not made (nothing was written)."""
 
 
 @dataclass(slots=True)
@@ -109,16 +117,18 @@ class Recorder:
             if closing and not more:
                 return
 
-    def finish_here(self, ends: Sequence[tuple[str, Outcome]]) -> list[tuple[str, Outcome]]:
+    def finish_here(
+        self, ends: Sequence[tuple[str, Outcome]], claim: ClaimOrder | None = None
+    ) -> FinishedHere:
         """Record these jobs' remaining output and outcomes now, on the calling thread, in one
-        transaction; returns the ends left to ``finish`` (too much output still to read,
-        the recorder busy writing, or the store unavailable).
+        transaction with ``claim``; the ends it leaves to ``finish`` (too much output still
+        to read, the recorder busy writing, or the store unavailable) are in the result.
 
         The dispatcher calls this for the jobs that ended since its last cycle: handing
         every end to the recorder thread and back cost two thread switches per job.
         """
         if not self._flushing.acquire(blocking=False):
-            return list(ends)
+            return FinishedHere(list(ends), None)
         try:
             with self._lock:
                 watches = {
@@ -128,14 +138,14 @@ class Recorder:
                 }
             finishing = [_Finishing(job_id, outcome, None) for job_id, outcome in ends]
             try:
-                backlog = self._write(watches, finishing, _BUDGET_HERE)
+                backlog, claimed = self._write(watches, finishing, _BUDGET_HERE, claim)
             except JobhostError:
-                return list(ends)  # the recorder thread retries them
+                return FinishedHere(list(ends), None)  # the recorder thread retries them
             with self._lock:
                 self._forget(watches.keys() - backlog)
         finally:
             self._flushing.release()
-        return [end for end in ends if end[0] in backlog]
+        return FinishedHere([end for end in ends if end[0] in backlog], claimed)
 
     def _flush(self) -> bool:
         with self._flushing:
@@ -148,7 +158,7 @@ class Recorder:
             self._finishing = []
             watches = dict(self._watches)
         try:
-            backlog = self._write(watches, finishing, _BUDGET_PER_FLUSH)
+            backlog, _ = self._write(watches, finishing, _BUDGET_PER_FLUSH)
         except BaseException:
             with self._lock:
                 self._finishing[:0] = finishing
@@ -173,10 +183,15 @@ class Recorder:
                 watch.source.close()
 
     def _write(
-        self, watches: dict[str, _Watch], finishing: list[_Finishing], budget: int
-    ) -> set[str]:
+        self,
+        watches: dict[str, _Watch],
+        finishing: list[_Finishing],
+        budget: int,
+        claim: ClaimOrder | None = None,
+    ) -> tuple[set[str], list[Job]]:
         """Store one flush's worth of output, and the outcomes of the jobs whose output is
-        all in; returns the ids of jobs with output still waiting."""
+        all in, and make ``claim``; returns the ids of jobs with output still waiting, and
+        the jobs claimed."""
         ending = {item.job_id for item in finishing}
         now = time.monotonic()
         # Only the jobs due for a read can have new output; the others are left alone.
@@ -198,12 +213,12 @@ class Recorder:
                     )
                 )
         finishes = [Finish(item.job_id, item.outcome) for item in final]
-        self._jobs.record(chunks, progress, finishes)
+        claimed = self._jobs.record(chunks, progress, finishes, claim)
         for chunk in chunks:
             _commit(watches[chunk.job_id], chunk.data)
         for watch in due:
             watch.source.release()
-        return backlog
+        return backlog, claimed
 
     def _collect(self, watch: _Watch, now: float, budget: int) -> bool:
         """Read up to ``budget`` bytes; True if the budget ran out (more may be waiting)."""

@@ -55,6 +55,18 @@ class Finish:
     outcome: Outcome
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimOrder:
+    """Jobs to mark Running on ``node``: up to ``free`` of them, plus one for each job that
+    the same ``JobStore.record`` finishes (its slot is free again). The claim ends with the
+    first job in the ``barrier`` mode (MainLoop jobs block the dispatcher, so the jobs
+    queued behind one must not be marked as started yet)."""
+
+    free: int
+    node: str
+    barrier: Mode | None = None
+
+
 ACTIVE_LIST_LIMIT = 1000
 
 # The dispatcher's statements on PostgreSQL (SQLite runs store/sqlite_driver.py's): built
@@ -171,46 +183,46 @@ class JobStore:
         return listing
 
     def claim(self, limit: int, node: str, barrier: Mode | None = None) -> list[Job]:
-        """Mark up to ``limit`` pending jobs Running on ``node``, in dispatch order.
-
-        The claim ends with the first job in the ``barrier`` mode (MainLoop jobs block the
-        dispatcher, so the jobs queued behind one must not be marked as started yet).
-        """
-        if limit <= 0:
-            return []
-        now = self.clock.now()
-        rows: Sequence[Sequence[Any]]
-        if self.db.is_sqlite:
-            with self.db.driver_write() as driver:
-                rows = _claim_on_sqlite(driver, limit, barrier, now, node)
-        else:
-            with self.db.write() as conn:
-                rows = _claim_on_postgresql(conn, limit, barrier, now, node)
-        # RETURNING keeps no order; dispatch order is the queue's.
-        claimed = [job_from_row(row) for row in sorted(rows, key=_dispatch_order)]
-        self.hub.publish(JobChange(job.job_id, ChangeKind.STATE, job.user_id) for job in claimed)
-        return claimed
+        """Mark up to ``limit`` pending jobs Running on ``node``; them, in dispatch order."""
+        return self.record(claim=ClaimOrder(limit, node, barrier))
 
     def record(
         self,
         chunks: Sequence[OutputChunk] = (),
         progress: Sequence[OutputProgress] = (),
         finishes: Sequence[Finish] = (),
-    ) -> None:
-        """Store output and outcomes in one transaction, so a reader never sees a gap."""
-        if not (chunks or progress or finishes):
-            return
+        claim: ClaimOrder | None = None,
+    ) -> list[Job]:
+        """Store output and outcomes in one transaction, so a reader never sees a gap, and
+        make ``claim`` in that same transaction; returns the jobs claimed, in dispatch order.
+
+        The dispatcher finishes the jobs that ended and claims the next in one go: each
+        commit writes the pages it changed to the log, and the two touch the same pages
+        (the jobs at the head of the queue), so one commit costs about what either did.
+        """
+        limit = claim.free + len(finishes) if claim is not None else 0
+        if not (chunks or progress or finishes or limit > 0):
+            return []
         now = self.clock.now()
+        rows: Sequence[Sequence[Any]] = []
         if self.db.is_sqlite:
             with self.db.driver_write() as driver:
                 _record_on_sqlite(driver, chunks, progress, finishes, now)
+                if claim is not None and limit > 0:
+                    rows = _claim_on_sqlite(driver, limit, claim, now)
         else:
             with self.db.write() as conn:
                 _record_on_postgresql(conn, chunks, progress, finishes, now)
+                if claim is not None and limit > 0:
+                    rows = _claim_on_postgresql(conn, limit, claim, now)
+        # RETURNING keeps no order; dispatch order is the queue's.
+        claimed = [job_from_row(row) for row in sorted(rows, key=_dispatch_order)]
         self.hub.publish(
             [JobChange(c.job_id, ChangeKind.OUTPUT) for c in chunks]
             + [JobChange(f.job_id, ChangeKind.STATE) for f in finishes]
+            + [JobChange(job.job_id, ChangeKind.STATE, job.user_id) for job in claimed]
         )
+        return claimed
 
     def request_stop(self, job_id: str) -> bool:
         """Ask the engine to stop a running job; False if it is not running or cannot stop."""
@@ -322,19 +334,20 @@ def _dispatch_order(row: Sequence[Any]) -> tuple[int, int]:
 
 
 def _claim_on_postgresql(
-    conn: Connection, limit: int, barrier: Mode | None, now: float, node: str
+    conn: Connection, limit: int, claim: ClaimOrder, now: float
 ) -> Sequence[Sequence[Any]]:
-    seqs = _up_to_barrier(conn.execute(_CLAIM_QUEUE, {"b_limit": limit}).all(), barrier)
+    queue = conn.execute(_CLAIM_QUEUE, {"b_limit": limit}).all()
+    seqs = _up_to_barrier(queue, claim.barrier)
     if not seqs:
         return []
-    return conn.execute(_CLAIM, {"b_seqs": seqs, "b_now": now, "b_node": node}).all()
+    return conn.execute(_CLAIM, {"b_seqs": seqs, "b_now": now, "b_node": claim.node}).all()
 
 
 def _claim_on_sqlite(
-    driver: sqlite3.Connection, limit: int, barrier: Mode | None, now: float, node: str
+    driver: sqlite3.Connection, limit: int, claim: ClaimOrder, now: float
 ) -> Sequence[Sequence[Any]]:
-    seqs = _up_to_barrier(sqlite_driver.queue(driver, limit), barrier)
-    return sqlite_driver.mark_running(driver, seqs, now, node) if seqs else []
+    seqs = _up_to_barrier(sqlite_driver.queue(driver, limit), claim.barrier)
+    return sqlite_driver.mark_running(driver, seqs, now, claim.node) if seqs else []
 
 
 def _up_to_barrier(rows: Sequence[tuple[int, str]], barrier: Mode | None) -> list[int]:
