@@ -211,6 +211,20 @@ def test_a_restarted_engine_adopts_a_running_job_without_losing_or_repeating_out
     assert not (harness.settings.data_dir / "runs" / job_id).exists()
 
 
+def test_a_restarted_engine_removes_run_folders_of_jobs_that_are_over(harness: Harness) -> None:
+    finished = harness.submit("echo done")
+    harness.run()
+    # As a previous engine leaves them when it stops between storing a job's end and
+    # removing the job's folder (and a folder no job owns).
+    leftovers = [harness.processes.runs_dir / finished, harness.processes.runs_dir / "stray"]
+    for folder in leftovers:
+        folder.mkdir()
+        (folder / "output").write_bytes(b"done\n")
+    harness.run()  # a new dispatcher over the same store and data dir
+    assert [folder.exists() for folder in leftovers] == [False, False]
+    assert harness.output(finished) == "done\n"
+
+
 def test_a_restarted_engine_interrupts_python_jobs_and_keeps_their_output(
     harness: Harness,
 ) -> None:

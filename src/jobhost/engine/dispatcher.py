@@ -125,6 +125,17 @@ class Dispatcher:
             )
             self._recorder.watch(job.job_id, run.source, job.output_size, job.output_dropped)
             self._supervise(job, run)
+        self._remove_leftover_run_dirs()
+
+    def _remove_leftover_run_dirs(self) -> None:
+        """Remove the run folders of jobs that are over: a previous engine stopped between
+        storing a job's end and removing its folder, or interrupted a job it could not adopt."""
+        leftovers = [i for i in self._processes.run_dir_ids() if i not in self._active]
+        known = self._jobs.get_many(leftovers)
+        for job_id in leftovers:
+            job = known.get(job_id)
+            if job is None or job.status.is_finished:
+                self._processes.remove_run_dir(job_id)
 
     async def cycle(self) -> None:
         if self._intake is not None and self._intake.due():

@@ -112,15 +112,21 @@ class ProcessRunner:
         # The folder normally holds just the two files the wrapper writes; unlinking them
         # by name costs a fraction of rmtree's walk, which remains for anything else.
         run_dir = os.path.join(self.runs_dir, job_id)
-        for name in ("output", "exit"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(run_dir, name))
         try:
+            for name in ("output", "exit"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(run_dir, name))
             os.rmdir(run_dir)
         except FileNotFoundError:
             pass
         except OSError:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+    def run_dir_ids(self) -> list[str]:
+        """The job ids that have a run folder here."""
+        with contextlib.suppress(FileNotFoundError), os.scandir(self.runs_dir) as entries:
+            return [entry.name for entry in entries if entry.is_dir(follow_symlinks=False)]
+        return []
 
 
 def _find_wrapper(run_dir: Path) -> int | None:
