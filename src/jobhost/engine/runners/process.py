@@ -29,6 +29,7 @@ from jobhost.engine.runners.procs import (
     all_processes,
     cmdline,
     kill_tree,
+    my_children,
     signal_group,
     signal_processes,
     tree_of,
@@ -73,6 +74,7 @@ class ProcessRunner:
         self.server_env = dict(server_env)
         self.children: set[int] = set()
         """Pids of wrappers this engine started and will wait for itself."""
+        self._children_now: list[int] | None = None
 
     def start(self, job: Job) -> ProcessRun:
         # Plain strings rather than pathlib: this runs for every job on the dispatcher.
@@ -121,6 +123,18 @@ class ProcessRunner:
             pass
         except OSError:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+    def my_children(self) -> list[int]:
+        """The engine's child processes, read from /proc once per turn of the event loop:
+        the jobs that end together (several per turn while a queue drains) share one
+        reading, which opens a file per thread of the server."""
+        if self._children_now is None:
+            self._children_now = my_children()
+            asyncio.get_running_loop().call_soon(self._forget_children)
+        return self._children_now
+
+    def _forget_children(self) -> None:
+        self._children_now = None
 
     def run_dir_ids(self) -> list[str]:
         """The job ids that have a run folder here."""
@@ -188,7 +202,7 @@ class ProcessRun:
             kill_tree(self._pid, [*self._seen, *self._escapees()])
 
     def _escapees(self) -> list[ProcInfo]:
-        return adopted_escapees(self._job.job_id, self._runner.children)
+        return adopted_escapees(self._job.job_id, self._runner.children, self._runner.my_children())
 
     async def _clear_leftovers(self) -> None:
         """Once the wrapper is gone, nothing the job started may outlive it.

@@ -107,16 +107,16 @@ def tree_of(root: int, processes: Iterable[ProcInfo]) -> list[ProcInfo]:
     return list(found.values())
 
 
-def adopted_escapees(job_id: str, owned: set[int]) -> list[ProcInfo]:
+def adopted_escapees(job_id: str, owned: set[int], children: Iterable[int]) -> list[ProcInfo]:
     """A job's processes that left its session and lost their parent, with their descendants.
 
     As subreaper the engine inherits such orphans (``(setsid cmd &)``, daemons that
     double-fork); the job id every job process inherits in its environment says whose they
     are. Only what a job clears its environment of, or moves out of reach of the subreaper
-    (through another service), escapes this.
+    (through another service), escapes this. ``children``: the engine's (``my_children``).
     """
     marker = f"JOBHOST_JOB_ID={job_id}".encode()
-    tops = [pid for pid in my_children() if pid not in owned and marker in _environ(pid)]
+    tops = [pid for pid in children if pid not in owned and marker in _environ(pid)]
     if not tops:
         return []
     procs = all_processes()
