@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from jobhost.clock import SystemClock
 from jobhost.errors import StoreUnavailable
-from jobhost.store import Store, database
+from jobhost.store import Store, database, sqlite_driver
 
 
 @pytest.mark.parametrize("kind", ["write", "driver_write"])
@@ -76,5 +76,15 @@ def test_a_failed_driver_write_leaves_nothing_and_the_next_one_works(tmp_path: P
         with store.db.read() as conn:
             users = conn.execute(text("SELECT user_id FROM job_totals")).scalars().all()
         assert users == ["kept"]
+    finally:
+        store.close()
+
+
+def test_a_job_row_names_only_the_tables_columns(tmp_path: Path) -> None:
+    # Column names are spliced into the SQL of the driver's insert: nothing else may be.
+    store = Store.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+    try:
+        with pytest.raises(ValueError, match="not columns"), store.db.driver_write() as driver:
+            sqlite_driver.insert_job(driver, {"job_id": "x", "name) VALUES (1); --": 1})
     finally:
         store.close()

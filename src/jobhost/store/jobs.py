@@ -152,8 +152,12 @@ class JobStore:
             "status": Status.PENDING.value,
             "submitted_at": now,
         }
-        with self.db.write() as conn:
-            conn.execute(insert(jobs).values(values))
+        if self.db.is_sqlite:
+            with self.db.driver_write() as driver:
+                sqlite_driver.insert_job(driver, values)
+        else:
+            with self.db.write() as conn:
+                conn.execute(insert(jobs), values)
         self.hub.publish([JobChange(job_id, ChangeKind.STATE, user_id)])
         return Job(
             job_id=job_id, user_id=user_id, spec=spec, status=Status.PENDING, submitted_at=now

@@ -1,4 +1,4 @@
-"""The engine's writes on SQLite (claiming jobs, storing output and outcomes), run on the
+"""The hot writes on SQLite (submitting, claiming, storing output and outcomes), run on the
 sqlite3 driver itself, in a ``Database.driver_write()`` transaction.
 
 The dispatcher claims and finishes jobs hundreds of times a second while a queue drains.
@@ -40,6 +40,11 @@ _COUNT_FINISHED = (
 
 # Keys bound per statement: within any SQLite's limit on parameters (999 before 3.32).
 _KEYS_PER_QUERY = 500
+
+
+def insert_job(driver: sqlite3.Connection, values: dict[str, Any]) -> None:
+    """Add a job row; columns left out take their defaults."""
+    driver.execute(_insert_job_sql(tuple(values)), tuple(values.values()))
 
 
 def queue(driver: sqlite3.Connection, limit: int) -> list[tuple[int, str]]:
@@ -85,6 +90,14 @@ def finish(driver: sqlite3.Connection, ends: Iterable[tuple[str, int | None, flo
 
 def count_finished(driver: sqlite3.Connection, deltas: dict[str, int]) -> None:
     driver.executemany(_COUNT_FINISHED, [(user, n) for user, n in deltas.items() if n])
+
+
+@functools.lru_cache(maxsize=16)
+def _insert_job_sql(columns: tuple[str, ...]) -> str:
+    unknown = set(columns) - set(JOB_COLUMNS)
+    if unknown:  # names are spliced into the SQL: only the table's own may be
+        raise ValueError(f"not columns of jobs: {sorted(unknown)}")
+    return f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({_marks(len(columns))})"
 
 
 @functools.lru_cache(maxsize=128)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from jobhost.clock import Clock
@@ -16,6 +16,19 @@ from jobhost.store.schema import api_keys, sessions, users
 # last_used_at is written at most this often per key, so that authenticating a request
 # does not turn every read into a write.
 LAST_USED_RESOLUTION_SECONDS = 60.0
+
+# Every request with an API key runs this: built once, SQLAlchemy only looks up its
+# compiled form.
+_KEY_AND_OWNER = (
+    select(
+        api_keys,
+        users.c.roles,
+        users.c.created_at.label("user_created_at"),
+        users.c.password_hash,
+    )
+    .join(users, users.c.user_id == api_keys.c.user_id)
+    .where(api_keys.c.token_hash == bindparam("b_hash"))
+)
 
 
 class UserStore:
@@ -104,18 +117,8 @@ class UserStore:
 
     def user_for_token(self, token_hash: str) -> User | None:
         """The owner of a usable key with this hash, noting that the key was used."""
-        query = (
-            select(
-                api_keys,
-                users.c.roles,
-                users.c.created_at.label("user_created_at"),
-                users.c.password_hash,
-            )
-            .join(users, users.c.user_id == api_keys.c.user_id)
-            .where(api_keys.c.token_hash == token_hash)
-        )
         with self.db.read() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_KEY_AND_OWNER, {"b_hash": token_hash}).first()
         if row is None:
             return None
         key = _key(row)
