@@ -691,3 +691,9 @@ def test_get_many_returns_the_existing_jobs_by_id(store: Store) -> None:
     found = store.jobs.get_many([second.job_id, unknown, first.job_id])
     assert found == {first.job_id: store.jobs.get(first.job_id), second.job_id: second}
     assert store.jobs.get_many([]) == {}
+
+
+def test_get_many_takes_more_ids_than_one_statement_may_bind(store: Store) -> None:
+    job = store.jobs.submit("u", JobSpec(name="j", command="true", mode=Mode.BACKGROUND_JOB))
+    strays = [f"00000000-0000-4000-8000-{n:012d}" for n in range(40_000)]
+    assert store.jobs.get_many([*strays, job.job_id]) == {job.job_id: job}

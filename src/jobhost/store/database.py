@@ -81,9 +81,10 @@ class Database:
 
     @contextlib.contextmanager
     def driver_write(self) -> Iterator[sqlite3.Connection]:
-        """SQLite only: a write transaction straight on the driver, for the engine's hot
-        writes (``store/sqlite_driver.py``). Its one connection stays open, outside the
-        pool: every driver write holds the write lock, so one at a time uses it."""
+        """SQLite only: a write transaction straight on the driver, for the hot writes
+        (``store/sqlite_driver.py``: submit, claim, output and outcomes). Its one connection
+        stays open, outside the pool: every driver write holds the write lock, so one
+        thread at a time uses it."""
         with translate_errors(), self._write_lock:
             driver = self._own_driver_connection()
             driver.execute("BEGIN IMMEDIATE")

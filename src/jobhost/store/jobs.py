@@ -87,6 +87,7 @@ _CLAIM = (
     )
     .returning(*jobs.c)
 )
+_IDS_PER_QUERY = 500
 _BY_IDS = select(jobs).where(jobs.c.job_id.in_(bindparam("b_ids", expanding=True)))
 # The recorder's statements, run once per flush.
 _PROGRESS = (
@@ -170,11 +171,15 @@ class JobStore:
 
     def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
         """The jobs among ``job_ids`` that exist, by id, in one query."""
-        if not job_ids:
-            return {}
+        found: dict[str, Job] = {}
+        ids = list(job_ids)
         with self.db.read() as conn:
-            rows = conn.execute(_BY_IDS, {"b_ids": list(job_ids)})
-            return {job.job_id: job for job in map(job_from_row, rows)}
+            # In batches: a restarted engine may look up thousands of leftover run folders,
+            # more than one statement may bind.
+            for at in range(0, len(ids), _IDS_PER_QUERY):
+                rows = conn.execute(_BY_IDS, {"b_ids": ids[at : at + _IDS_PER_QUERY]})
+                found.update((job.job_id, job) for job in map(job_from_row, rows))
+        return found
 
     def listing(self, query: JobQuery) -> JobListing:
         """Each category's jobs (pending oldest first, the others newest first) and totals."""
