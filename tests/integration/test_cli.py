@@ -37,6 +37,20 @@ def test_first_start_creates_admin_once_and_prints_working_credentials(tmp_path:
         server.stop()
 
 
+@pytest.mark.parametrize("setting", [{}, {"JOBHOST_ACCESS_LOG": "false"}])
+def test_the_access_log_shows_each_request_unless_switched_off(
+    tmp_path: Path, setting: dict[str, str]
+) -> None:
+    server = Server(tmp_path, free_port(), setting)
+    server.start()  # polls /healthz until the server answers
+    try:
+        assert httpx.get(server.url + "/healthz").status_code == 200
+    finally:
+        server.stop()
+    logged = '"GET /healthz HTTP/1.1" 200' in server.log()
+    assert logged is (not setting)
+
+
 def test_user_and_key_lifecycle(tmp_path: Path) -> None:
     added = run_cli(tmp_path, "user", "add", "carol@example.com", "--role", "task_manager",
                     "--role", "ops", "--password-stdin", stdin="correct horse\n")  # fmt: skip

@@ -95,6 +95,13 @@ def test_a_relative_data_dir_is_fixed_against_the_starting_directory(
     assert settings.data_dir == tmp_path / "data"
 
 
+@pytest.mark.parametrize(("value", "on"), [("false", False), ("0", False), ("on", True)])
+def test_the_access_log_is_switched_by_a_boolean(value: str, on: bool) -> None:
+    assert load_settings({}).access_log is True
+    assert load_settings({"JOBHOST_ACCESS_LOG": value}).access_log is on
+    assert _refusal({"JOBHOST_ACCESS_LOG": "sometimes"}).startswith("Invalid JOBHOST_ACCESS_LOG:")
+
+
 @pytest.mark.parametrize(("value", "level"), [("DEBUG", "debug"), ("warning", "warning")])
 def test_log_levels_are_checked_and_lowercased(value: str, level: str) -> None:
     assert load_settings({"JOBHOST_LOG_LEVEL": value}).log_level == level
