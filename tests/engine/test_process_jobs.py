@@ -7,12 +7,14 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from jobhost.clock import SystemClock
 from jobhost.engine.recorder import Recorder
 from jobhost.engine.runners.process import ProcessRunner
+from jobhost.errors import StoreUnavailable
 from jobhost.models import Mode, Status
 from jobhost.store.jobs import OutputChunk, OutputProgress
 from tests.engine.conftest import Harness, wait_until_gone
@@ -214,15 +216,52 @@ def test_a_restarted_engine_adopts_a_running_job_without_losing_or_repeating_out
 def test_a_restarted_engine_removes_run_folders_of_jobs_that_are_over(harness: Harness) -> None:
     finished = harness.submit("echo done")
     harness.run()
-    # As a previous engine leaves them when it stops between storing a job's end and
-    # removing the job's folder (and a folder no job owns).
-    leftovers = [harness.processes.runs_dir / finished, harness.processes.runs_dir / "stray"]
-    for folder in leftovers:
+    queued = harness.submit("true", mode=Mode.MAIN_LOOP)  # never runs: nothing dispatches it
+    # The first as a previous engine leaves it when it stops between storing a job's end
+    # and removing the job's folder; the others belong to no job that is over.
+    runs = harness.processes.runs_dir
+    folders = {"finished": runs / finished, "queued": runs / queued, "unknown": runs / "other"}
+    for folder in folders.values():
         folder.mkdir()
         (folder / "output").write_bytes(b"done\n")
-    harness.run()  # a new dispatcher over the same store and data dir
-    assert [folder.exists() for folder in leftovers] == [False, False]
+    asyncio.run(harness.dispatcher.recover())  # what a starting engine does first
+    assert {name: folder.exists() for name, folder in folders.items()} == {
+        "finished": False,
+        "queued": True,
+        "unknown": True,
+    }
     assert harness.output(finished) == "done\n"
+
+
+def test_timeouts_hold_while_the_store_refuses_writes(
+    make_harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = make_harness(stop_grace_seconds=0.2)
+    job_id = harness.submit("echo pid=$$; sleep 30", timeout_seconds=0.3)
+
+    async def main() -> int:
+        await harness.dispatcher.cycle()  # claims and starts the job
+        output = await harness.wait_for_output(job_id, "pid=")
+        await asyncio.sleep(0.4)  # past the job's timeout
+        # From here on every write fails, as on a full disk: the claim of each cycle too.
+        monkeypatch.setattr(harness.store.jobs, "record", _refuse)
+        with pytest.raises(StoreUnavailable):
+            await harness.dispatcher.cycle()
+        pid = int(re.findall(r"pid=(\d+)", output)[0])
+        assert wait_until_gone(pid)  # stopped all the same
+        monkeypatch.undo()  # the store works again: the end is recorded
+        deadline = time.monotonic() + 10
+        while harness.job(job_id).status is Status.RUNNING and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            await harness.dispatcher.cycle()
+        return pid
+
+    asyncio.run(main())
+    assert harness.job(job_id).status is Status.TIMED_OUT
+
+
+def _refuse(*_args: object, **_kwargs: object) -> NoReturn:
+    raise StoreUnavailable()
 
 
 def test_a_restarted_engine_interrupts_python_jobs_and_keeps_their_output(

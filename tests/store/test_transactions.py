@@ -88,3 +88,17 @@ def test_a_job_row_names_only_the_tables_columns(tmp_path: Path) -> None:
             sqlite_driver.insert_job(driver, {"job_id": "x", "name) VALUES (1); --": 1})
     finally:
         store.close()
+
+
+def test_a_driver_connection_that_cannot_roll_back_is_replaced(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+    try:
+        with pytest.raises(RuntimeError), store.db.driver_write() as driver:
+            driver.close()  # as a connection broken mid-transaction would be
+            raise RuntimeError("the write failed")
+        with store.db.driver_write() as driver:
+            driver.execute("INSERT INTO job_totals VALUES ('after', 1)")
+        with store.db.read() as conn:
+            assert conn.execute(text("SELECT user_id FROM job_totals")).scalars().all() == ["after"]
+    finally:
+        store.close()

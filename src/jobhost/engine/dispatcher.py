@@ -1,9 +1,9 @@
 """The dispatcher: the seed's "main loop", woken at once by a submit rather than polling.
 
-Each cycle it records the jobs that ended and claims as many pending jobs as the
-concurrency limit allows (in one transaction), hands each claimed job to the runner of its
-mode, reaps orphaned processes, honours stop requests and enforces timeouts. ``run_burst``
-runs cycles until nothing is left to do, which is what tests use.
+Each cycle it reaps orphaned processes, honours stop requests, enforces timeouts, then
+records the jobs that ended and claims as many pending jobs as the concurrency limit allows
+(in one transaction), handing each to the runner of its mode. ``run_burst`` runs cycles
+until nothing is left to do, which is what tests use.
 """
 
 from __future__ import annotations
@@ -129,21 +129,22 @@ class Dispatcher:
 
     def _remove_leftover_run_dirs(self) -> None:
         """Remove the run folders of jobs that are over: a previous engine stopped between
-        storing a job's end and removing its folder, or interrupted a job it could not adopt."""
+        storing a job's end and removing its folder, or interrupted a job it could not adopt.
+        A folder the store knows no job of is left alone (another store's job, say)."""
         leftovers = [i for i in self._processes.run_dir_ids() if i not in self._active]
-        known = self._jobs.get_many(leftovers)
-        for job_id in leftovers:
-            job = known.get(job_id)
-            if job is None or job.status.is_finished:
-                self._processes.remove_run_dir(job_id)
+        for job in self._jobs.get_many(leftovers).values():
+            if job.status.is_finished:
+                self._processes.remove_run_dir(job.job_id)
 
     async def cycle(self) -> None:
-        if self._intake is not None and self._intake.due():
-            self._intake.take_in()
-        await self._finish_and_start()
+        # Stops and timeouts first: they must hold even while the store refuses the writes
+        # below, and a MainLoop job started there holds the loop until it ends.
         self._reap_orphans()
         self._honour_stop_requests()
         self._enforce_timeouts()
+        if self._intake is not None and self._intake.due():
+            self._intake.take_in()
+        await self._finish_and_start()
 
     async def shutdown(self) -> None:
         """Stop Python jobs (they cannot outlive the process); BackgroundJobs keep running."""
@@ -251,7 +252,11 @@ class Dispatcher:
         except Exception as exc:
             logger.exception("supervising job %s failed", job.job_id, extra={"job_id": job.job_id})
             outcome = Outcome(Status.FAILED, None, _SUPERVISION_FAILED.format(error=exc))
-        # Recorded by the next cycle, together with every other job that ended meanwhile.
+        # Recorded by the next cycle, together with every other job that ended meanwhile;
+        # until then there is nothing left to stop or time out.
+        active = self._active.get(job.job_id)
+        if active is not None:
+            active.run, active.deadline = None, None
         self._ended.append((job, outcome))
         self._process_ended |= job.mode is Mode.BACKGROUND_JOB
         self.wake()

@@ -3,6 +3,7 @@ that a thread's captured writes fill. The recorder drains both the same way."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -82,8 +83,11 @@ class FileTail:
 
     def close(self) -> None:
         if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+            fd, self._fd = self._fd, -1
+            # Called once the output is stored (even in the transaction that claims the next
+            # jobs): failing to close a file only read from must not undo that.
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 class BufferSource:

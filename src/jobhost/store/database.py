@@ -92,9 +92,12 @@ class Database:
                 yield driver
                 driver.commit()
             except BaseException:
-                # Never leave the transaction open: the next BEGIN would fail.
-                with contextlib.suppress(sqlite3.Error):
+                # Never leave a transaction open: the next BEGIN would fail. A connection
+                # that cannot even roll back is dropped, and the next write opens another.
+                try:
                     driver.rollback()
+                except sqlite3.Error:
+                    self._drop_driver_connection()
                 raise
 
     def _own_driver_connection(self) -> sqlite3.Connection:
@@ -106,6 +109,13 @@ class Database:
             pooled.detach()
             self._driver = driver
         return self._driver
+
+    def _drop_driver_connection(self) -> None:
+        """Close the driver writes' connection; hold the write lock."""
+        if self._driver is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._driver.close()
+            self._driver = None
 
     def _begin(self, conn: Connection, statement: str) -> None:
         # SQLite only (PostgreSQL's driver begins by itself), and straight to the driver:
@@ -127,9 +137,7 @@ class Database:
         if self._checkpointer is not None:
             self._checkpointer.stop()
         with self._write_lock:
-            if self._driver is not None:
-                self._driver.close()
-                self._driver = None
+            self._drop_driver_connection()
         self.engine.dispose()
 
 

@@ -74,7 +74,7 @@ class ProcessRunner:
         self.server_env = dict(server_env)
         self.children: set[int] = set()
         """Pids of wrappers this engine started and will wait for itself."""
-        self._children_now: list[int] | None = None
+        self._children_now: tuple[asyncio.AbstractEventLoop, list[int]] | None = None
 
     def start(self, job: Job) -> ProcessRun:
         # Plain strings rather than pathlib: this runs for every job on the dispatcher.
@@ -128,10 +128,11 @@ class ProcessRunner:
         """The engine's child processes, read from /proc once per turn of the event loop:
         the jobs that end together (several per turn while a queue drains) share one
         reading, which opens a file per thread of the server."""
-        if self._children_now is None:
-            self._children_now = my_children()
-            asyncio.get_running_loop().call_soon(self._forget_children)
-        return self._children_now
+        loop = asyncio.get_running_loop()
+        if self._children_now is None or self._children_now[0] is not loop:
+            self._children_now = (loop, my_children())
+            loop.call_soon(self._forget_children)
+        return self._children_now[1]
 
     def _forget_children(self) -> None:
         self._children_now = None
