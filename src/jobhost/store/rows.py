@@ -30,36 +30,89 @@ _MODES = {mode.value: mode for mode in Mode}
 _STATUSES = {status.value: status for status in Status}
 
 
+# The order job_from_row unpacks a row in; checked against the table once, at import.
+_UNPACKED = (
+    "seq",
+    "job_id",
+    "user_id",
+    "name",
+    "description",
+    "command",
+    "mode",
+    "status",
+    "priority",
+    "submitted_at",
+    "started_at",
+    "completed_at",
+    "stop_requested_at",
+    "exit_code",
+    "attempt",
+    "stop_grace_seconds",
+    "timeout_seconds",
+    "env",
+    "working_directory",
+    "output_size",
+    "output_dropped",
+    "node",
+)
+if _UNPACKED != JOB_COLUMNS:
+    raise RuntimeError(f"job_from_row unpacks {_UNPACKED}, the jobs table has {JOB_COLUMNS}")
+
+
 def job_from_row(row: Sequence[Any]) -> Job:
     """A job from a row of every jobs column in table order (``select(jobs)``, or
     ``returning(*jobs.c)``), as SQLAlchemy or the sqlite3 driver returns it.
 
-    By position into a plain dict: a listing converts up to a thousand rows per category,
-    and looking each column up through ``Row._mapping`` cost more than the rest.
+    Unpacked by position: a listing converts up to a thousand rows per category and the
+    dispatcher every job it claims; looking each column up by name (``Row._mapping``, or a
+    dict of the row) cost more than the rest.
     """
-    m = dict(zip(JOB_COLUMNS, row, strict=True))
+    (
+        _seq,
+        job_id,
+        user_id,
+        name,
+        description,
+        command,
+        mode,
+        status,
+        priority,
+        submitted_at,
+        started_at,
+        completed_at,
+        _stop_requested_at,
+        exit_code,
+        attempt,
+        stop_grace_seconds,
+        timeout_seconds,
+        env,
+        working_directory,
+        output_size,
+        output_dropped,
+        node,
+    ) = row
     spec = JobSpec(
-        name=m["name"],
-        command=m["command"],
-        mode=_MODES[m["mode"]],
-        description=m["description"],
-        stop_grace_seconds=m["stop_grace_seconds"],
-        timeout_seconds=m["timeout_seconds"],
-        env=json.loads(m["env"]) if m["env"] else {},
-        working_directory=m["working_directory"],
-        priority=m["priority"],
+        name=name,
+        command=command,
+        mode=_MODES[mode],
+        description=description,
+        stop_grace_seconds=stop_grace_seconds,
+        timeout_seconds=timeout_seconds,
+        env=json.loads(env) if env else {},
+        working_directory=working_directory,
+        priority=priority,
     )
     return Job(
-        job_id=m["job_id"],
-        user_id=m["user_id"],
+        job_id=job_id,
+        user_id=user_id,
         spec=spec,
-        status=_STATUSES[m["status"]],
-        submitted_at=m["submitted_at"],
-        started_at=m["started_at"],
-        completed_at=m["completed_at"],
-        exit_code=m["exit_code"],
-        attempt=m["attempt"],
-        output_size=m["output_size"],
-        output_dropped=m["output_dropped"],
-        node=m["node"],
+        status=_STATUSES[status],
+        submitted_at=submitted_at,
+        started_at=started_at,
+        completed_at=completed_at,
+        exit_code=exit_code,
+        attempt=attempt,
+        output_size=output_size,
+        output_dropped=output_dropped,
+        node=node,
     )
