@@ -192,7 +192,8 @@ class JobStore:
         return listing
 
     def claim(self, limit: int, node: str, barrier: Mode | None = None) -> list[Job]:
-        """Mark up to ``limit`` pending jobs Running on ``node``; them, in dispatch order."""
+        """Mark up to ``limit`` pending jobs Running on ``node`` and return them in dispatch
+        order (``barrier``: see ClaimOrder)."""
         return self.record(claim=ClaimOrder(limit, node, barrier))
 
     def record(
