@@ -11,8 +11,11 @@ from sqlalchemy import text
 
 from jobhost.auth.keys import create_key
 from jobhost.clock import SystemClock
+from jobhost.models import JobSpec, Mode, Outcome, Status
 from jobhost.settings import Settings
 from jobhost.store import Store
+from jobhost.store.jobs import Finish, OutputChunk, OutputProgress
+from jobhost.web import jobs as web_jobs
 from jobhost.web.app import BASE, create_app
 
 
@@ -71,3 +74,39 @@ def test_a_broken_store_is_a_503(client: TestClient, settings: Settings) -> None
     assert response.status_code == 503
     assert response.json() == {"success": False, "error": "The job store is unavailable."}
     assert client.get("/healthz").status_code == 503
+
+
+@pytest.fixture
+def three_finished(settings: Settings, token: str) -> list[str]:
+    """Three finished jobs of root's with 100 bytes of output each, oldest first; made
+    before the app (and its engine) starts."""
+    store = Store.open(settings.store_url, SystemClock())
+    try:
+        ids = []
+        for n in range(3):
+            spec = JobSpec(name=f"j{n}", command="true", mode=Mode.BACKGROUND_JOB)
+            job_id = store.jobs.submit("root", spec).job_id
+            store.jobs.claim(1, "elsewhere")
+            store.jobs.record(
+                [OutputChunk(job_id, 0, b"ABC"[n : n + 1] * 100)],
+                [OutputProgress(job_id, 100, 0)],
+                [Finish(job_id, Outcome(Status.COMPLETED, 0))],
+            )
+            ids.append(job_id)
+        return ids
+    finally:
+        store.close()
+
+
+def test_one_results_response_carries_a_bounded_amount_of_output(
+    three_finished: list[str], client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web_jobs, "RESULTS_OUTPUT_BUDGET", 150)
+    results = client.get(BASE + "/jobs/results").json()["results"]
+    assert [r["JobID"] for r in results] == three_finished[::-1]  # newest first
+    omitted = "[{} earlier bytes omitted; read them from jobs/output]\n"
+    assert [r["Output"] for r in results] == [
+        "C" * 100,
+        omitted.format(50) + "B" * 50,
+        omitted.format(100),
+    ]

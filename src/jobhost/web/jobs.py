@@ -35,6 +35,10 @@ from jobhost.web.schemas import (
 
 OUTPUT_PAGE_BYTES = 1024 * 1024
 RESULT_OUTPUT_BYTES = 64 * 1024
+# What one results response carries of output in all (128 full tails): maxResults=1000
+# alone would otherwise make the server read and send 64 MiB. Past it, items carry
+# shorter tails, down to none, each with its "earlier bytes omitted" line.
+RESULTS_OUTPUT_BUDGET = 8 * 1024 * 1024
 
 router = APIRouter(
     prefix="/jobs",
@@ -196,15 +200,19 @@ def get_results(
     allUsers: AllUsers = False,
     userId: UserId = None,
 ) -> Response:
-    """Finished jobs, newest first, each with (the last 64 KiB of) its output."""
+    """Finished jobs, newest first, each with (the last 64 KiB of) its output, and at most
+    RESULTS_OUTPUT_BUDGET bytes of output in all."""
     listing = ops.listing(
         user, frozenset({Category.COMPLETED}), maxResults, Scope(allUsers, userId)
     )
     now = ops.clock.now()
-    finished = listing.by_category[Category.COMPLETED]
-    results = [
-        detailed_record(job, now, ops.output_tail(job, RESULT_OUTPUT_BYTES)) for job in finished
-    ]
+    budget = RESULTS_OUTPUT_BUDGET
+    results = []
+    for job in listing.by_category[Category.COMPLETED]:
+        take = min(RESULT_OUTPUT_BYTES, budget)
+        output = ops.output_tail(job, take) if take else b""
+        budget -= len(output)
+        results.append(detailed_record(job, now, output))
     return _unchecked({"success": True, "results": results, "count": len(results)})
 
 
