@@ -13,8 +13,8 @@ import functools
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Insert, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,6 +27,7 @@ from jobhost.store.checkpoint import SAFETY_NET_PAGES, WalCheckpointer
 logger = logging.getLogger(__name__)
 
 _BUSY_TIMEOUT_MS = 10_000
+_K = TypeVar("_K")
 
 
 def normalise_url(url: str) -> str:
@@ -170,6 +171,17 @@ def _configure_sqlite(engine: Engine, autocheckpoint_pages: int | None) -> None:
         if autocheckpoint_pages is not None:
             cursor.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint_pages)}")
         cursor.close()
+
+
+KEYS_PER_STATEMENT = 500
+"""Keys bound in one statement at most: within any SQLite's limit on parameters (999
+before 3.32), for lookups whose key lists can grow long."""
+
+
+def in_batches(keys: Sequence[_K]) -> list[Sequence[_K]]:
+    """``keys`` cut into runs of at most KEYS_PER_STATEMENT."""
+    step = KEYS_PER_STATEMENT
+    return [keys[at : at + step] for at in range(0, len(keys), step)]
 
 
 def add_to_counters(

@@ -15,7 +15,7 @@ from jobhost.clock import Clock
 from jobhost.hub import ChangeKind, Hub, JobChange
 from jobhost.models import Category, Job, JobSpec, Mode, Outcome, Status, statuses_in
 from jobhost.store import sqlite_driver
-from jobhost.store.database import Database, add_to_counters
+from jobhost.store.database import Database, add_to_counters, in_batches
 from jobhost.store.rows import JOB_COLUMNS, job_from_row, job_values
 from jobhost.store.schema import (
     ACTIVE_CONDITION,
@@ -87,7 +87,6 @@ _CLAIM = (
     )
     .returning(*jobs.c)
 )
-_IDS_PER_QUERY = 500
 _BY_IDS = select(jobs).where(jobs.c.job_id.in_(bindparam("b_ids", expanding=True)))
 # The recorder's statements, run once per flush.
 _PROGRESS = (
@@ -170,14 +169,13 @@ class JobStore:
         return job_from_row(row) if row else None
 
     def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
-        """The jobs among ``job_ids`` that exist, by id, in one query."""
+        """The jobs among ``job_ids`` that exist, by id."""
         found: dict[str, Job] = {}
-        ids = list(job_ids)
         with self.db.read() as conn:
             # In batches: a restarted engine may look up thousands of leftover run folders,
             # more than one statement may bind.
-            for at in range(0, len(ids), _IDS_PER_QUERY):
-                rows = conn.execute(_BY_IDS, {"b_ids": ids[at : at + _IDS_PER_QUERY]})
+            for batch in in_batches(job_ids):
+                rows = conn.execute(_BY_IDS, {"b_ids": list(batch)})
                 found.update((job.job_id, job) for job in map(job_from_row, rows))
         return found
 

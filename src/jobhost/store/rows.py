@@ -30,35 +30,6 @@ _MODES = {mode.value: mode for mode in Mode}
 _STATUSES = {status.value: status for status in Status}
 
 
-# The order job_from_row unpacks a row in; checked against the table once, at import.
-_UNPACKED = (
-    "seq",
-    "job_id",
-    "user_id",
-    "name",
-    "description",
-    "command",
-    "mode",
-    "status",
-    "priority",
-    "submitted_at",
-    "started_at",
-    "completed_at",
-    "stop_requested_at",
-    "exit_code",
-    "attempt",
-    "stop_grace_seconds",
-    "timeout_seconds",
-    "env",
-    "working_directory",
-    "output_size",
-    "output_dropped",
-    "node",
-)
-if _UNPACKED != JOB_COLUMNS:
-    raise RuntimeError(f"job_from_row unpacks {_UNPACKED}, the jobs table has {JOB_COLUMNS}")
-
-
 def job_from_row(row: Sequence[Any]) -> Job:
     """A job from a row of every jobs column in table order (``select(jobs)``, or
     ``returning(*jobs.c)``), as SQLAlchemy or the sqlite3 driver returns it.
@@ -116,3 +87,10 @@ def job_from_row(row: Sequence[Any]) -> Job:
         output_dropped=output_dropped,
         node=node,
     )
+
+
+# job_from_row unpacks a row into locals named after the columns, in order: a column added
+# or moved must stop the import here, not shift the fields silently.
+_UNPACKED = job_from_row.__code__.co_varnames[1 : 1 + len(JOB_COLUMNS)]
+if tuple(name.lstrip("_") for name in _UNPACKED) != JOB_COLUMNS:
+    raise RuntimeError(f"job_from_row unpacks {_UNPACKED}, the jobs table has {JOB_COLUMNS}")

@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from jobhost.store.database import in_batches
 from jobhost.store.rows import JOB_COLUMNS
 from jobhost.store.schema import ACTIVE_CONDITION, PENDING_CONDITION
 
@@ -38,10 +39,6 @@ _COUNT_FINISHED = (
 )
 
 
-# Keys bound per statement: within any SQLite's limit on parameters (999 before 3.32).
-_KEYS_PER_QUERY = 500
-
-
 def insert_job(driver: sqlite3.Connection, values: dict[str, Any]) -> None:
     """Add a job row; columns left out take their defaults."""
     driver.execute(_insert_job_sql(tuple(values)), tuple(values.values()))
@@ -57,7 +54,7 @@ def mark_running(
 ) -> list[tuple[Any, ...]]:
     """Mark these jobs Running on ``node``; their rows, every column in table order."""
     rows: list[tuple[Any, ...]] = []
-    for batch in _batches(seqs):
+    for batch in in_batches(seqs):
         rows += driver.execute(_mark_running_sql(len(batch)), (now, node, *batch)).fetchall()
     return rows
 
@@ -77,7 +74,7 @@ def owners_and_statuses(
 ) -> list[tuple[str, str]]:
     """(user_id, status) of these jobs, looked up by id (never by walking the running ones)."""
     found: list[tuple[str, str]] = []
-    for batch in _batches(job_ids):
+    for batch in in_batches(job_ids):
         found += driver.execute(_by_ids_sql(len(batch)), batch).fetchall()
     return found
 
@@ -112,10 +109,6 @@ def _mark_running_sql(count: int) -> str:
 @functools.lru_cache(maxsize=128)
 def _by_ids_sql(count: int) -> str:
     return f"SELECT user_id, status FROM jobs WHERE job_id IN ({_marks(count)})"
-
-
-def _batches(keys: Sequence[Any]) -> list[Sequence[Any]]:
-    return [keys[at : at + _KEYS_PER_QUERY] for at in range(0, len(keys), _KEYS_PER_QUERY)]
 
 
 def _marks(count: int) -> str:
