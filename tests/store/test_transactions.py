@@ -7,11 +7,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, select, text
 
 from jobhost.clock import SystemClock
 from jobhost.errors import StoreUnavailable
 from jobhost.store import Store, database, sqlite_driver
+from jobhost.store.schema import users
 
 
 @pytest.mark.parametrize("kind", ["write", "driver_write"])
@@ -100,5 +101,37 @@ def test_a_driver_connection_that_cannot_roll_back_is_replaced(tmp_path: Path) -
             driver.execute("INSERT INTO job_totals VALUES ('after', 1)")
         with store.db.read() as conn:
             assert conn.execute(text("SELECT user_id FROM job_totals")).scalars().all() == ["after"]
+    finally:
+        store.close()
+
+
+def test_only_an_idle_sqlite_store_answers_without_waiting(store: Store) -> None:
+    # The web runs short store work on its event loop only when this says so: never across
+    # a network round trip, never behind a write of this process.
+    if not store.db.is_sqlite:
+        assert not store.db.answers_without_waiting()
+        return
+    assert store.db.answers_without_waiting()
+    with store.db.write():
+        assert not store.db.answers_without_waiting()
+    with store.db.driver_write():
+        assert not store.db.answers_without_waiting()
+    assert store.db.answers_without_waiting()
+
+
+def test_first_row_binds_parameters_by_name_in_statement_order(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+    try:
+        store.users.add_user("ann", frozenset({"user"}), None)
+        store.users.add_user("bob", frozenset({"admin"}), None)
+        query = select(users.c.user_id, users.c.roles).where(
+            users.c.roles == bindparam("role"), users.c.user_id != bindparam("not_user")
+        )
+        with store.db.driver_read() as driver:
+            # The mapping's order is the opposite of the statement's placeholders.
+            found = sqlite_driver.first_row(driver, query, {"not_user": "ann", "role": "admin"})
+            missing = sqlite_driver.first_row(driver, query, {"not_user": "bob", "role": "admin"})
+        assert found == {"user_id": "bob", "roles": "admin"}
+        assert missing is None
     finally:
         store.close()

@@ -1,5 +1,6 @@
 """The hot writes on SQLite (submitting, claiming, storing output and outcomes), run on the
-sqlite3 driver itself, in a ``Database.driver_write()`` transaction.
+sqlite3 driver itself, in a ``Database.driver_write()`` transaction; and ``first_row`` for
+hot lookups built with SQLAlchemy but run on the driver (``Database.driver_read()``).
 
 The dispatcher claims and finishes jobs hundreds of times a second while a queue drains.
 Through SQLAlchemy, checking out a connection, building each execution context, expanding
@@ -13,8 +14,11 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.dialects import sqlite
 
 from jobhost.store.database import in_batches
 from jobhost.store.rows import JOB_COLUMNS
@@ -87,6 +91,24 @@ def finish(driver: sqlite3.Connection, ends: Iterable[tuple[str, int | None, flo
 
 def count_finished(driver: sqlite3.Connection, deltas: dict[str, int]) -> None:
     driver.executemany(_COUNT_FINISHED, [(user, n) for user, n in deltas.items() if n])
+
+
+def first_row(
+    driver: sqlite3.Connection, query: Select[Any], params: Mapping[str, object]
+) -> dict[str, Any] | None:
+    """The first row of ``query`` as {column: value}, or None. The query is compiled for
+    SQLite once and its statement cached by sqlite3, so a lookup costs about a quarter of
+    running it through SQLAlchemy (25 against 110 us for the API-key lookup). For queries
+    whose columns need no result processing (no Enum, DateTime or JSON types)."""
+    sql, order, names = _compiled(query)
+    found = driver.execute(sql, [params[name] for name in order]).fetchone()
+    return dict(zip(names, found, strict=True)) if found is not None else None
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(query: Select[Any]) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    compiled = query.compile(dialect=sqlite.dialect())
+    return str(compiled), tuple(compiled.positiontup or ()), tuple(query.selected_columns.keys())
 
 
 @functools.lru_cache(maxsize=16)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, insert, select, update
@@ -10,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from jobhost.clock import Clock
 from jobhost.errors import Conflict, NotFound
 from jobhost.models import ApiKey, User
+from jobhost.store import sqlite_driver
 from jobhost.store.database import Database
 from jobhost.store.schema import api_keys, sessions, users
 
@@ -101,7 +103,7 @@ class UserStore:
     def list_keys(self) -> list[ApiKey]:
         with self.db.read() as conn:
             rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at))
-            return [_key(row) for row in rows]
+            return [_key(row._mapping) for row in rows]
 
     def revoke_key(self, key_id: str) -> ApiKey:
         with self.db.write() as conn:
@@ -113,12 +115,11 @@ class UserStore:
             row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
         if row is None:
             raise NotFound(f"No such key: {key_id}")
-        return _key(row)
+        return _key(row._mapping)
 
     def user_for_token(self, token_hash: str) -> User | None:
         """The owner of a usable key with this hash, noting that the key was used."""
-        with self.db.read() as conn:
-            row = conn.execute(_KEY_AND_OWNER, {"b_hash": token_hash}).first()
+        row = self._key_and_owner(token_hash)
         if row is None:
             return None
         key = _key(row)
@@ -130,9 +131,19 @@ class UserStore:
                 conn.execute(
                     update(api_keys).where(api_keys.c.key_id == key.key_id).values(last_used_at=now)
                 )
-        m = row._mapping
-        has_password = m["password_hash"] is not None
-        return User(key.user_id, _roles(m["roles"]), m["user_created_at"], has_password)
+        has_password = row["password_hash"] is not None
+        return User(key.user_id, _roles(row["roles"]), row["user_created_at"], has_password)
+
+    def _key_and_owner(self, token_hash: str) -> Mapping[Any, Any] | None:
+        params = {"b_hash": token_hash}
+        if self.db.is_sqlite:
+            # Every request with an API key asks this: straight on the driver it costs a
+            # quarter of what it did through SQLAlchemy (see sqlite_driver.first_row).
+            with self.db.driver_read() as driver:
+                return sqlite_driver.first_row(driver, _KEY_AND_OWNER, params)
+        with self.db.read() as conn:
+            row = conn.execute(_KEY_AND_OWNER, params).first()
+        return row._mapping if row is not None else None
 
     def add_session(
         self, session_hash: str, user_id: str, csrf_token: str, expires_at: float
@@ -181,8 +192,7 @@ def _user(row: Row[Any]) -> User:
     return User(m["user_id"], _roles(m["roles"]), m["created_at"], m["password_hash"] is not None)
 
 
-def _key(row: Row[Any]) -> ApiKey:
-    m = row._mapping
+def _key(m: Mapping[Any, Any]) -> ApiKey:
     return ApiKey(
         key_id=m["key_id"],
         user_id=m["user_id"],

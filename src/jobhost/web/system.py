@@ -11,7 +11,7 @@ from jobhost import policy
 from jobhost.auth.sessions import SESSION_COOKIE, end_session, start_session
 from jobhost.errors import InvalidInput, Unauthorized
 from jobhost.models import User
-from jobhost.web.deps import Ident, Svc, bearer_scheme, cookie_scheme, json_object
+from jobhost.web.deps import Ident, Svc, bearer_scheme, cookie_scheme, json_object, store_work
 from jobhost.web.schemas import (
     ERROR_RESPONSES,
     HealthResponse,
@@ -27,9 +27,9 @@ LOGIN_REFUSAL = "Invalid username or password"
 
 
 @router.get("/healthz", response_model=HealthResponse)
-def healthz(svc: Svc) -> dict[str, Any]:
+async def healthz(svc: Svc) -> dict[str, Any]:
     """200 once the server is ready and its store answers; needs no credentials."""
-    svc.store.jobs.ping()
+    await store_work(svc, svc.store.jobs.ping)
     return {"status": "ok"}
 
 

@@ -1,0 +1,84 @@
+"""Where a route's store work runs: on the event loop while SQLite can answer at once, on a
+worker thread behind a write, so that a request waiting for the write lock never holds up
+the others."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from jobhost.auth.keys import create_key
+from jobhost.auth.throttle import LoginThrottle
+from jobhost.clock import SystemClock
+from jobhost.settings import Settings
+from jobhost.store import Store
+from jobhost.web.app import BASE, create_app
+from jobhost.web.deps import Services, store_work
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    clock = SystemClock()
+    store = Store.open(settings.store_url, clock)
+    try:
+        yield Services(settings, store, clock, lambda: None, LoginThrottle(clock))
+    finally:
+        store.close()
+
+
+def _thread_of_work(svc: Services) -> tuple[int, int]:
+    """(the thread the work ran on, the event loop's thread)."""
+
+    async def measure() -> tuple[int, int]:
+        return await store_work(svc, threading.get_ident), threading.get_ident()
+
+    return asyncio.run(measure())
+
+
+def test_work_runs_on_the_event_loop_while_sqlite_is_free(services: Services) -> None:
+    ran_on, loop_thread = _thread_of_work(services)
+    assert ran_on == loop_thread
+
+
+def test_work_goes_to_a_thread_while_a_write_is_under_way(services: Services) -> None:
+    with services.store.db.driver_write():
+        ran_on, loop_thread = _thread_of_work(services)
+    assert ran_on != loop_thread
+
+
+@pytest.mark.timeout(30)
+def test_a_submit_waiting_for_the_write_lock_holds_up_no_other_request(
+    settings: Settings,
+) -> None:
+    store = Store.open(settings.store_url, SystemClock())
+    try:
+        store.users.add_user("root", frozenset({"system_admin"}), None)
+        token = create_key(store.users, SystemClock(), "root", None, None).token
+    finally:
+        store.close()
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(settings, run_engine=False), headers=headers) as client:
+        db = client.app.state.services.store.db  # type: ignore[attr-defined]
+        statuses: list[int] = []
+        body = {"jobName": "x", "command": "true", "executionMode": "BackgroundJob"}
+        submitting = threading.Thread(
+            target=lambda: statuses.append(
+                client.post(BASE + "/jobs/submit", json=body).status_code
+            )
+        )
+        # The key's first use records it (a write); done here, not behind the lock below.
+        assert client.get(BASE + "/jobs").status_code == 200
+        with db.driver_write():  # as the engine's transactions hold it
+            submitting.start()
+            submitting.join(0.5)
+            # Had the submit run on the event loop, it would block it on the lock, and
+            # this request would wait for the end of the write (a hang here).
+            assert client.get("/healthz").status_code == 200
+            assert client.get(BASE + "/jobs").status_code == 200
+            assert submitting.is_alive() and statuses == []
+        submitting.join(10)
+        assert statuses == [200]
