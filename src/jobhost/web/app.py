@@ -19,6 +19,7 @@ from jobhost.web import jobs, streams, system, ui
 from jobhost.web.deps import Services
 from jobhost.web.errors import install_error_handlers
 from jobhost.web.limits import BodySizeLimit
+from jobhost.web.openapi import document_credentials
 
 BASE = "/apps/WebHostTaskManagement/api/v1"
 
@@ -49,6 +50,7 @@ def create_app(settings: Settings, clock: Clock | None = None, run_engine: bool 
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    document_credentials(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(jobs.router, prefix=BASE)
     app.include_router(streams.router, prefix=BASE)

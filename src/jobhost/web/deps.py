@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
-from fastapi.security import APIKeyCookie, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
@@ -22,14 +21,6 @@ from jobhost.models import User
 from jobhost.settings import Settings
 from jobhost.store import Store
 
-# Declared for the OpenAPI document; the header is read by ``caller`` itself so that a
-# malformed one gets the contract's message rather than FastAPI's.
-bearer_scheme = HTTPBearer(auto_error=False, description="An API key: `Bearer <token>`")
-cookie_scheme = APIKeyCookie(
-    name=SESSION_COOKIE,
-    auto_error=False,
-    description="A browser session from `POST /api/v1/auth/login`; changes need `X-CSRF-Token`",
-)
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_REFUSAL = "Missing or invalid CSRF token"
 

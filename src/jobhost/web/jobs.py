@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Security
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from jobhost.models import Category, Job
@@ -15,13 +15,12 @@ from jobhost.web.deps import (
     Caller,
     Services,
     Svc,
-    bearer_scheme,
-    cookie_scheme,
     identity,
     parse_json_object,
     services,
     store_work,
 )
+from jobhost.web.openapi import NEEDS_CREDENTIALS
 from jobhost.web.records import RECORD_OUTPUT_BYTES, decode_stream, detailed_record, job_record
 from jobhost.web.schemas import (
     ERROR_RESPONSES,
@@ -40,11 +39,7 @@ RESULT_OUTPUT_BYTES = 64 * 1024
 # shorter tails, down to none, each with its "earlier bytes omitted" line.
 RESULTS_OUTPUT_BUDGET = 8 * 1024 * 1024
 
-router = APIRouter(
-    prefix="/jobs",
-    dependencies=[Security(bearer_scheme), Security(cookie_scheme)],
-    responses=ERROR_RESPONSES,
-)
+router = APIRouter(prefix="/jobs", responses=ERROR_RESPONSES)
 
 
 async def operations(svc: Svc) -> JobOperations:
@@ -67,7 +62,8 @@ UserId = Annotated[str | None, Query(description="Privileged roles: this user's 
 @router.post(
     "/submit",
     response_model=SubmitResponse,
-    openapi_extra={
+    openapi_extra=NEEDS_CREDENTIALS
+    | {
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": SubmitRequest.model_json_schema()}},
@@ -99,7 +95,7 @@ async def submit(request: Request) -> Response:
     )
 
 
-@router.get("", response_model=JobListResponse | JobResponse)
+@router.get("", response_model=JobListResponse | JobResponse, openapi_extra=NEEDS_CREDENTIALS)
 def get_jobs(
     user: Caller,
     ops: Ops,
@@ -126,7 +122,7 @@ def get_jobs(
     return _unchecked(_listing_body(listing, ops.clock.now()))
 
 
-@router.get("/list", response_model=JobListResponse)
+@router.get("/list", response_model=JobListResponse, openapi_extra=NEEDS_CREDENTIALS)
 def list_jobs(
     user: Caller,
     ops: Ops,
@@ -151,14 +147,14 @@ def list_jobs(
     )
 
 
-@router.delete("", response_model=MessageResponse)
+@router.delete("", response_model=MessageResponse, openapi_extra=NEEDS_CREDENTIALS)
 def delete_job(user: Caller, ops: Ops, jobId: JobId) -> dict[str, Any]:
     """Cancel a pending job, stop a running one, or delete a finished one's result."""
     message = ops.stop_or_remove(user, jobId)
     return {"success": True, "message": message, "jobId": jobId.lower()}
 
 
-@router.post("/stop", response_model=MessageResponse)
+@router.post("/stop", response_model=MessageResponse, openapi_extra=NEEDS_CREDENTIALS)
 def stop_job(user: Caller, ops: Ops, jobId: JobId) -> dict[str, Any]:
     """Cancel a pending job or stop a running one. Unlike DELETE, a job that has already
     finished is a 409 rather than deleted, so a stop that arrives late loses nothing."""
@@ -166,7 +162,7 @@ def stop_job(user: Caller, ops: Ops, jobId: JobId) -> dict[str, Any]:
     return {"success": True, "message": message, "jobId": jobId.lower()}
 
 
-@router.get("/output", response_model=OutputResponse)
+@router.get("/output", response_model=OutputResponse, openapi_extra=NEEDS_CREDENTIALS)
 def get_output(
     user: Caller,
     ops: Ops,
@@ -193,7 +189,7 @@ def get_output(
     )
 
 
-@router.get("/results", response_model=ResultsResponse)
+@router.get("/results", response_model=ResultsResponse, openapi_extra=NEEDS_CREDENTIALS)
 def get_results(
     user: Caller,
     ops: Ops,
@@ -217,7 +213,12 @@ def get_results(
     return _unchecked({"success": True, "results": results, "count": len(results)})
 
 
-@router.delete("/results", response_model=MessageResponse, response_model_exclude_none=True)
+@router.delete(
+    "/results",
+    response_model=MessageResponse,
+    response_model_exclude_none=True,
+    openapi_extra=NEEDS_CREDENTIALS,
+)
 def delete_result(user: Caller, ops: Ops, jobId: JobId) -> dict[str, Any]:
     ops.delete_result(user, jobId)
     return {"success": True, "message": DELETED}

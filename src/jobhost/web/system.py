@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, Security
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 
 from jobhost import policy
 from jobhost.auth.sessions import SESSION_COOKIE, end_session, start_session
 from jobhost.errors import InvalidInput, Unauthorized
 from jobhost.models import User
-from jobhost.web.deps import Ident, Svc, bearer_scheme, cookie_scheme, json_object, store_work
+from jobhost.web.deps import Ident, Svc, json_object, store_work
+from jobhost.web.openapi import NEEDS_CREDENTIALS
 from jobhost.web.schemas import (
     ERROR_RESPONSES,
     HealthResponse,
@@ -82,7 +83,7 @@ def login(
 @router.post(
     f"{AUTH}/logout",
     response_model=LogoutResponse,
-    dependencies=[Security(bearer_scheme), Security(cookie_scheme)],
+    openapi_extra=NEEDS_CREDENTIALS,
     responses=ERROR_RESPONSES,
 )
 def logout(request: Request, response: Response, svc: Svc, found: Ident) -> dict[str, Any]:
@@ -97,7 +98,7 @@ def logout(request: Request, response: Response, svc: Svc, found: Ident) -> dict
     f"{AUTH}/me",
     response_model=MeResponse,
     response_model_exclude_none=True,
-    dependencies=[Security(bearer_scheme), Security(cookie_scheme)],
+    openapi_extra=NEEDS_CREDENTIALS,
     responses=ERROR_RESPONSES,
 )
 def me(found: Ident) -> dict[str, Any]:

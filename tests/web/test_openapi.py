@@ -1,0 +1,57 @@
+"""The OpenAPI document names the credentials each route takes, and the routes agree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from jobhost.settings import Settings
+from jobhost.web.app import create_app
+
+PUBLIC = {("get", "/healthz"), ("post", "/api/v1/auth/login")}
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, run_engine=False)) as test_client:
+        yield test_client
+
+
+def _operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (method, path): operation
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    }
+
+
+def test_every_route_but_the_public_ones_documents_both_credentials(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["HTTPBearer"]["type"] == "http"
+    assert schemes["HTTPBearer"]["scheme"] == "bearer"
+    assert schemes["APIKeyCookie"] == schemes["APIKeyCookie"] | {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "jobhost_session",
+    }
+    operations = _operations(document)
+    assert PUBLIC <= set(operations)
+    for key, operation in operations.items():
+        expected: list[dict[str, list[str]]] | None = (
+            None if key in PUBLIC else [{"HTTPBearer": []}, {"APIKeyCookie": []}]
+        )
+        assert operation.get("security") == expected, key
+
+
+def test_every_route_documented_as_needing_credentials_refuses_a_request_without(
+    client: TestClient,
+) -> None:
+    # The document only describes; deps.identity is what refuses.
+    for (method, path), operation in _operations(client.get("/openapi.json").json()).items():
+        if "security" in operation:
+            response = client.request(method, path, params={"jobId": "x"})
+            assert response.status_code == 401, (method, path, response.text)
