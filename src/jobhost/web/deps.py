@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from collections.abc import Callable, Mapping
@@ -74,7 +75,13 @@ def identity(request: Request) -> Identity:
     return found
 
 
-async def caller(found: Annotated[Identity, Depends(identity)]) -> User:
+async def request_identity(request: Request) -> Identity:
+    """``identity`` as a dependency. A plain function would be handed to the threadpool by
+    FastAPI on every request; this runs its lookups where ``store_work`` puts them."""
+    return await store_work(services(request), functools.partial(identity, request))
+
+
+async def caller(found: Annotated[Identity, Depends(request_identity)]) -> User:
     """The user the request's credentials belong to; 401 otherwise."""
     return found.user
 
@@ -104,7 +111,7 @@ async def store_work(svc: Services, work: Callable[[], _T]) -> _T:
     On SQLite a submit's work (find the key, insert the row) takes a few hundred
     microseconds, and handing it to a thread cost more: the thread and the event loop
     trade the GIL at every call into SQLite, and under load that traffic took half the
-    server's time (bench submit-rate: 568 -> 880 submits/s when run here instead).
+    server's time (submits 568-579 -> 1,149-1,346/s; docs/PERFORMANCE.md, finding 26).
     PostgreSQL's round trips, and SQLite behind another writer, still go to a thread."""
     if svc.store.db.answers_without_waiting():
         return work()
@@ -119,4 +126,4 @@ async def _services(connection: HTTPConnection) -> Services:
 
 Svc = Annotated[Services, Depends(_services)]
 Caller = Annotated[User, Depends(caller)]
-Ident = Annotated[Identity, Depends(identity)]
+Ident = Annotated[Identity, Depends(request_identity)]
