@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from jobhost.auth.keys import create_key
 from jobhost.clock import SystemClock
 from jobhost.models import JobSpec, Mode, Outcome, Status
 from jobhost.settings import Settings
@@ -17,16 +16,6 @@ from jobhost.store import Store
 from jobhost.store.jobs import Finish, OutputChunk, OutputProgress
 from jobhost.web import jobs as web_jobs
 from jobhost.web.app import BASE, create_app
-
-
-@pytest.fixture
-def token(settings: Settings) -> str:
-    store = Store.open(settings.store_url, SystemClock())
-    try:
-        store.users.add_user("root", frozenset({"system_admin"}), None)
-        return create_key(store.users, SystemClock(), "root", None, None).token
-    finally:
-        store.close()
 
 
 @pytest.fixture

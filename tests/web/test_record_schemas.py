@@ -13,7 +13,6 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from jobhost.auth.keys import create_key
 from jobhost.clock import SystemClock
 from jobhost.models import JobSpec, Mode, Outcome, Status
 from jobhost.settings import Settings
@@ -89,13 +88,7 @@ def test_result_records_match_the_job_detail_model(store_with_every_state: Store
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    store = Store.open(settings.store_url, SystemClock())
-    try:
-        store.users.add_user("root", frozenset({"system_admin"}), None)
-        token = create_key(store.users, SystemClock(), "root", None, None).token
-    finally:
-        store.close()
+def client(settings: Settings, token: str) -> Iterator[TestClient]:
     headers = {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(settings), headers=headers) as test_client:
         yield test_client

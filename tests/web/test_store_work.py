@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from jobhost.auth.keys import create_key
 from jobhost.auth.throttle import LoginThrottle
 from jobhost.clock import SystemClock
 from jobhost.settings import Settings
@@ -52,14 +51,8 @@ def test_work_goes_to_a_thread_while_a_write_is_under_way(services: Services) ->
 
 @pytest.mark.timeout(30)
 def test_a_submit_waiting_for_the_write_lock_holds_up_no_other_request(
-    settings: Settings,
+    settings: Settings, token: str
 ) -> None:
-    store = Store.open(settings.store_url, SystemClock())
-    try:
-        store.users.add_user("root", frozenset({"system_admin"}), None)
-        token = create_key(store.users, SystemClock(), "root", None, None).token
-    finally:
-        store.close()
     headers = {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(settings, run_engine=False), headers=headers) as client:
         db = client.app.state.services.store.db  # type: ignore[attr-defined]
