@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Insert, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.pool import PoolProxiedConnection
 
 from jobhost.errors import StoreUnavailable
 from jobhost.store.checkpoint import SAFETY_NET_PAGES, WalCheckpointer
@@ -116,9 +117,7 @@ class Database:
         with translate_errors():
             pooled = self.engine.raw_connection()
             try:
-                driver = pooled.driver_connection
-                assert isinstance(driver, sqlite3.Connection)
-                yield driver
+                yield _sqlite_of(pooled)
             finally:
                 pooled.close()
 
@@ -126,10 +125,8 @@ class Database:
         if self._driver is None:
             # Detached from the pool, so configured exactly like the pool's connections.
             pooled = self.engine.raw_connection()
-            driver = pooled.driver_connection
-            assert isinstance(driver, sqlite3.Connection)
+            self._driver = _sqlite_of(pooled)
             pooled.detach()
-            self._driver = driver
         return self._driver
 
     def _drop_driver_connection(self) -> None:
@@ -161,6 +158,12 @@ class Database:
         with self._write_lock:
             self._drop_driver_connection()
         self.engine.dispose()
+
+
+def _sqlite_of(pooled: PoolProxiedConnection) -> sqlite3.Connection:
+    driver = pooled.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    return driver
 
 
 @contextlib.contextmanager
