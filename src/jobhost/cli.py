@@ -86,6 +86,7 @@ def serve(
     """Run the web server and the job engine in one process."""
     import uvicorn
 
+    from jobhost.web.access_log import AccessLog
     from jobhost.web.app import create_app
 
     settings = _settings(host=host, port=port)
@@ -100,14 +101,21 @@ def serve(
     # collector's reach, a full collection no longer walks it (80 ms -> 8 ms with a
     # thousand jobs running, measured in bench/concurrency.py).
     gc.freeze()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=settings.access_log,
-        timeout_graceful_shutdown=int(settings.stop_grace_seconds) + 5,
-    )
+    # Our own access log rather than uvicorn's (see web/access_log.py), at the same level.
+    logged = settings.access_log and logging.getLogger().isEnabledFor(logging.INFO)
+    access_log = AccessLog(app, sys.stdout) if logged else None
+    try:
+        uvicorn.run(
+            access_log or app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=False,
+            timeout_graceful_shutdown=int(settings.stop_grace_seconds) + 5,
+        )
+    finally:
+        if access_log is not None:
+            access_log.flush()
 
 
 def _bootstrap_admin(store: Store) -> None:
@@ -130,9 +138,9 @@ def _bootstrap_admin(store: Store) -> None:
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from jobhost.web.access_log import LOG_FORMAT
+
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 

@@ -45,8 +45,8 @@ class Settings(BaseModel):
     session_hours: Annotated[float, Field(gt=0, le=24 * 90)] = 12.0
     node_name: str = Field(default_factory=socket.gethostname)
     log_level: str = "info"
-    # One line per HTTP request at info level; off, a busy server spends about a tenth less
-    # of its event loop per request (docs/PERFORMANCE.md).
+    # One line per HTTP request at info level (web/access_log.py); written in batches, it
+    # costs a busy server a few percent of a request (docs/PERFORMANCE.md, finding 31).
     access_log: bool = True
 
     @field_validator("data_dir")
