@@ -135,3 +135,36 @@ def test_first_row_binds_parameters_by_name_in_statement_order(tmp_path: Path) -
         assert missing is None
     finally:
         store.close()
+
+
+def test_driver_reads_reuse_their_connections_and_see_each_commit(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+    try:
+        with store.db.driver_read() as first, store.db.driver_read() as second:
+            assert first is not second  # two readers at once never share a connection
+        for n in range(3):
+            store.users.add_user(f"user-{n}", frozenset({"user"}), None)
+            with store.db.driver_read() as again:
+                # One of the same two, and no snapshot left open from its last statement.
+                assert again is first or again is second
+                assert again.execute("SELECT count(*) FROM users").fetchone() == (n + 1,)
+    finally:
+        store.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        first.execute("SELECT 1")  # closing the store closed the idle ones
+
+
+def test_a_driver_read_that_failed_is_not_handed_out_again(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+    try:
+        with pytest.raises(StoreUnavailable), store.db.driver_read() as broken:
+            broken.execute("SELECT * FROM no_such_table")
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            broken.execute("SELECT 1")
+        with store.db.driver_read() as driver:
+            assert driver is not broken
+            driver.execute("BEGIN")  # left open by its user: ended before the next one
+        with store.db.driver_read() as same:
+            assert same is driver and not same.in_transaction
+    finally:
+        store.close()
