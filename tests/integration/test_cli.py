@@ -37,7 +37,9 @@ def test_first_start_creates_admin_once_and_prints_working_credentials(tmp_path:
         server.stop()
 
 
-@pytest.mark.parametrize("setting", [{}, {"JOBHOST_ACCESS_LOG": "false"}])
+@pytest.mark.parametrize(
+    "setting", [{}, {"JOBHOST_ACCESS_LOG": "false"}, {"JOBHOST_LOG_LEVEL": "warning"}]
+)
 def test_the_access_log_shows_each_request_unless_switched_off(
     tmp_path: Path, setting: dict[str, str]
 ) -> None:
@@ -47,8 +49,14 @@ def test_the_access_log_shows_each_request_unless_switched_off(
         assert httpx.get(server.url + "/healthz").status_code == 200
     finally:
         server.stop()
-    logged = '"GET /healthz HTTP/1.1" 200' in server.log()
-    assert logged is (not setting)
+    # One line per request with its time, client, request line, status and duration; the
+    # last batch is written when the server stops.
+    line = re.compile(
+        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO jobhost\.access: 127\.0\.0\.1:\d+ - "
+        r'"GET /healthz HTTP/1\.1" 200 \d+\.\dms$',
+        re.MULTILINE,
+    )
+    assert bool(line.search(server.log())) is (not setting)
 
 
 def test_user_and_key_lifecycle(tmp_path: Path) -> None:

@@ -102,3 +102,21 @@ def test_a_burst_is_written_when_it_reaches_the_limit(monkeypatch: pytest.Monkey
         assert len(_lines(stream)) == 3
     log.flush()
     assert len(_lines(stream)) == 4
+
+
+class _BrokenPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError("stdout is gone")
+
+
+def test_a_log_that_cannot_be_written_loses_lines_not_requests(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log = AccessLog(_app(), _BrokenPipe())
+    with TestClient(log) as client:
+        for n in range(3):
+            assert client.get(f"/{n}").status_code == 200
+            log.flush()
+    lost = [r for r in caplog.records if r.name == access_log.__name__]
+    assert len(lost) == 1 and "stdout is gone" in lost[0].getMessage()  # said once
+    assert not log._lines  # nothing piles up

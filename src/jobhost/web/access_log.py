@@ -13,11 +13,14 @@ at most that last tenth of a second of lines, as nginx's ``access_log ... flush=
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import TextIO
 from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger(__name__)
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 FLUSH_SECONDS = 0.1
@@ -37,6 +40,7 @@ class AccessLog:
         self._flush_on: asyncio.AbstractEventLoop | None = None
         self._second = -1
         self._stamp = ""
+        self._write_failed = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,10 +63,17 @@ class AccessLog:
 
     def flush(self) -> None:
         self._flush_on = None
-        if self._lines:
-            self._stream.write("\n".join(self._lines) + "\n")
-            self._lines.clear()
-        self._stream.flush()
+        lines, self._lines = self._lines, []
+        try:
+            if lines:
+                self._stream.write("\n".join(lines) + "\n")
+            self._stream.flush()
+        except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+            # The lines are dropped rather than kept, and requests go on being answered;
+            # said once, not per batch.
+            if not self._write_failed:
+                self._write_failed = True
+                logger.warning("access log lines lost: cannot write them: %s", exc)
 
     def _keep(self, message: str) -> None:
         self._lines.append(f"{self._asctime()} INFO jobhost.access: {message}")
