@@ -2,7 +2,7 @@
 
 uvicorn's own access log sends every request through the logging machinery (a record, a
 formatter copying it twice, a write and a flush per line): on a 2-core host that cost a
-submit about 70 us of the server's CPU, a sixth of the submit rate (docs/PERFORMANCE.md,
+submit 80-100 us of the server's CPU, a sixth of the submit rate (docs/PERFORMANCE.md,
 finding 31). This middleware formats the line itself, with the same fields plus the time
 and how long the request took, and keeps the lines of a burst to write them together,
 FLUSH_SECONDS after the first, so a line reaches the log a tenth of a second late at
