@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.http import API, Connection, submit_body
+from jobhost.engine.runners.process import running_job_pid
 
 USER = "bench"
 _STARTUP_SECONDS = 60.0
@@ -164,18 +165,13 @@ def read_memory(pid: int) -> dict[str, int]:
 
 
 def kill_jobs_under(data_dir: Path) -> None:
-    """Kill the process groups of BackgroundJob wrappers started in ``data_dir``."""
-    marker = str(data_dir)
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = Path(entry.path, "cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if "jobhost-job" in cmdline and marker in cmdline:
+    """Kill the process groups of the BackgroundJobs still running in ``data_dir``."""
+    runs = data_dir / "runs"
+    for run_dir in runs.iterdir() if runs.is_dir() else ():
+        pid = running_job_pid(run_dir)
+        if pid is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(int(entry.name), signal.SIGKILL)
+                os.killpg(pid, signal.SIGKILL)
 
 
 class Gate:

@@ -94,6 +94,7 @@ class Harness:
 
     def close(self) -> None:
         self.recorder.close()
+        self.processes.close()
 
 
 @pytest.fixture

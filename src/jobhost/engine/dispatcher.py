@@ -109,6 +109,7 @@ class Dispatcher:
             self._wake.clear()
             await self.cycle()
             if not self._active and not self._jobs.has_pending():
+                self._processes.close()
                 return
             await self._sleep()
 
@@ -160,6 +161,7 @@ class Dispatcher:
         finishing = [task for task in self._tasks if task.get_name().startswith("finish:")]
         if finishing:
             await asyncio.wait(finishing, timeout=_FINISH_AT_SHUTDOWN_SECONDS)
+        self._processes.close()  # the BackgroundJobs run on; the next engine adopts them
 
     async def _sleep(self) -> None:
         """Until woken, the next deadline, or a tick, whichever comes first."""

@@ -1,12 +1,14 @@
 """BackgroundJob: the command runs under the configured shell as a separate OS process.
 
-Each job gets a run folder (``<data>/runs/<job id>/``). A small /bin/sh wrapper, started in a
-new session so that the job has a process group of its own, runs the command with stdout
-and stderr appended to ``output`` (one file, so the two stay in the order written and the
-child never blocks on a full pipe) and then writes the command's exit status to ``exit``.
+Each job gets a run folder (``<data>/runs/<job id>/``). The engine's job parent
+(``jobparent.py``, one process per engine) starts the job's shell in a new session, so that
+the job has a process group of its own, with stdout and stderr appended to ``output`` (one
+file, so the two stay in the order written and the child never blocks on a full pipe); it
+writes the job's pid to ``pid`` and, once the job has ended, its exit status to ``exit``.
 Nothing about the job lives only in the engine's memory, so an engine that is killed and
 restarted adopts the job again: it follows ``output`` from the byte it had stored and takes
-the exit status from ``exit`` (the pattern of Jenkins' durable tasks and container shims).
+the exit status from ``exit``, which the parent, outliving the engine, still writes (the
+pattern of Jenkins' durable tasks and container shims).
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import logging
 import os
 import shutil
 import signal
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
 from jobhost.clock import Clock
 from jobhost.engine.runners import StopReason, stopped_outcome
+from jobhost.engine.runners.parent import JobParent, ParentGone
 from jobhost.engine.runners.procs import (
     ProcInfo,
     adopted_escapees,
@@ -30,6 +32,7 @@ from jobhost.engine.runners.procs import (
     cmdline,
     kill_tree,
     my_children,
+    read_proc,
     signal_group,
     signal_processes,
     tree_of,
@@ -39,10 +42,13 @@ from jobhost.models import Job, Outcome, Status
 
 logger = logging.getLogger(__name__)
 
-# $1: where to write the exit status; the rest: the shell and the command to run.
-_WRAPPER = 'e=$1; shift; "$@"; echo $? >"$e"'
-_WRAPPER_NAME = "jobhost-job"
+# Jobs started before the job parent existed ran under this wrapper, which wrote their exit
+# status; an engine adopting such a job finds it by the wrapper's command line.
+_LEGACY_WRAPPER_NAME = "jobhost-job"
 _GROUP_POLL_SECONDS = 0.05
+# After an adopted job ends, its parent (of the engine before) writes the exit file at once.
+_EXIT_FILE_WAIT_SECONDS = 2.0
+_EXIT_FILE_POLL_SECONDS = 0.01
 
 
 def minimal_environment(server_env: Mapping[str, str], job: Job) -> dict[str, str]:
@@ -73,30 +79,43 @@ class ProcessRunner:
         self.clock = clock
         self.server_env = dict(server_env)
         self.children: set[int] = set()
-        """Pids of wrappers this engine started and will wait for itself."""
+        """Pids this engine waits for itself (its jobs and its job parent), which the
+        reaping of orphans and the search for escaped processes leave alone."""
         self._children_now: tuple[asyncio.AbstractEventLoop, list[int]] | None = None
+        self._parent: JobParent | None = None
 
     def start(self, job: Job) -> ProcessRun:
         # Plain strings rather than pathlib: this runs for every job on the dispatcher.
         run_dir = os.path.join(self.runs_dir, job.job_id)
         os.makedirs(run_dir, exist_ok=True)
-        output = os.path.join(run_dir, "output")
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        argv = [*self.shell_argv, job.spec.command]
+        env = minimal_environment(self.server_env, job)
+        cwd = str(job.spec.working_directory or self.workspace)
+        parent = self._job_parent()
         try:
-            argv = ["/bin/sh", "-c", _WRAPPER, _WRAPPER_NAME, os.path.join(run_dir, "exit")]
-            proc = subprocess.Popen(
-                [*argv, *self.shell_argv, job.spec.command],
-                stdin=subprocess.DEVNULL,
-                stdout=fd,
-                stderr=fd,
-                start_new_session=True,
-                cwd=job.spec.working_directory or self.workspace,
-                env=minimal_environment(self.server_env, job),
-            )
-        finally:
-            os.close(fd)
-        self.children.add(proc.pid)
-        return ProcessRun(self, job, run_dir, proc.pid, proc, FileTail(output))
+            pid = parent.start(argv, env, cwd, run_dir)
+        except ParentGone:
+            logger.warning("the job parent is gone; starting another")
+            parent = self._job_parent(replace=True)
+            pid = parent.start(argv, env, cwd, run_dir)
+        self.children.add(pid)
+        tail = FileTail(os.path.join(run_dir, "output"))
+        return ProcessRun(self, job, run_dir, pid, parent, tail)
+
+    def close(self) -> None:
+        """Start no more jobs; the job parent exits once the jobs it runs have ended."""
+        if self._parent is not None:
+            self._parent.close()
+            self.children.discard(self._parent.pid)
+            self._parent = None
+
+    def _job_parent(self, replace: bool = False) -> JobParent:
+        if replace:
+            self.close()
+        if self._parent is None:
+            self._parent = JobParent()
+            self.children.add(self._parent.pid)
+        return self._parent
 
     def adopt(self, job: Job) -> ProcessRun | None:
         """Take over a job a previous engine started, or None if nothing of it is left."""
@@ -104,18 +123,18 @@ class ProcessRunner:
         output = run_dir / "output"
         if not output.exists():
             return None
-        pid = _find_wrapper(run_dir)
+        pid = running_job_pid(run_dir)
         if pid is None and not (run_dir / "exit").exists():
             return None
         tail = FileTail(output, job.output_size + job.output_dropped)
         return ProcessRun(self, job, str(run_dir), pid, None, tail)
 
     def remove_run_dir(self, job_id: str) -> None:
-        # The folder normally holds just the two files the wrapper writes; unlinking them
-        # by name costs a fraction of rmtree's walk, which remains for anything else.
+        # The folder normally holds just the three files the job parent writes; unlinking
+        # them by name costs a fraction of rmtree's walk, which remains for anything else.
         run_dir = os.path.join(self.runs_dir, job_id)
         try:
-            for name in ("output", "exit"):
+            for name in ("output", "pid", "exit"):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(os.path.join(run_dir, name))
             os.rmdir(run_dir)
@@ -144,13 +163,26 @@ class ProcessRunner:
         return []
 
 
-def _find_wrapper(run_dir: Path) -> int | None:
-    """The pid of the wrapper still running in ``run_dir``, checked against its command line."""
+def running_job_pid(run_dir: Path) -> int | None:
+    """The pid of the job still running in ``run_dir``: the one its ``pid`` file names, if
+    that process started when the file says (a pid can be reused)."""
+    try:
+        pid, start_ticks = map(int, (run_dir / "pid").read_text("ascii").split())
+    except FileNotFoundError:
+        return _find_legacy_wrapper(run_dir)
+    except (OSError, ValueError):
+        return None
+    proc = read_proc(pid)
+    return pid if proc is not None and proc.alive and proc.start_ticks == start_ticks else None
+
+
+def _find_legacy_wrapper(run_dir: Path) -> int | None:
+    """The pid of a wrapper (jobhost before the job parent) still running in ``run_dir``."""
     exit_path = str(run_dir / "exit")
     for proc in all_processes():
         if proc.pid == proc.sid and proc.alive:
             args = cmdline(proc.pid)
-            if len(args) > 4 and args[3] == _WRAPPER_NAME and args[4] == exit_path:
+            if len(args) > 4 and args[3] == _LEGACY_WRAPPER_NAME and args[4] == exit_path:
                 return proc.pid
     return None
 
@@ -162,28 +194,35 @@ class ProcessRun:
         job: Job,
         run_dir: str,
         pid: int | None,
-        popen: subprocess.Popen[bytes] | None,
+        parent: JobParent | None,
         source: FileTail,
     ) -> None:
+        """``parent``: the job parent that started the job, None for an adopted job."""
         self._runner = runner
         self._job = job
         self._run_dir = run_dir
         self._pid = pid
-        self._popen = popen
+        self._parent = parent
         self.source = source
         self._stop_reason: StopReason | None = None
         self._kill_at: float | None = None
         self._seen: list[ProcInfo] = []
 
     async def wait(self) -> Outcome:
-        if self._pid is not None:
+        exit_path = os.path.join(self._run_dir, "exit")
+        if self._pid is None:  # adopted after it had ended
+            return self._outcome(_read_exit_code(exit_path))
+        if self._parent is not None:
+            code = await self._parent.end_of(self._pid)
+            if code is None:  # the parent died first: the engine, as subreaper, inherited it
+                await _exited(self._pid)
+                code = _reap(self._pid)
+        else:
             await _exited(self._pid)
-        if self._popen is not None:
-            self._popen.wait()
-            self._runner.children.discard(self._popen.pid)
-        if self._pid is not None:
-            await self._clear_leftovers()
-        return self._outcome(_read_exit_code(os.path.join(self._run_dir, "exit")))
+            code = await _exit_file(exit_path)
+        await self._clear_leftovers()
+        self._runner.children.discard(self._pid)
+        return self._outcome(code)
 
     def stop(self, grace: float, reason: StopReason) -> None:
         if self._stop_reason is not None or self._pid is None:
@@ -206,7 +245,7 @@ class ProcessRun:
         return adopted_escapees(self._job.job_id, self._runner.children, self._runner.my_children())
 
     async def _clear_leftovers(self) -> None:
-        """Once the wrapper is gone, nothing the job started may outlive it.
+        """Once the job's shell is gone, nothing the job started may outlive it.
 
         After a normal end, leftovers in the job's group (``cmd &`` never waited for) and
         those that left it and were adopted by the engine are killed at once. After a stop,
@@ -226,11 +265,11 @@ class ProcessRun:
 
     def _outcome(self, exit_code: int | None) -> Outcome:
         if self._stop_reason is not None:
-            return stopped_outcome(self._stop_reason, exit_code, self._job.spec.timeout_seconds)
+            # No exit status after a stop: the signal, not the job, decided it (docs/MODES.md).
+            return stopped_outcome(self._stop_reason, None, self._job.spec.timeout_seconds)
         if exit_code is None:
-            return Outcome(
-                Status.FAILED, None, "[Job ended without an exit status: its shell was killed]"
-            )
+            note = "[Job ended without an exit status: its parent process was killed]"
+            return Outcome(Status.FAILED, None, note)
         return Outcome(Status.COMPLETED if exit_code == 0 else Status.FAILED, exit_code)
 
 
@@ -253,6 +292,25 @@ async def _exited(pid: int) -> None:
     finally:
         loop.remove_reader(pidfd)
         os.close(pidfd)
+
+
+def _reap(pid: int) -> int | None:
+    """The exit status of a child of the engine that has ended, as a shell reports it."""
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:  # not the engine's after all: no status to be had
+        return None
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
+
+
+async def _exit_file(path: str) -> int | None:
+    """The exit status in ``path``, waiting briefly for the job's parent to write it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _EXIT_FILE_WAIT_SECONDS
+    while (code := _read_exit_code(path)) is None and loop.time() < deadline:
+        await asyncio.sleep(_EXIT_FILE_POLL_SECONDS)
+    return code
 
 
 def _read_exit_code(path: str) -> int | None:

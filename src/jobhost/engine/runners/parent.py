@@ -1,0 +1,134 @@
+"""The engine's handle on its job parent (``jobparent.py``): start jobs there, learn of
+their ends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from jobhost.engine.runners.jobparent import receive, send
+
+logger = logging.getLogger(__name__)
+
+_PROGRAM = os.path.join(os.path.dirname(__file__), "jobparent.py")
+_ANSWER_SECONDS = 30.0
+_MESSAGE_BYTES = 1 << 20
+
+
+class ParentGone(OSError):
+    """The job parent exited or stopped answering."""
+
+
+class JobParent:
+    """One job parent process. ``start`` is called by one thread at a time (the
+    dispatcher's); ``end_of`` is awaited on that thread's event loop."""
+
+    def __init__(self) -> None:
+        requests, their_requests = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        ends, their_ends = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        fds = (their_requests.fileno(), their_ends.fileno())
+        try:
+            for fd in fds:
+                os.set_inheritable(fd, True)
+            # A bare pid rather than a Popen: the parent outlives this object whenever jobs
+            # still run when the engine stops, and the engine's reaping of orphans takes it
+            # once it has exited and close() has let go of it.
+            self.pid = os.posix_spawn(
+                sys.executable,
+                # -I -S: nothing from the server's environment or site-packages; the
+                # program needs the standard library only, and starts in milliseconds.
+                [sys.executable, "-I", "-S", _PROGRAM, *map(str, fds)],
+                {"PATH": os.environ.get("PATH", os.defpath)},  # jobs get theirs per request
+                file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)],
+                setsid=True,  # out of reach of signals meant for the server's group
+            )
+        finally:
+            their_requests.close()
+            their_ends.close()
+        requests.settimeout(_ANSWER_SECONDS)
+        ends.setblocking(False)
+        self._requests = requests
+        self._ends = ends
+        self._reading_on: asyncio.AbstractEventLoop | None = None
+        self._waiting: dict[int, asyncio.Future[int | None]] = {}
+        self._early: dict[int, int] = {}
+        self.gone = False
+
+    def start(self, argv: Sequence[str], env: Mapping[str, str], cwd: str, run_dir: str) -> int:
+        """Start a job; its pid. OSError if it could not start (ParentGone: the parent
+        is not there to start it)."""
+        request = {"argv": list(argv), "env": dict(env), "cwd": cwd, "run_dir": run_dir}
+        try:
+            send(self._requests, request)
+            answer: dict[str, Any] | None = receive(self._requests)
+        except (OSError, ValueError) as exc:
+            raise ParentGone(f"the job parent did not answer: {exc}") from exc
+        if answer is None:
+            raise ParentGone("the job parent exited")
+        if "pid" not in answer:
+            raise OSError(answer.get("errno", 0), answer.get("error"), answer.get("file"))
+        return int(answer["pid"])
+
+    async def end_of(self, pid: int) -> int | None:
+        """The exit status of a job started here; None if the parent went away first."""
+        loop = asyncio.get_running_loop()
+        if self._reading_on is not loop:
+            # A loop that closed took its reader with it; this one reads from now on.
+            loop.add_reader(self._ends, self._read_ends)
+            self._reading_on = loop
+        self._read_ends()
+        if pid in self._early:
+            return self._early.pop(pid)
+        if self.gone:
+            return None
+        future: asyncio.Future[int | None] = loop.create_future()
+        self._waiting[pid] = future
+        return await future
+
+    def close(self) -> None:
+        """No more jobs: the parent exits once the ones it runs have ended."""
+        if self._reading_on is not None and not self._reading_on.is_closed():
+            with contextlib.suppress(RuntimeError):
+                self._reading_on.remove_reader(self._ends)
+        self._requests.close()
+        self._ends.close()
+
+    def _read_ends(self) -> None:
+        while True:
+            try:
+                message = self._ends.recv(_MESSAGE_BYTES)
+            except BlockingIOError:
+                return
+            except OSError:
+                message = b""
+            if not message:
+                self._lost()
+                return
+            end = json.loads(message)
+            waiter = self._waiting.pop(end["pid"], None)
+            if waiter is None:
+                self._early[end["pid"]] = int(end["code"])
+            elif not waiter.done():
+                waiter.set_result(int(end["code"]))
+
+    def _lost(self) -> None:
+        if self.gone:
+            return
+        self.gone = True
+        logger.warning(
+            "the job parent (pid %d) exited; jobs it ran are waited for directly", self.pid
+        )
+        if self._reading_on is not None:
+            with contextlib.suppress(RuntimeError):
+                self._reading_on.remove_reader(self._ends)
+        for waiter in self._waiting.values():
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiting.clear()

@@ -1,0 +1,101 @@
+"""The job parent: the one process that starts an engine's BackgroundJobs and records their
+exit status, also when the engine or the parent itself goes away."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+from jobhost.engine.runners.parent import JobParent
+from jobhost.engine.runners.process import running_job_pid
+from jobhost.models import Status
+from jobhost.submission import MAX_COMMAND_CHARS
+from tests.engine.conftest import Harness, pid_is_gone, wait_until_gone
+
+
+def _parent_pid(harness: Harness) -> int:
+    parent = harness.processes._parent
+    assert parent is not None
+    return parent.pid
+
+
+def test_one_parent_starts_every_job_and_exits_once_the_engine_is_done(harness: Harness) -> None:
+    ids = [harness.submit(f"echo $PPID; exit {n}") for n in range(3)]
+    harness.run()
+    parents = {harness.output(job_id) for job_id in ids}
+    assert len(parents) == 1  # one parent for all of them, and not the engine itself
+    parent = int(parents.pop())
+    assert parent != os.getpid()
+    assert [harness.job(job_id).exit_code for job_id in ids] == [0, 1, 2]
+    assert wait_until_gone(parent)  # closed at the burst's end with no job left: exits
+
+
+def test_a_request_larger_than_a_socket_packet_reaches_the_job_whole(harness: Harness) -> None:
+    # The longest command allowed and a 120,000-byte variable: 220 KB in one request.
+    command = f"printf %s \"$BIG\" | wc -c; : '{'x' * (MAX_COMMAND_CHARS - 40)}'"
+    job_id = harness.submit(command, env={"BIG": "y" * 120_000})
+    harness.run()
+    assert harness.output(job_id).strip() == "120000"
+
+
+def test_a_job_outlives_its_parent_and_its_exit_status_is_still_recorded(
+    harness: Harness,
+) -> None:
+    job_id = harness.submit("echo started; sleep 0.5; exit 5")
+
+    async def kill_the_parent() -> None:
+        await harness.wait_for_output(job_id, "started")
+        os.kill(_parent_pid(harness), signal.SIGKILL)
+
+    harness.run(kill_the_parent)
+    job = harness.job(job_id)
+    assert (job.status, job.exit_code) == (Status.FAILED, 5)  # the engine reaped it itself
+
+    after = harness.submit("echo next")  # a new parent starts the next job
+    harness.run()
+    assert harness.job(after).status is Status.COMPLETED
+
+
+def test_a_parent_writes_the_exit_file_after_its_engine_has_gone(tmp_path: Path) -> None:
+    (tmp_path / "runs" / "job").mkdir(parents=True)
+    parent = JobParent()
+    pid = parent.start(
+        ["/bin/sh", "-c", "sleep 0.3; exit 9"], {}, str(tmp_path), str(tmp_path / "runs" / "job")
+    )
+    deadline = time.monotonic() + 10
+    while running_job_pid(tmp_path / "runs" / "job") != pid:  # written right after the answer
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    parent.close()  # as the engine's death would: the parent stays for its job
+    assert not pid_is_gone(parent.pid)
+    exit_file = tmp_path / "runs" / "job" / "exit"
+    # Polled as an adopting engine does: the file may be seen between its open and write.
+    while not (exit_file.exists() and exit_file.read_text()):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert exit_file.read_text() == "9\n"
+    assert running_job_pid(tmp_path / "runs" / "job") is None  # the pid names no job now
+    assert wait_until_gone(parent.pid)  # and, its last job done, the parent is too
+
+
+def test_a_job_that_cannot_start_is_an_error_not_a_lost_parent(tmp_path: Path) -> None:
+    parent = JobParent()
+    try:
+        (tmp_path / "runs").mkdir()
+        try:
+            parent.start(["/bin/sh", "-c", "true"], {}, "/nonexistent/dir", str(tmp_path / "runs"))
+        except FileNotFoundError as exc:
+            assert exc.filename == "/nonexistent/dir"
+        else:
+            raise AssertionError("started in a directory that does not exist")
+        assert asyncio.run(_started_and_ended(parent, tmp_path)) == 0  # still answering
+    finally:
+        parent.close()
+
+
+async def _started_and_ended(parent: JobParent, tmp_path: Path) -> int | None:
+    pid = parent.start(["/bin/sh", "-c", "true"], {}, str(tmp_path), str(tmp_path / "runs"))
+    return await parent.end_of(pid)
