@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -99,3 +100,23 @@ def test_a_job_that_cannot_start_is_an_error_not_a_lost_parent(tmp_path: Path) -
 async def _started_and_ended(parent: JobParent, tmp_path: Path) -> int | None:
     pid = parent.start(["/bin/sh", "-c", "true"], {}, str(tmp_path), str(tmp_path / "runs"))
     return await parent.end_of(pid)
+
+
+def test_a_job_under_the_old_per_job_wrapper_is_still_adopted(harness: Harness) -> None:
+    # Started as jobhost did before the job parent, then the server was upgraded.
+    job_id = harness.submit("unused: the wrapper below runs the command")
+    harness.store.jobs.claim(1, harness.node)
+    run_dir = harness.settings.data_dir / "runs" / job_id
+    run_dir.mkdir(parents=True)
+    wrapper = 'e=$1; shift; "$@"; echo $? >"$e"'
+    with open(run_dir / "output", "ab") as output:
+        old = subprocess.Popen(
+            ["/bin/sh", "-c", wrapper, "jobhost-job", str(run_dir / "exit"), "/bin/sh", "-c",
+             "echo old; sleep 0.3; exit 4"],
+            stdout=output, stderr=output, start_new_session=True,
+        )  # fmt: skip
+    harness.run()
+    old.wait(timeout=10)  # the test's own child, whatever the engine did
+    job = harness.job(job_id)
+    assert (job.status, job.exit_code) == (Status.FAILED, 4)
+    assert harness.output(job_id) == "old\n"
