@@ -92,6 +92,12 @@ def test_a_job_that_cannot_start_is_an_error_not_a_lost_parent(tmp_path: Path) -
             assert exc.filename == "/nonexistent/dir"
         else:
             raise AssertionError("started in a directory that does not exist")
+        try:
+            parent.start(["/bin/sh", "-c", "true"], {"X": "a\0b"}, str(tmp_path), str(tmp_path))
+        except OSError as exc:
+            assert "null byte" in str(exc)
+        else:
+            raise AssertionError("started with a NUL in its environment")
         assert asyncio.run(_started_and_ended(parent, tmp_path)) == 0  # still answering
     finally:
         parent.close()

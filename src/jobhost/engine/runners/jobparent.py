@@ -25,6 +25,7 @@ died), it takes no more jobs and exits once the last of its jobs has ended.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import selectors
@@ -71,21 +72,34 @@ def main(argv: list[str]) -> int:
 
 def _answer(requests: socket.socket, jobs: _Jobs, stdin: int) -> bool:
     """Start the job asked for; False once the engine has closed its end."""
-    request = receive(requests)
+    try:
+        request = receive(requests)
+    except OSError:  # ECONNRESET: an engine that closed with answers unread
+        request = None
     if request is None:
         return False
     try:
         pid = _start(request, jobs, stdin)
     except OSError as exc:
         error = {"errno": exc.errno or 0, "error": exc.strerror or str(exc), "file": exc.filename}
-        send(requests, error)
-        return True
-    send(requests, {"pid": pid})
+        return _answered(requests, error)
+    except ValueError as exc:  # e.g. a NUL in an environment variable
+        return _answered(requests, {"errno": errno.EINVAL, "error": str(exc), "file": None})
+    engine_there = _answered(requests, {"pid": pid})
     # Written after the answer, so that the engine, waiting for it, does not wait for this
     # too; but before anything else here, so that it is there whenever an engine could look
     # for it (one that died meanwhile leaves this process to write it all the same). The
     # start time tells this process from a later one that got the same pid.
-    _write(jobs[pid][1], "pid", f"{pid} {_start_ticks(pid)}\n")
+    _write(jobs[pid][1], "pid", f"{pid} {_start_ticks(pid)}\n")  # a zombie's stat is there too
+    return engine_there
+
+
+def _answered(requests: socket.socket, answer: dict[str, Any]) -> bool:
+    """Send an answer; False if the engine is gone (its job, if any, runs on all the same)."""
+    try:
+        send(requests, answer)
+    except OSError:
+        return False
     return True
 
 
@@ -172,11 +186,16 @@ def _write(run_dir: str, name: str, text: str) -> None:
     # One write() of a few bytes, no temporary file and rename: a rename cost 190 us here,
     # more than the rest of a job's start. A reader that comes between the open and the
     # write finds the file empty and looks again (``process.py: _exit_file``).
-    fd = os.open(os.path.join(run_dir, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # A file that cannot be written (its folder removed, a full disk) costs only what it
+    # would have told; this process, and every other job's record, goes on.
     try:
-        os.write(fd, text.encode("ascii"))
-    finally:
-        os.close(fd)
+        fd = os.open(os.path.join(run_dir, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, text.encode("ascii"))
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        print(f"jobhost job parent: cannot write {name} in {run_dir}: {exc}", file=sys.stderr)
 
 
 def _start_ticks(pid: int) -> int:
