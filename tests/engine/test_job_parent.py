@@ -126,3 +126,26 @@ def test_a_job_under_the_old_per_job_wrapper_is_still_adopted(harness: Harness) 
     job = harness.job(job_id)
     assert (job.status, job.exit_code) == (Status.FAILED, 4)
     assert harness.output(job_id) == "old\n"
+
+
+def test_a_parent_found_gone_when_starting_a_job_leaves_no_end_unawaited(
+    harness: Harness,
+) -> None:
+    first_id = harness.submit("echo started; sleep 0.5; exit 5")
+    second_id = harness.submit("exit 0")
+    first, second = harness.store.jobs.claim(2, harness.node)
+    runner = harness.processes
+
+    async def main() -> tuple[int | None, int | None]:
+        first_run = runner.start(first)
+        first_end = asyncio.ensure_future(first_run.wait())
+        await asyncio.sleep(0.1)  # its end is awaited from the parent now
+        dead = _parent_pid(harness)
+        os.kill(dead, signal.SIGKILL)
+        assert wait_until_gone(dead)  # without a turn of the loop: the loss is not seen yet
+        second_run = runner.start(second)  # finds the parent gone and starts another
+        ends = await asyncio.wait_for(asyncio.gather(first_end, second_run.wait()), 10)
+        return ends[0].exit_code, ends[1].exit_code
+
+    assert asyncio.run(main()) == (5, 0)  # the first job's end came from the engine itself
+    assert {first_id, second_id} == {first.job_id, second.job_id}

@@ -93,12 +93,19 @@ class JobParent:
         return await future
 
     def close(self) -> None:
-        """No more jobs: the parent exits once the ones it runs have ended."""
+        """No more jobs: the parent exits once the ones it runs have ended. Their ends are
+        no longer awaited here (the engine is stopping; the next one adopts the jobs)."""
         if self._reading_on is not None and not self._reading_on.is_closed():
             with contextlib.suppress(RuntimeError):
                 self._reading_on.remove_reader(self._ends)
         self._requests.close()
         self._ends.close()
+
+    def abandon(self) -> None:
+        """Give up on a parent that stopped answering: whoever awaits the end of one of its
+        jobs is told it will not come (and waits for the job directly), then ``close``."""
+        self._lost()
+        self.close()
 
     def _read_ends(self) -> None:
         while True:
@@ -123,9 +130,9 @@ class JobParent:
             return
         self.gone = True
         logger.warning(
-            "the job parent (pid %d) exited; jobs it ran are waited for directly", self.pid
+            "the job parent (pid %d) is gone; jobs it ran are waited for directly", self.pid
         )
-        if self._reading_on is not None:
+        if self._reading_on is not None and not self._reading_on.is_closed():
             with contextlib.suppress(RuntimeError):
                 self._reading_on.remove_reader(self._ends)
         for waiter in self._waiting.values():

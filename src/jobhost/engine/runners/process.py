@@ -110,8 +110,10 @@ class ProcessRunner:
             self._parent = None
 
     def _job_parent(self, replace: bool = False) -> JobParent:
-        if replace:
-            self.close()
+        if replace and self._parent is not None:
+            self._parent.abandon()
+            self.children.discard(self._parent.pid)
+            self._parent = None
         if self._parent is None:
             self._parent = JobParent()
             self.children.add(self._parent.pid)
