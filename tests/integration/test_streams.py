@@ -229,7 +229,9 @@ def test_events_report_the_callers_jobs_changing_state_and_nobody_elses(
     ):
         assert receive(ws) == {"type": "ready"}
         foreign = submit(admin, "true")
-        mine = submit(manager, "echo mine")
+        # Running for a second: changes that come together reach the stream as one record,
+        # so a job done within milliseconds may show only its end.
+        mine = submit(manager, "echo mine; sleep 1")
         wait_finished(manager, mine)
         statuses = []
         seen = set()
