@@ -24,6 +24,7 @@ from typing import Any
 
 from bench.http import API, Connection, submit_body
 from jobhost.engine.runners.process import running_job_pid
+from jobhost.engine.runners.procs import signal_group
 
 USER = "bench"
 _STARTUP_SECONDS = 60.0
@@ -170,8 +171,7 @@ def kill_jobs_under(data_dir: Path) -> None:
     for run_dir in runs.iterdir() if runs.is_dir() else ():
         pid = running_job_pid(run_dir)
         if pid is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
+            signal_group(pid, signal.SIGKILL)
 
 
 class Gate:

@@ -199,6 +199,8 @@ def _write(run_dir: str, name: str, text: str) -> None:
 
 
 def _start_ticks(pid: int) -> int:
+    # What ``procs.read_proc`` reads as ``start_ticks``: this program runs on the standard
+    # library alone (``python -I -S``), so it cannot import that module.
     fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     try:
         raw = os.read(fd, 4096)

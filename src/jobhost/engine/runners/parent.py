@@ -95,9 +95,7 @@ class JobParent:
     def close(self) -> None:
         """No more jobs: the parent exits once the ones it runs have ended. Their ends are
         no longer awaited here (the engine is stopping; the next one adopts the jobs)."""
-        if self._reading_on is not None and not self._reading_on.is_closed():
-            with contextlib.suppress(RuntimeError):
-                self._reading_on.remove_reader(self._ends)
+        self._stop_reading()
         self._requests.close()
         self._ends.close()
 
@@ -132,10 +130,13 @@ class JobParent:
         logger.warning(
             "the job parent (pid %d) is gone; jobs it ran are waited for directly", self.pid
         )
-        if self._reading_on is not None and not self._reading_on.is_closed():
-            with contextlib.suppress(RuntimeError):
-                self._reading_on.remove_reader(self._ends)
+        self._stop_reading()
         for waiter in self._waiting.values():
             if not waiter.done():
                 waiter.set_result(None)
         self._waiting.clear()
+
+    def _stop_reading(self) -> None:
+        if self._reading_on is not None and not self._reading_on.is_closed():
+            with contextlib.suppress(RuntimeError):
+                self._reading_on.remove_reader(self._ends)

@@ -19,7 +19,7 @@ import logging
 import os
 import shutil
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from jobhost.clock import Clock
@@ -104,16 +104,17 @@ class ProcessRunner:
 
     def close(self) -> None:
         """Start no more jobs; the job parent exits once the jobs it runs have ended."""
+        self._let_go_of_parent(JobParent.close)
+
+    def _let_go_of_parent(self, how: Callable[[JobParent], None]) -> None:
         if self._parent is not None:
-            self._parent.close()
+            how(self._parent)
             self.children.discard(self._parent.pid)
             self._parent = None
 
     def _job_parent(self, replace: bool = False) -> JobParent:
-        if replace and self._parent is not None:
-            self._parent.abandon()
-            self.children.discard(self._parent.pid)
-            self._parent = None
+        if replace:
+            self._let_go_of_parent(JobParent.abandon)
         if self._parent is None:
             self._parent = JobParent()
             self.children.add(self._parent.pid)
