@@ -280,16 +280,6 @@ def test_a_restarted_engine_interrupts_python_jobs_and_keeps_their_output(
     )
 
 
-def test_a_job_whose_process_vanished_while_the_engine_was_down_is_interrupted(
-    harness: Harness,
-) -> None:
-    job_id = harness.submit("sleep 300")
-    harness.store.jobs.claim(1, harness.node)  # claimed, but never started
-    harness.run()
-    assert harness.job(job_id).status is Status.INTERRUPTED
-    assert harness.output(job_id) == "[Job interrupted: the server stopped while it ran]\n"
-
-
 def test_a_job_writing_200_mb_past_the_cap_runs_on_and_keeps_its_exit_code(
     make_harness: Callable[..., Harness], tmp_path: Path
 ) -> None:

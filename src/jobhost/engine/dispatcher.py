@@ -18,13 +18,19 @@ from typing import Any
 
 from jobhost.clock import Clock
 from jobhost.engine.recorder import FinishedHere, Recorder
-from jobhost.engine.runners import FailedRun, Run, StopReason
+from jobhost.engine.runners import FailedRun, Run, StopReason, not_started_outcome
 from jobhost.engine.runners.inline import run_inline
 from jobhost.engine.runners.process import ProcessRunner
 from jobhost.engine.runners.procs import reap_orphans
 from jobhost.engine.runners.thread import ThreadRunner
 from jobhost.engine.sources import BufferSource, EmptySource
 from jobhost.engine.spool import SpoolIntake
+from jobhost.engine.unstarted import (
+    BEFORE_IT_STARTED,
+    STOPPED_BEFORE_IT_STARTED,
+    mark_begun,
+    never_started,
+)
 from jobhost.models import Job, Mode, Outcome, Status
 from jobhost.store.jobs import ClaimOrder, JobStore
 
@@ -114,8 +120,16 @@ class Dispatcher:
             await self._sleep()
 
     async def recover(self) -> None:
-        """Adopt BackgroundJobs a previous engine left running; the rest were interrupted."""
-        for job in map(self._with_default_timeout, self._jobs.unfinished_on(self._node)):
+        """Adopt BackgroundJobs a previous engine left running; the rest were interrupted,
+        but for the jobs it had claimed and never started, which go back to the queue."""
+        unfinished = self._jobs.unfinished_on(self._node)
+        unstarted = await never_started(unfinished, self._processes.runs_dir)
+        if unstarted:
+            await self._put_back(unstarted)
+        gone = {job.job_id for job in unstarted}
+        for job in map(self._with_default_timeout, unfinished):
+            if job.job_id in gone:
+                continue
             run = self._processes.adopt(job) if job.mode is Mode.BACKGROUND_JOB else None
             if run is None:
                 self._recorder.watch(job.job_id, EmptySource(), job.output_size, job.output_dropped)
@@ -127,6 +141,24 @@ class Dispatcher:
             self._recorder.watch(job.job_id, run.source, job.output_size, job.output_dropped)
             self._supervise(job, run)
         self._remove_leftover_run_dirs()
+
+    async def _put_back(self, unstarted: list[Job]) -> None:
+        """Return jobs that never started to the queue; those returned once before, or
+        stopped meanwhile, end saying they never started."""
+        put_back = set(self._jobs.unstart([job.job_id for job in unstarted]))
+        for job in unstarted:
+            self._processes.remove_run_dir(job.job_id)
+            if job.job_id in put_back:
+                logger.info(
+                    "job %s never started; back in the queue",
+                    job.job_id,
+                    extra={"action": "requeue", "job_id": job.job_id},
+                )
+                continue
+            stopped = job.status is Status.STOPPING
+            outcome = STOPPED_BEFORE_IT_STARTED if stopped else BEFORE_IT_STARTED
+            self._recorder.watch(job.job_id, EmptySource(), job.output_size, job.output_dropped)
+            await asyncio.wrap_future(self._recorder.finish(job.job_id, outcome))
 
     def _remove_leftover_run_dirs(self) -> None:
         """Remove the run folders of jobs that are over: a previous engine stopped between
@@ -216,6 +248,9 @@ class Dispatcher:
         if claimed is None:  # nothing ended, or the claim could not go with the ends
             free = self._limits.max_concurrent - len(self._active)
             claimed = self._jobs.claim(free, self._node, barrier=Mode.MAIN_LOOP)
+        # Runspace jobs first: handed to a thread in microseconds, they count as started
+        # once claimed (engine/unstarted.py), where a process takes half a millisecond.
+        claimed.sort(key=_is_not_runspace)
         for job in map(self._with_default_timeout, claimed):
             if job.mode is Mode.MAIN_LOOP:
                 await self._run_inline(job)
@@ -307,11 +342,20 @@ class Dispatcher:
         self._recorder.watch(job.job_id, buffer)
         self._active[job.job_id] = _Active(job, None, None)
         try:
-            outcome = run_inline(job, buffer)
+            mark_begun(self._processes.runs_dir, job.job_id)
+            outcome = run_inline(job, buffer)  # reports the job's own errors, raises none
+        except OSError as exc:  # no mark made: after a crash the job would run again
+            buffer.close()
+            outcome = not_started_outcome(exc)
         finally:
             self._active.pop(job.job_id, None)
         await asyncio.wrap_future(self._recorder.finish(job.job_id, outcome))
+        self._processes.remove_run_dir(job.job_id)
 
     def _grace(self, job: Job) -> float:
         grace = job.spec.stop_grace_seconds
         return self._limits.stop_grace if grace is None else grace
+
+
+def _is_not_runspace(job: Job) -> bool:
+    return job.mode is not Mode.RUNSPACE

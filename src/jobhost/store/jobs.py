@@ -14,7 +14,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, text
 from jobhost.clock import Clock
 from jobhost.hub import ChangeKind, Hub, JobChange
 from jobhost.models import Category, Job, JobSpec, Mode, Outcome, Status, statuses_in
-from jobhost.store import sqlite_driver
+from jobhost.store import sqlite_driver, unstart
 from jobhost.store.database import Database, add_to_counters, in_batches
 from jobhost.store.rows import JOB_COLUMNS, job_from_row, job_values
 from jobhost.store.schema import (
@@ -231,6 +231,14 @@ class JobStore:
             + [JobChange(job.job_id, ChangeKind.STATE, job.user_id) for job in claimed]
         )
         return claimed
+
+    def unstart(self, job_ids: Sequence[str]) -> list[str]:
+        """Undo the claim of running jobs that never started: each goes back to the queue
+        in its old place, unless it went back once before; those, and any Stopping, stay
+        for the caller to end, no longer marked as started. The ids put back."""
+        put_back = unstart.unstart(self.db, job_ids)
+        self.hub.publish([JobChange(job_id, ChangeKind.STATE, user) for job_id, user in put_back])
+        return [job_id for job_id, _ in put_back]
 
     def request_stop(self, job_id: str) -> bool:
         """Ask the engine to stop a running job; False if it is not running or cannot stop."""

@@ -61,6 +61,7 @@ def job_from_row(row: Sequence[Any]) -> Job:
         output_size,
         output_dropped,
         node,
+        _requeues,
     ) = row
     spec = JobSpec(
         name=name,

@@ -88,6 +88,9 @@ jobs = Table(
     Column("output_size", BigInteger, nullable=False, server_default=text("0")),
     Column("output_dropped", BigInteger, nullable=False, server_default=text("0")),
     Column("node", String(255), nullable=True),
+    # Times a restarting engine put the job back in the queue because it had been claimed
+    # but never started (store/unstart.py); once only, so a job cannot loop forever.
+    Column("requeues", Integer, nullable=False, server_default=text("0")),
     Index("ix_jobs_user_status_seq", "user_id", "status", "seq"),
     # Counting the pending and running jobs of every user seeks these few statuses.
     Index("ix_jobs_status", "status"),

@@ -42,14 +42,16 @@ class Run(Protocol):
         ...
 
 
+def not_started_outcome(error: Exception) -> Outcome:
+    return Outcome(Status.FAILED, None, f"[jobhost: the job could not be started: {error}]")
+
+
 class FailedRun:
     """A run that never started (e.g. its working directory vanished): it only reports why."""
 
     def __init__(self, error: Exception) -> None:
         self.source = EmptySource()
-        self._outcome = Outcome(
-            Status.FAILED, None, f"[jobhost: the job could not be started: {error}]"
-        )
+        self._outcome = not_started_outcome(error)
 
     async def wait(self) -> Outcome:
         return self._outcome
