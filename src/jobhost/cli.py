@@ -86,10 +86,13 @@ def serve(
     """Run the web server and the job engine in one process."""
     import uvicorn
 
+    from jobhost.engine.lock import lock_data_folder
     from jobhost.web.access_log import AccessLog
     from jobhost.web.app import create_app
 
     settings = _settings(host=host, port=port)
+    # Before anything touches the folder (store, bootstrap, recovery); held until exit.
+    lock_data_folder(settings.data_dir)
     _configure_logging(settings.log_level)
     store = _open_store(settings)
     try:

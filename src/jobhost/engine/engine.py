@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from jobhost.clock import Clock
 from jobhost.engine import capture
 from jobhost.engine.dispatcher import Dispatcher, DispatchLimits
+from jobhost.engine.lock import lock_data_folder
 from jobhost.engine.recorder import Recorder
 from jobhost.engine.runners.process import ProcessRunner
 from jobhost.engine.runners.procs import become_subreaper
@@ -35,6 +36,7 @@ class Engine:
         server_env: Mapping[str, str] | None = None,
     ) -> None:
         data_dir = settings.data_dir
+        self._lock = lock_data_folder(data_dir)  # first: a second engine must touch nothing
         (data_dir / "runs").mkdir(parents=True, exist_ok=True)
         (data_dir / "workspace").mkdir(parents=True, exist_ok=True)
         self.recorder = Recorder(
@@ -86,6 +88,7 @@ class Engine:
         self._thread.join(timeout)
         self.recorder.close()
         capture.uninstall()
+        self._lock.release()
 
     def _main(self) -> None:
         asyncio.run(self._serve())

@@ -1,0 +1,104 @@
+"""One engine per data folder: an exclusive lock on ``<data>/engine.lock``.
+
+Two engines on one folder adopt, interrupt and record each other's jobs. The lock is an
+``flock``, not a pid file: the kernel lets go of it when its process ends, however it
+ends, so a crashed server leaves nothing stale behind. The file holds the holder's pid, to
+name it. Its descriptor is close-on-exec, so the job parent and the jobs, which outlive
+the server, never hold it. Taken per data folder with PostgreSQL too: ``runs/`` and the
+spool folder are local. The admin commands (``jobhost user ...``) do not take it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobhost.errors import JobhostError
+
+LOCK_FILE = "engine.lock"
+# The holder writes its pid right after it takes the lock: a reader between the two waits.
+_PID_WAIT_SECONDS = 0.5
+_PID_POLL_SECONDS = 0.01
+
+
+class DataFolderInUse(JobhostError):
+    """Another jobhost engine is using this data folder."""
+
+
+@dataclass(slots=True)
+class _Held:
+    fd: int
+    holders: int
+
+
+# One lock per folder and process: flock locks of two descriptors of one process exclude
+# each other too, and ``jobhost serve`` takes it before its engine does.
+_held: dict[str, _Held] = {}
+_guard = threading.Lock()
+
+
+class DataFolderLock:
+    """This process's hold on a data folder; ``release`` once per ``lock_data_folder``."""
+
+    def __init__(self, key: str) -> None:
+        self._key: str | None = key
+
+    def release(self) -> None:
+        if self._key is None:
+            return
+        with _guard:
+            held = _held[self._key]
+            held.holders -= 1
+            if held.holders == 0:
+                del _held[self._key]
+                os.close(held.fd)  # and with it the lock
+        self._key = None
+
+
+def lock_data_folder(data_dir: Path) -> DataFolderLock:
+    """Hold ``data_dir`` for this process (again, if it does already), creating it if
+    needed; DataFolderInUse, naming its pid, if another process holds it."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = os.path.realpath(data_dir)
+    with _guard:
+        held = _held.get(key)
+        if held is None:
+            held = _held[key] = _Held(_take(os.path.join(key, LOCK_FILE), data_dir), 0)
+        held.holders += 1
+    return DataFolderLock(key)
+
+
+def _take(path: str, data_dir: Path) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _holder(fd)
+        os.close(fd)
+        raise DataFolderInUse(
+            f"another jobhost engine (pid {holder}) is using {data_dir}"
+        ) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    return fd
+
+
+def _holder(fd: int) -> str:
+    """The pid in the lock file, as written by the process holding the lock."""
+    deadline = time.monotonic() + _PID_WAIT_SECONDS
+    while True:
+        with contextlib.suppress(OSError):
+            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            if text.isdigit():
+                return text
+        if time.monotonic() >= deadline:
+            return "unknown"
+        time.sleep(_PID_POLL_SECONDS)

@@ -1,0 +1,107 @@
+"""The data folder lock, between real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobhost.engine.lock import LOCK_FILE, DataFolderInUse, lock_data_folder
+
+_HOLD = (
+    "import pathlib, sys\n"
+    "from jobhost.engine.lock import lock_data_folder\n"
+    "lock_data_folder(pathlib.Path(sys.argv[1]))\n"
+    "print('held', flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+@pytest.fixture
+def holder(data_dir: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the data folder until its stdin closes."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(data_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "held\n"
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.close()
+        proc.stdout.close()
+
+
+def free_for_others(data_dir: Path) -> bool:
+    """True if another process can take the lock now (it lets go of it at once)."""
+    probe = subprocess.run(
+        [sys.executable, "-c", _HOLD, str(data_dir)],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+def test_a_folder_held_by_another_process_is_refused_naming_its_pid(
+    data_dir: Path, holder: subprocess.Popen[str]
+) -> None:
+    with pytest.raises(DataFolderInUse) as refused:
+        lock_data_folder(data_dir)
+    assert str(refused.value) == f"another jobhost engine (pid {holder.pid}) is using {data_dir}"
+
+
+def test_the_lock_goes_with_its_process_however_it_ends(
+    data_dir: Path, holder: subprocess.Popen[str]
+) -> None:
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    lock = lock_data_folder(data_dir)  # the pid left in the file does not matter
+    assert (data_dir / LOCK_FILE).read_text() == f"{os.getpid()}\n"
+    lock.release()
+
+
+def test_a_process_may_hold_its_folder_twice_and_keeps_it_until_both_let_go(
+    data_dir: Path,
+) -> None:
+    first, second = lock_data_folder(data_dir), lock_data_folder(data_dir)
+    first.release()
+    first.release()  # once per hold: a second release of the same hold changes nothing
+    assert not free_for_others(data_dir)
+    second.release()
+    assert free_for_others(data_dir)
+
+
+def test_processes_started_while_it_is_held_do_not_inherit_it(data_dir: Path) -> None:
+    # Jobs and the job parent outlive the server: they must not keep its folder locked.
+    lock = lock_data_folder(data_dir)
+    child = subprocess.Popen(["sleep", "30"], close_fds=False)
+    try:
+        lock.release()
+        assert free_for_others(data_dir)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_missing_data_folder_is_created_private(tmp_path: Path) -> None:
+    data_dir = tmp_path / "new" / "data"
+    lock = lock_data_folder(data_dir)
+    try:
+        assert data_dir.stat().st_mode & 0o777 == 0o700
+        assert (data_dir / LOCK_FILE).stat().st_mode & 0o777 == 0o600
+    finally:
+        lock.release()
