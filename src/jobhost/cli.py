@@ -9,6 +9,7 @@ import gc
 import json
 import logging
 import os
+import socket
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
@@ -41,6 +42,7 @@ cli_jobs.register(app)
 
 # Wide enough that ids are never cut when the output is piped rather than shown on a terminal.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+logger = logging.getLogger(__name__)
 ADMIN = "admin"
 ADMIN_ROLES = frozenset({"system_admin", "debug"})
 
@@ -84,18 +86,32 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on [JOBHOST_PORT]")] = None,
 ) -> None:
     """Run the web server and the job engine in one process."""
-    import uvicorn
-
-    from jobhost.web.access_log import AccessLog
-    from jobhost.web.app import create_app
+    from jobhost.listening import bind_listeners
 
     settings = _settings(host=host, port=port)
     _configure_logging(settings.log_level)
-    store = _open_store(settings)
+    # Bound before the first start makes the admin: a busy port must not eat the
+    # credentials, which are printed only once.
+    sockets = bind_listeners(settings.host, settings.port)
     try:
-        _bootstrap_admin(store)
+        store = _open_store(settings)
+        try:
+            _bootstrap_admin(store)
+        finally:
+            store.close()
+        _run_server(settings, sockets)
     finally:
-        store.close()
+        for sock in sockets:
+            sock.close()
+
+
+def _run_server(settings: Settings, sockets: list[socket.socket]) -> None:
+    import uvicorn
+
+    from jobhost.listening import describe
+    from jobhost.web.access_log import AccessLog
+    from jobhost.web.app import create_app
+
     app = create_app(settings)
     # Everything imported and built so far lives as long as the server: moved out of the
     # collector's reach, a full collection no longer walks it (80 ms -> 8 ms with a
@@ -104,18 +120,27 @@ def serve(
     # Our own access log rather than uvicorn's (see web/access_log.py), at the same level.
     logged = settings.access_log and logging.getLogger().isEnabledFor(logging.INFO)
     access_log = AccessLog(app, sys.stdout) if logged else None
+    trusted = settings.trusted_proxy_list
+    config = uvicorn.Config(
+        access_log or app,
+        log_level=settings.log_level,
+        access_log=False,
+        # Forwarded headers only from the proxies named: anyone else could pick the client
+        # address the login throttle counts.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted,
+        timeout_graceful_shutdown=int(settings.stop_grace_seconds) + 5,
+    )
+    server = uvicorn.Server(config)
+    for sock in sockets:
+        logger.info("listening on %s", describe(sock))
     try:
-        uvicorn.run(
-            access_log or app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-            access_log=False,
-            timeout_graceful_shutdown=int(settings.stop_grace_seconds) + 5,
-        )
+        server.run(sockets=sockets)
     finally:
         if access_log is not None:
             access_log.flush()
+    if not server.started:
+        raise typer.Exit(3)  # as uvicorn.run: the app's startup failed
 
 
 def _bootstrap_admin(store: Store) -> None:

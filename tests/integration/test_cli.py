@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 
 import httpx
@@ -33,6 +34,27 @@ def test_first_start_creates_admin_once_and_prints_working_credentials(tmp_path:
     server.start()  # a second start: the store is not empty, nothing new is printed
     try:
         assert "API key" not in server.log()
+    finally:
+        server.stop()
+
+
+def test_a_busy_port_fails_before_the_first_start_makes_the_admin(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = run_cli(tmp_path, "serve", "--port", str(port))
+
+    assert busy.returncode == 1
+    assert busy.stderr.strip().splitlines() == [
+        f"jobhost: cannot listen on 127.0.0.1:{port}: address already in use"
+    ]
+    assert "password" not in busy.stdout
+    server = Server(tmp_path, free_port(), {})
+    server.start()  # the credentials were not spent: this start shows them
+    try:
+        assert len(re.findall(r"password: (\S+)", server.log())) == 1
+        assert len(re.findall(r"API key:\s+(\S+)", server.log())) == 1
     finally:
         server.stop()
 
