@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from jobhost import __version__, cli_jobs, policy
+from jobhost import __version__, cli_jobs, cli_users, policy
 from jobhost.clock import SystemClock
 from jobhost.errors import InvalidInput, JobhostError
 from jobhost.models import ApiKey, User
@@ -169,29 +169,21 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-@user_app.command("add")
+@user_app.command("add", epilog=cli_users.ROLES_HELP)
 def user_add(
     name: str,
     role: Annotated[list[str] | None, typer.Option("--role", help="Repeat for several")] = None,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from stdin")
-    ] = False,
+    password_stdin: cli_users.PasswordStdin = False,
 ) -> None:
     """Create a user (without --password-stdin it can sign in with API keys only)."""
     if not policy.is_valid_user_id(name):
         raise InvalidInput(f"Invalid user name {name!r}: use letters, digits and ._@+- (max 64)")
-    roles = frozenset(role or [])
-    bad = sorted(r for r in roles if not policy.is_valid_role(r))
-    if bad:
-        raise InvalidInput(f"Invalid role {bad[0]!r}: use lowercase letters, digits and _")
+    roles = cli_users.checked_roles(role or [])
     password_hash = None
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if len(password) < 8:
-            raise InvalidInput("Password must be at least 8 characters")
         from jobhost.auth.passwords import hash_password
 
-        password_hash = hash_password(password)
+        password_hash = hash_password(cli_users.read_password())
     store = _open_store(_settings())
     try:
         user = store.users.add_user(name, roles, password_hash)
@@ -219,6 +211,9 @@ def user_list(as_json: JsonFlag = False) -> None:
         password = "yes" if user.has_password else "no"
         table.add_row(user.user_id, " ".join(sorted(user.roles)), password, _when(user.created_at))
     out.print(table)
+
+
+cli_users.register(user_app, lambda: _open_store(_settings()))
 
 
 @key_app.command("create")
