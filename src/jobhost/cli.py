@@ -136,6 +136,8 @@ def _run_server(settings: Settings, sockets: list[socket.socket]) -> None:
         logger.info("listening on %s", describe(sock))
     try:
         server.run(sockets=sockets)
+    except KeyboardInterrupt:
+        pass  # uvicorn raises Ctrl-C again once it has shut down; a clean stop, as uvicorn.run
     finally:
         if access_log is not None:
             access_log.flush()
