@@ -192,6 +192,7 @@ def user_add(
     finally:
         store.close()
     print(f"created user {user.user_id} with roles: {', '.join(sorted(roles)) or '(none)'}")
+    cli_users.warn_unknown_roles(roles)
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]

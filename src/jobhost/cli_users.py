@@ -36,19 +36,23 @@ PasswordStdin = Annotated[
 
 
 def checked_roles(roles: Iterable[str]) -> frozenset[str]:
-    """The roles, if well-formed; warns on stderr about any that is not a built-in role,
-    since a typo (``taskmanager``) would otherwise just refuse that user everything."""
+    """The roles, if each is well-formed; else InvalidInput naming the first bad one."""
     chosen = frozenset(roles)
     bad = sorted(r for r in chosen if not policy.is_valid_role(r))
     if bad:
         raise InvalidInput(f"Invalid role {bad[0]!r}: use lowercase letters, digits and _")
-    for role in sorted(chosen - policy.BUILT_IN_ROLES):
+    return chosen
+
+
+def warn_unknown_roles(roles: frozenset[str]) -> None:
+    """A line on stderr for each role that is not built in: a typo (``taskmanager``) would
+    otherwise just refuse that user everything, silently."""
+    for role in sorted(roles - policy.BUILT_IN_ROLES):
         print(
             f"jobhost: warning: {role!r} is not a built-in role ({BUILT_IN}); "
             "it grants nothing unless a catalog entry names it",
             file=sys.stderr,
         )
-    return chosen
 
 
 def read_password() -> str:
@@ -78,6 +82,7 @@ class UserCommands:
         finally:
             store.close()
         print(f"roles of {user.user_id}: {', '.join(sorted(user.roles)) or '(none)'}")
+        warn_unknown_roles(added)
 
     def passwd(self, name: str, password_stdin: PasswordStdin = False) -> None:
         """Set a user's password: generated and printed once, or read from stdin.

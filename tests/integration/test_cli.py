@@ -189,8 +189,10 @@ def test_a_role_that_is_not_built_in_is_warned_about_and_can_be_corrected(
                     "--remove", "taskmanager")  # fmt: skip
     assert (fixed.returncode, fixed.stderr) == (0, "")
     assert fixed.stdout == "roles of dana: debug, task_manager\n"
-    dropped = run_cli(tmp_path, "user", "roles", "dana", "--remove", "debug")
-    assert dropped.stdout == "roles of dana: task_manager\n"
+    dropped = run_cli(tmp_path, "user", "roles", "dana", "--remove", "debug", "--add", "ops")
+    assert (dropped.returncode, dropped.stdout) == (0, "roles of dana: ops, task_manager\n")
+    assert dropped.stderr.startswith("jobhost: warning: 'ops' is not a built-in role")
+    run_cli(tmp_path, "user", "roles", "dana", "--remove", "ops")
     assert json.loads(run_cli(tmp_path, "user", "list", "--json").stdout)[0]["roles"] == [
         "task_manager"
     ]
