@@ -9,6 +9,7 @@ import gc
 import json
 import logging
 import os
+import socket
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
@@ -17,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from jobhost import __version__, cli_jobs, policy
+from jobhost import __version__, cli_jobs, cli_users, policy
 from jobhost.clock import SystemClock
 from jobhost.errors import InvalidInput, JobhostError
 from jobhost.models import ApiKey, User
@@ -41,6 +42,7 @@ cli_jobs.register(app)
 
 # Wide enough that ids are never cut when the output is piped rather than shown on a terminal.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+logger = logging.getLogger(__name__)
 ADMIN = "admin"
 ADMIN_ROLES = frozenset({"system_admin", "debug"})
 
@@ -84,21 +86,35 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on [JOBHOST_PORT]")] = None,
 ) -> None:
     """Run the web server and the job engine in one process."""
-    import uvicorn
-
     from jobhost.engine.lock import lock_data_folder
-    from jobhost.web.access_log import AccessLog
-    from jobhost.web.app import create_app
+    from jobhost.listening import bind_listeners
 
     settings = _settings(host=host, port=port)
     # Before anything touches the folder (store, bootstrap, recovery); held until exit.
     lock_data_folder(settings.data_dir)
     _configure_logging(settings.log_level)
-    store = _open_store(settings)
+    # Bound before the first start makes the admin: a busy port must not eat the
+    # credentials, which are printed only once.
+    sockets = bind_listeners(settings.host, settings.port)
     try:
-        _bootstrap_admin(store)
+        store = _open_store(settings)
+        try:
+            _bootstrap_admin(store)
+        finally:
+            store.close()
+        _run_server(settings, sockets)
     finally:
-        store.close()
+        for sock in sockets:
+            sock.close()
+
+
+def _run_server(settings: Settings, sockets: list[socket.socket]) -> None:
+    import uvicorn
+
+    from jobhost.listening import describe
+    from jobhost.web.access_log import AccessLog
+    from jobhost.web.app import create_app
+
     app = create_app(settings)
     # Everything imported and built so far lives as long as the server: moved out of the
     # collector's reach, a full collection no longer walks it (80 ms -> 8 ms with a
@@ -107,18 +123,29 @@ def serve(
     # Our own access log rather than uvicorn's (see web/access_log.py), at the same level.
     logged = settings.access_log and logging.getLogger().isEnabledFor(logging.INFO)
     access_log = AccessLog(app, sys.stdout) if logged else None
+    trusted = settings.trusted_proxy_list
+    config = uvicorn.Config(
+        access_log or app,
+        log_level=settings.log_level,
+        access_log=False,
+        # Forwarded headers only from the proxies named: anyone else could pick the client
+        # address the login throttle counts.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted,
+        timeout_graceful_shutdown=int(settings.stop_grace_seconds) + 5,
+    )
+    server = uvicorn.Server(config)
+    for sock in sockets:
+        logger.info("listening on %s", describe(sock))
     try:
-        uvicorn.run(
-            access_log or app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-            access_log=False,
-            timeout_graceful_shutdown=int(settings.stop_grace_seconds) + 5,
-        )
+        server.run(sockets=sockets)
+    except KeyboardInterrupt:
+        pass  # uvicorn raises Ctrl-C again once it has shut down; a clean stop, as uvicorn.run
     finally:
         if access_log is not None:
             access_log.flush()
+    if not server.started:
+        raise typer.Exit(3)  # as uvicorn.run: the app's startup failed
 
 
 def _bootstrap_admin(store: Store) -> None:
@@ -147,35 +174,28 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-@user_app.command("add")
+@user_app.command("add", epilog=cli_users.ROLES_HELP)
 def user_add(
     name: str,
     role: Annotated[list[str] | None, typer.Option("--role", help="Repeat for several")] = None,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from stdin")
-    ] = False,
+    password_stdin: cli_users.PasswordStdin = False,
 ) -> None:
     """Create a user (without --password-stdin it can sign in with API keys only)."""
     if not policy.is_valid_user_id(name):
         raise InvalidInput(f"Invalid user name {name!r}: use letters, digits and ._@+- (max 64)")
-    roles = frozenset(role or [])
-    bad = sorted(r for r in roles if not policy.is_valid_role(r))
-    if bad:
-        raise InvalidInput(f"Invalid role {bad[0]!r}: use lowercase letters, digits and _")
+    roles = cli_users.checked_roles(role or [])
     password_hash = None
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if len(password) < 8:
-            raise InvalidInput("Password must be at least 8 characters")
         from jobhost.auth.passwords import hash_password
 
-        password_hash = hash_password(password)
+        password_hash = hash_password(cli_users.read_password())
     store = _open_store(_settings())
     try:
         user = store.users.add_user(name, roles, password_hash)
     finally:
         store.close()
     print(f"created user {user.user_id} with roles: {', '.join(sorted(roles)) or '(none)'}")
+    cli_users.warn_unknown_roles(roles)
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
@@ -197,6 +217,9 @@ def user_list(as_json: JsonFlag = False) -> None:
         password = "yes" if user.has_password else "no"
         table.add_row(user.user_id, " ".join(sorted(user.roles)), password, _when(user.created_at))
     out.print(table)
+
+
+cli_users.register(user_app, lambda: _open_store(_settings()))
 
 
 @key_app.command("create")

@@ -26,6 +26,7 @@ EXIT_TIMED_OUT = 124  # as GNU timeout
 EXIT_INTERRUPTED = 75  # EX_TEMPFAIL: the server shut down under it; submitting again may work
 EXIT_DETACHED = 130  # 128 + SIGINT: Ctrl-C, then "no": the job goes on without us
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: whoever read our output stopped reading
+TAIL_LINES = 20  # of the output --wait shows when a job did not complete
 
 EXIT_CODES_HELP = (
     "Exit codes with --wait/--follow: 0 Completed; the job's own exit code (1-255) when it "
@@ -188,6 +189,19 @@ def finish(job: Job) -> int:
     """Reports how the job ended on stderr; returns the exit code for it."""
     err.print(summary(job))
     return exit_code_for(job)
+
+
+def show_tail(job: Job, lines: int) -> None:
+    """Shows the last ``lines`` lines of the job's output on stderr, made terminal-safe."""
+    output = job.output or ""
+    tail = output.splitlines(keepends=True)[-lines:]
+    if not tail:
+        return
+    err.print(f"last {len(tail)} lines of job {job.id}'s output:", markup=False)
+    text = "".join(tail)
+    writer = OutputWriter(raw=False, stream=sys.stderr)
+    writer.write(text if text.endswith("\n") else text + "\n")
+    writer.close()
 
 
 def _ask_to_stop(job_id: str) -> bool:

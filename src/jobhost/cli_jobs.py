@@ -8,9 +8,12 @@ The server is ``--url`` or ``JOBHOST_URL`` (default http://127.0.0.1:8080); the 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
+import os
 import shlex
 import sys
+import urllib.parse
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -20,12 +23,14 @@ from rich.console import Console
 from jobhost import cli_view
 from jobhost.cli_attach import (
     EXIT_CODES_HELP,
+    TAIL_LINES,
     OutputFollower,
     OutputWriter,
     SpinnerWaiter,
     attach,
     err,
     finish,
+    show_tail,
 )
 from jobhost.client import ApiError, Client, Job, JobList, ListOptions, SubmitOptions
 from jobhost.errors import InvalidInput
@@ -90,19 +95,39 @@ def submit(
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Print the output live; exit with its code")
     ] = False,
+    cwd: Annotated[
+        str | None,
+        typer.Option(
+            "--cwd",
+            help="The job's working directory (BackgroundJob only). Default: the current "
+            "directory when the server is on this machine (its URL names 127.0.0.0/8, ::1 or "
+            "localhost); otherwise the server's default, <data>/workspace.",
+            show_default=False,
+        ),
+    ] = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--env",
+            help="NAME=VALUE added to the job's environment (BackgroundJob only; repeatable)",
+            show_default=False,
+        ),
+    ] = None,
     raw: Raw = False,
     url: Url = None,
 ) -> None:
     """Submit a job and print its id. Put options before COMMAND (or use --).
 
     With --follow the id goes to stderr and the output to stdout.
+    With --wait, a job that did not complete has the last 20 lines of its output shown on stderr.
     Ctrl-C while following or waiting asks whether to stop the job or detach from it.
     """
     text = _command_text(command, mode)
+    variables = _env_pairs(env or [])
     with _connect(url) as client:
-        options: SubmitOptions = {"mode": mode}
-        if timeout is not None:
-            options["timeout"] = timeout
+        options = _submit_options(mode, timeout, cwd, client.connection.url)
+        if variables:
+            options["env"] = variables
         job_id = client.submit(text, name or _default_name(text), **options)
         if not (wait or follow):
             print(job_id)
@@ -113,7 +138,48 @@ def submit(
         else:
             print(job_id, flush=True)
             job = attach(client, job_id, SpinnerWaiter(client, job_id))
+            if job.status is not Status.COMPLETED:
+                show_tail(job, TAIL_LINES)
         raise typer.Exit(finish(job))
+
+
+def _submit_options(
+    mode: str, timeout: float | None, cwd: str | None, server_url: str
+) -> SubmitOptions:
+    options: SubmitOptions = {"mode": mode}
+    if timeout is not None:
+        options["timeout"] = timeout
+    local = is_loopback_url(server_url)
+    if cwd is not None:
+        # A relative path means one from here, which only a server on this machine shares.
+        options["working_directory"] = os.path.abspath(cwd) if local else cwd
+    elif local and parse_mode(mode) is Mode.BACKGROUND_JOB:
+        # Python modes refuse a working directory, so only shell jobs get this default.
+        with contextlib.suppress(OSError):  # the current directory may have been deleted
+            options["working_directory"] = os.getcwd()
+    return options
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether the URL names this machine: localhost, 127.0.0.0/8 or ::1."""
+    host = (urllib.parse.urlsplit(url).hostname or "").rstrip(".")
+    if host == "localhost":  # hostname is lowercased
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _env_pairs(items: list[str]) -> dict[str, str]:
+    """NAME=VALUE options as a mapping; the value may hold '=' and be empty."""
+    pairs: dict[str, str] = {}
+    for item in items:
+        name, equals, value = item.partition("=")
+        if not name or not equals:
+            raise InvalidInput(f"Invalid --env {item!r}: use NAME=VALUE")
+        pairs[name] = value
+    return pairs
 
 
 def _command_text(command: list[str], mode: str) -> str:

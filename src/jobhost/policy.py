@@ -8,6 +8,8 @@ import uuid
 from jobhost.models import Category, Job, Mode, Status, User
 
 PRIVILEGED_ROLES = frozenset({"task_manager", "debug", "system_admin", "site_admin"})
+# The roles jobhost itself gives meaning to; operators may invent others for catalog entries.
+BUILT_IN_ROLES = PRIVILEGED_ROLES
 AUTHENTICATED = "authenticated"
 
 MAIN_LOOP_REFUSAL = "MainLoop execution mode requires 'debug' role"

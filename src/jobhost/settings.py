@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import shlex
 import socket
 from collections.abc import Mapping
@@ -49,6 +50,10 @@ class Settings(BaseModel):
     # costs a busy server a few percent of a request (docs/PERFORMANCE.md, finding 31).
     access_log: bool = True
 
+    # Proxies whose X-Forwarded-For/-Proto are believed: comma-separated IPs or CIDRs. None by
+    # default, so a client cannot pick the address the login throttle counts against.
+    trusted_proxies: str = ""
+
     @field_validator("data_dir")
     @classmethod
     def _data_dir_is_absolute(cls, value: Path) -> Path:
@@ -70,6 +75,19 @@ class Settings(BaseModel):
             raise ValueError("must name a program, e.g. '/bin/sh -c'")
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_are_networks(cls, value: str) -> str:
+        try:
+            networks = [ipaddress.ip_network(item, strict=False) for item in _items(value)]
+        except ValueError as exc:
+            raise ValueError(f"must be comma-separated IPs or CIDRs ({exc})") from None
+        return ",".join(str(network) for network in networks)
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return _items(self.trusted_proxies)
+
     @property
     def shell_argv(self) -> list[str]:
         return shlex.split(self.shell)
@@ -80,6 +98,10 @@ class Settings(BaseModel):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'jobhost.db').resolve()}"
+
+
+def _items(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def setting_names() -> list[str]:

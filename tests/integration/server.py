@@ -26,10 +26,15 @@ _STARTUP_SECONDS = 30.0
 
 
 def run_cli(
-    data_dir: Path, *args: str, stdin: str | None = None, env: Mapping[str, str] | None = None
+    data_dir: Path,
+    *args: str,
+    stdin: str | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "jobhost", *args],
+        cwd=cwd,
         input=stdin,
         capture_output=True,
         text=True,

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from jobhost import Client
+from jobhost.cli_jobs import is_loopback_url
 from jobhost.models import Status
 from tests.integration.conftest import Keys
 from tests.integration.server import Server, cli_env, free_port, run_cli
@@ -84,15 +85,79 @@ def test_submit_follow_in_python_mode(server: Server, keys: Keys) -> None:
     assert (result.returncode, result.stdout) == (0, "py\n")
 
 
-def test_submit_wait_shows_no_output_and_exits_with_the_jobs_code(
+def test_submit_wait_shows_the_last_lines_of_a_job_that_did_not_complete(
     server: Server, keys: Keys, jh: Client
 ) -> None:
-    result = cli(server, keys, "submit", "--wait", "--", "echo hidden; exit 4")
+    script = f"for i in $(seq 30); do echo line $i; done; {HOSTILE}; exit 4"
+    result = cli(server, keys, "submit", "--wait", "--", script)
+
     assert result.returncode == 4
     job_id = result.stdout.strip()  # only the id on stdout, for scripts
     assert re.fullmatch(UUID, job_id)
-    assert f"job {job_id} Failed" in result.stderr and "hidden" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"last 20 lines of job {job_id}'s output:"
+    assert lines[1:20] == [f"line {i}" for i in range(12, 31)]
+    assert lines[20] == "safe \x1b[31mred\x1b[0m end"  # made safe, as --follow does
+    assert f"job {job_id} Failed" in lines[-1]
     assert jh.get(job_id).exit_code == 4
+
+
+def test_submit_wait_shows_no_output_of_a_job_that_completed(server: Server, keys: Keys) -> None:
+    result = cli(server, keys, "submit", "--wait", "--", "echo hidden")
+    assert result.returncode == 0
+    assert "hidden" not in result.stderr and "lines" not in result.stderr
+
+
+def cli_in(
+    directory: Path, server: Server, keys: Keys, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """The CLI started in ``directory``, as a user would start it there."""
+    return run_cli(server.data_dir, *args, env=connection(server, keys.admin), cwd=directory)
+
+
+def test_a_job_runs_where_the_cli_is_when_the_server_is_local(
+    server: Server, keys: Keys, tmp_path: Path
+) -> None:
+    (tmp_path / "here").mkdir()
+    (tmp_path / "there").mkdir()
+    here = cli_in(tmp_path / "here", server, keys, "submit", "-f", "--", "pwd")
+    there = cli_in(tmp_path / "here", server, keys, "submit", "--cwd", "../there", "-f", "pwd")
+
+    assert (here.returncode, here.stdout) == (0, f"{tmp_path / 'here'}\n"), here.stderr
+    assert (there.returncode, there.stdout) == (0, f"{tmp_path / 'there'}\n"), there.stderr
+    # Python modes refuse a working directory: none is sent for them by default.
+    python = cli_in(tmp_path, server, keys, "submit", "--mode", "Runspace", "-f", "print('py')")
+    assert (python.returncode, python.stdout) == (0, "py\n"), python.stderr
+
+
+def test_env_options_reach_the_job(server: Server, keys: Keys) -> None:
+    result = cli(server, keys, "submit", "--env", "GREETING=hello", "--env", "PAIR=a=b",
+                 "--env", "EMPTY=", "-f", "--", 'echo "$GREETING $PAIR [$EMPTY]"')  # fmt: skip
+    assert (result.returncode, result.stdout) == (0, "hello a=b []\n"), result.stderr
+
+
+@pytest.mark.parametrize("bad", ["NOEQUALS", "=value"])
+def test_a_malformed_env_option_is_a_clear_error(server: Server, keys: Keys, bad: str) -> None:
+    result = cli(server, keys, "submit", "--env", bad, "--", "true")
+    assert result.returncode == 1
+    assert result.stderr == f"jobhost: Invalid --env {bad!r}: use NAME=VALUE\n"
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://127.0.0.1:8080", True),
+        ("http://127.3.4.5", True),
+        ("http://[::1]:8080/", True),
+        ("https://localhost:8443", True),
+        ("http://LOCALHOST", True),
+        ("http://10.0.0.1:8080", False),
+        ("https://jobs.example.com", False),
+        ("http://[2001:db8::1]:8080", False),
+    ],
+)
+def test_which_server_urls_count_as_this_machine(url: str, local: bool) -> None:
+    assert is_loopback_url(url) is local
 
 
 def test_a_timed_out_job_has_its_documented_exit_code(server: Server, keys: Keys) -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from jobhost.auth.throttle import FAILURES_PER_ADDRESS
 from tests.integration.conftest import Keys
-from tests.integration.server import BASE, Server, run_cli
+from tests.integration.server import BASE, Server, free_port, run_cli
 
 PASSWORD = "correct horse battery"
 LOGIN = "/api/v1/auth/login"
@@ -153,3 +154,45 @@ def test_repeated_failures_lock_the_name_out_for_a_while(browser: httpx.Client) 
     assert locked.json()["error"].startswith("Too many failed logins; try again in ")
     assert 0 < int(locked.headers["retry-after"]) <= 900
     assert login(browser, "carol").status_code == 200  # other names are not locked out
+
+
+@pytest.fixture
+def fresh(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
+    """A server of its own: these tests lock out 127.0.0.1, which would spoil the others."""
+    env = getattr(request, "param", {})
+    add_user_with_password(tmp_path, "carol", "task_manager")
+    srv = Server(tmp_path, free_port(), env)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def login_from(server: Server, name: str, password: str, forwarded_for: str) -> httpx.Response:
+    return httpx.post(
+        server.url + LOGIN,
+        json={"username": name, "password": password},
+        headers={"X-Forwarded-For": forwarded_for},
+        timeout=30,
+    )
+
+
+def test_a_forwarded_for_header_does_not_dodge_the_address_limit(fresh: Server) -> None:
+    # A new name and a new claimed address for each guess: only the real peer ties them.
+    for i in range(FAILURES_PER_ADDRESS):
+        guess = login_from(fresh, f"nobody{i}", "guess", f"203.0.113.{i}")
+        assert guess.status_code == 401, guess.text
+
+    assert login_from(fresh, "nobody-else", "guess", "198.51.100.1").status_code == 429
+    # While the peer is throttled even the right password is refused, whatever it claims.
+    assert login_from(fresh, "carol", PASSWORD, "198.51.100.2").status_code == 429
+
+
+@pytest.mark.parametrize("fresh", [{"JOBHOST_TRUSTED_PROXIES": "127.0.0.1"}], indirect=True)
+def test_behind_a_trusted_proxy_the_forwarded_address_is_throttled(fresh: Server) -> None:
+    for i in range(FAILURES_PER_ADDRESS):
+        assert login_from(fresh, f"nobody{i}", "guess", "203.0.113.7").status_code == 401
+
+    assert login_from(fresh, "carol", PASSWORD, "203.0.113.7").status_code == 429
+    assert login_from(fresh, "carol", PASSWORD, "203.0.113.8").status_code == 200

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from jobhost.errors import Conflict, NotFound
-from jobhost.models import ApiKey, User
+from jobhost.models import ApiKey, JobSpec, Mode, User
 from jobhost.store import Store
 from jobhost.store.schema import sessions
 from jobhost.store.users import LAST_USED_RESOLUTION_SECONDS
@@ -218,3 +218,59 @@ def test_ending_a_session_and_sweeping_expired_ones(
     with store.db.read() as conn:
         left = conn.execute(select(sessions.c.session_hash)).scalars().all()
     assert left == ["new"]
+
+
+def test_changing_roles_adds_and_removes_in_one_step(store: Store, alice: User) -> None:
+    changed = store.users.change_roles(
+        "alice", add=frozenset({"site_admin", "debug"}), remove=frozenset({"task_manager", "ops"})
+    )
+
+    assert changed == User("alice", frozenset({"debug", "site_admin"}), alice.created_at, True)
+    assert store.users.get_user("alice") == changed
+
+
+def test_changing_the_roles_of_an_unknown_user_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound, match="No such user: nobody"):
+        store.users.change_roles("nobody", add=frozenset({"debug"}), remove=frozenset())
+
+
+def test_a_new_password_replaces_the_old_and_ends_the_users_sessions(
+    store: Store, clock: FakeClock, alice: User
+) -> None:
+    store.users.add_user("bob", frozenset(), "bob-hash")
+    store.users.add_session("alices", "alice", "csrf-a", clock.now() + 60)
+    store.users.add_session("bobs", "bob", "csrf-b", clock.now() + 60)
+
+    store.users.set_password("alice", "new-hash")
+
+    assert store.users.password_hash("alice") == "new-hash"
+    assert store.users.session_user("alices") is None
+    assert store.users.session_user("bobs") is not None
+
+
+def test_setting_the_password_of_an_unknown_user_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound, match="No such user: nobody"):
+        store.users.set_password("nobody", "hash")
+
+
+def test_removing_a_user_removes_their_keys_and_sessions_but_not_their_jobs(
+    store: Store, clock: FakeClock, alice: User
+) -> None:
+    store.users.add_user("bob", frozenset(), None)
+    store.users.add_key("key_a", "alice", TOKEN, None, None)
+    store.users.add_key("key_b", "bob", OTHER_TOKEN, None, None)
+    store.users.add_session("alices", "alice", "csrf-a", clock.now() + 60)
+    job = store.jobs.submit("alice", JobSpec("j", "true", Mode.BACKGROUND_JOB))
+
+    store.users.remove_user("alice")
+
+    assert store.users.get_user("alice") is None
+    assert [key.key_id for key in store.users.list_keys()] == ["key_b"]
+    assert store.users.user_for_token(TOKEN) is None
+    assert store.users.session_user("alices") is None
+    assert store.jobs.get(job.job_id) is not None
+
+
+def test_removing_an_unknown_user_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound, match="No such user: nobody"):
+        store.users.remove_user("nobody")

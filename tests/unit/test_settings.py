@@ -178,3 +178,17 @@ def test_shell_argv_splits_like_a_shell(shell: str, argv: list[str]) -> None:
 @pytest.mark.parametrize("shell", ["", "   ", "'unclosed -c"])
 def test_an_empty_or_unparsable_shell_is_refused(shell: str) -> None:
     assert _refusal({"JOBHOST_SHELL": shell}).startswith("Invalid JOBHOST_SHELL:")
+
+
+def test_trusted_proxies_are_none_by_default_and_parsed_as_networks() -> None:
+    assert load_settings({}).trusted_proxy_list == []
+    given = {"JOBHOST_TRUSTED_PROXIES": " 127.0.0.1, 10.0.0.0/8 ,::1,"}
+    assert load_settings(given).trusted_proxy_list == ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]
+
+
+@pytest.mark.parametrize("value", ["proxy.local", "10.0.0.0/33", "*"])
+def test_a_trusted_proxy_must_be_an_address_or_network(value: str) -> None:
+    refusal = _refusal({"JOBHOST_TRUSTED_PROXIES": value})
+    assert refusal.startswith(
+        "Invalid JOBHOST_TRUSTED_PROXIES: Value error, must be comma-separated"
+    )

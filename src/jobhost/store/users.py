@@ -73,6 +73,41 @@ class UserStore:
         with self.db.read() as conn:
             return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
 
+    def change_roles(self, user_id: str, add: frozenset[str], remove: frozenset[str]) -> User:
+        """Adds then removes roles in one transaction; the user as it is afterwards."""
+        with self.db.write() as conn:
+            row = conn.execute(select(users).where(users.c.user_id == user_id)).first()
+            if row is None:
+                raise NotFound(f"No such user: {user_id}")
+            roles = (_roles(row._mapping["roles"]) | add) - remove
+            conn.execute(
+                update(users)
+                .where(users.c.user_id == user_id)
+                .values(roles=" ".join(sorted(roles)))
+            )
+        return User(
+            user_id, roles, row._mapping["created_at"], row._mapping["password_hash"] is not None
+        )
+
+    def set_password(self, user_id: str, password_hash: str) -> None:
+        """Replaces the password and ends the user's browser sessions; API keys stay valid."""
+        with self.db.write() as conn:
+            changed = conn.execute(
+                update(users).where(users.c.user_id == user_id).values(password_hash=password_hash)
+            ).rowcount
+            if not changed:
+                raise NotFound(f"No such user: {user_id}")
+            conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
+
+    def remove_user(self, user_id: str) -> None:
+        """Deletes the user with their API keys and sessions; their jobs' records stay."""
+        with self.db.write() as conn:
+            # The foreign keys cascade too; said here so as not to depend on SQLite's pragma.
+            conn.execute(delete(api_keys).where(api_keys.c.user_id == user_id))
+            conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
+            if not conn.execute(delete(users).where(users.c.user_id == user_id)).rowcount:
+                raise NotFound(f"No such user: {user_id}")
+
     def add_key(
         self,
         key_id: str,
