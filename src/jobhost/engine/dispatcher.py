@@ -144,8 +144,15 @@ class Dispatcher:
         self._honour_stop_requests()
         self._enforce_timeouts()
         if self._intake is not None and self._intake.due():
-            self._intake.take_in()
+            self._take_in(self._intake)
         await self._finish_and_start()
+
+    def _take_in(self, intake: SpoolIntake) -> None:
+        # The spool is a side door: whatever goes wrong there must not keep jobs from starting.
+        try:
+            intake.take_in()
+        except Exception:
+            logger.exception("spool pass failed", extra={"action": "spool"})
 
     async def shutdown(self) -> None:
         """Stop Python jobs (they cannot outlive the process); BackgroundJobs keep running."""
