@@ -5,8 +5,11 @@ Framework-free so that the web and the spool intake validate submissions identic
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
+import sys
 from collections.abc import Mapping
 from typing import Annotated
 
@@ -22,6 +25,11 @@ MAX_TIMEOUT_SECONDS = 30 * 86400
 INVALID_MODE = "Invalid execution mode. Must be one of: MainLoop, Runspace, BackgroundJob"
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+# A lone surrogate decodes from a JSON escape ("\udfff") but is no Unicode text: UTF-8
+# cannot encode it, so the store, the response and the job's environment would all fail on it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Python refuses to turn more digits than this into an int (a guard against slow conversion).
+_MAX_INT_DIGITS = sys.get_int_max_str_digits() or 4300
 
 Seconds = Annotated[float, Field(ge=0, le=MAX_TIMEOUT_SECONDS)]
 
@@ -41,6 +49,31 @@ class SubmitRequest(BaseModel):
     workingDirectory: str | None = None
 
 
+TOO_DEEP = "nested too deeply"
+
+
+class InvalidJson(InvalidInput):
+    """The bytes are not a JSON document; the message says why."""
+
+
+def load_json(data: bytes) -> object:
+    """``data`` parsed as JSON, or InvalidJson. A number of more digits than Python turns
+    into an int is read as an infinity of its sign, so that the schema names the field
+    that holds it (no field takes a number that large)."""
+    try:
+        return json.loads(data, parse_int=_parse_int)
+    except RecursionError:
+        raise InvalidJson(TOO_DEEP) from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError among them
+        raise InvalidJson(str(exc)) from None
+
+
+def _parse_int(digits: str) -> int | float:
+    if len(digits) <= _MAX_INT_DIGITS:
+        return int(digits)
+    return -math.inf if digits.startswith("-") else math.inf
+
+
 def parse_submission(payload: Mapping[str, object]) -> JobSpec:
     """A validated JobSpec, or InvalidInput naming the first problem."""
     try:
@@ -51,6 +84,7 @@ def parse_submission(payload: Mapping[str, object]) -> JobSpec:
     if mode is None:
         raise InvalidInput(INVALID_MODE)
     _check_options_fit_the_mode(request, mode)
+    _check_unicode(request)
     return JobSpec(
         name=_check_name(request.jobName),
         command=_check_command(request.command),
@@ -66,6 +100,10 @@ def parse_submission(payload: Mapping[str, object]) -> JobSpec:
 def _describe(exc: ValidationError) -> str:
     first = exc.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "body"
+    if first["type"] == "string_unicode" and not first["loc"]:
+        return "Invalid field name: contains a lone surrogate, which is not Unicode text"
+    if not field.isprintable():
+        field = repr(field)[1:-1]  # escaped, so that the message itself can be sent
     if first["type"] == "missing":
         return f"Missing required field: {field}"
     if first["type"] == "extra_forbidden":
@@ -90,6 +128,22 @@ def _check_options_fit_the_mode(request: SubmitRequest, mode: Mode) -> None:
         raise InvalidInput(
             "Invalid timeoutSeconds: MainLoop jobs cannot be stopped, so cannot time out"
         )
+
+
+def _check_unicode(request: SubmitRequest) -> None:
+    texts = {
+        "jobName": request.jobName,
+        "command": request.command,
+        "description": request.description or "",
+        "workingDirectory": request.workingDirectory or "",
+    }
+    for field, text in texts.items():
+        if found := _SURROGATE.search(text):
+            raise InvalidInput(f"Invalid {field}: {_surrogate_reason(found.group())}")
+
+
+def _surrogate_reason(char: str) -> str:
+    return f"contains a lone surrogate (U+{ord(char):04X}), which is not Unicode text"
 
 
 def _check_name(name: str) -> str:
@@ -125,6 +179,8 @@ def _check_env(env: dict[str, str]) -> dict[str, str]:
             raise InvalidInput(f"Invalid env: {name!r} is not a valid variable name")
         if "\0" in value:
             raise InvalidInput(f"Invalid env: the value of {name} contains a NUL character")
+        if found := _SURROGATE.search(value):
+            raise InvalidInput(f"Invalid env: the value of {name} {_surrogate_reason(found[0])}")
     return env
 
 

@@ -43,7 +43,7 @@ def spool(settings: Settings, store: Store, clock: FakeClock) -> SpoolIntake:
     root = settings.data_dir / "JobSubmission"
     root.mkdir()
     operations = JobOperations(store.jobs, clock, lambda: None, 5.0)
-    return SpoolIntake(root, store.users, operations, clock, max_file_bytes=4096, min_interval=0.5)
+    return SpoolIntake(root, store.users, operations, clock, max_file_bytes=8192, min_interval=0.5)
 
 
 def drop(spool: SpoolIntake, clock: FakeClock, folder: str, name: str, content: object) -> Path:
@@ -138,8 +138,13 @@ def test_a_file_still_being_written_is_left_until_it_settles(
         ({**SHELL_JOB, "executionMode": "Cron"}, "Invalid execution mode."),
         ({**SHELL_JOB, "roles": ["debug"]}, "Unknown field: roles"),
         (b'{"jobName": "\xff"}', "Invalid JSON: 'utf-8' codec can't decode"),
+        (json.dumps({**SHELL_JOB, "command": "echo \udfff"}), "Invalid command: contains a lone"),
+        (json.dumps({**SHELL_JOB, "env": {"A": "\udfff"}}), "Invalid env: the value of A contains"),
+        (json.dumps(SHELL_JOB)[:-1] + ', "timeoutSeconds": ' + "9" * 4400 + "}",
+         "Invalid timeoutSeconds:"),
+        ('{"description": ' + "[" * 3000 + "]" * 3000 + "}", "Invalid JSON: nested too deeply"),
     ],
-)
+)  # fmt: skip
 def test_bad_submissions_are_rejected_with_the_apis_reason(
     spool: SpoolIntake, store: Store, clock: FakeClock, content: object, reason: str
 ) -> None:
@@ -215,11 +220,11 @@ def test_links_out_of_the_spool_are_never_followed(
 
 
 def test_an_oversized_file_is_rejected_unread(spool: SpoolIntake, clock: FakeClock) -> None:
-    drop(spool, clock, "manager", "big.json", {**SHELL_JOB, "description": "d" * 5000})
+    drop(spool, clock, "manager", "big.json", {**SHELL_JOB, "description": "d" * 9000})
 
     assert spool.take_in() == 0
 
-    assert rejection(spool, "manager.big.json") == "File too large: over 4096 bytes\n"
+    assert rejection(spool, "manager.big.json") == "File too large: over 8192 bytes\n"
 
 
 def test_rejecting_a_second_file_of_the_same_name_keeps_both(

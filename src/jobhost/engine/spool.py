@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import itertools
-import json
 import logging
 import os
 import stat
@@ -23,6 +22,7 @@ from jobhost.clock import Clock
 from jobhost.errors import JobhostError, StoreUnavailable
 from jobhost.operations import JobOperations
 from jobhost.store.users import UserStore
+from jobhost.submission import InvalidJson, load_json
 
 logger = logging.getLogger(__name__)
 
@@ -131,11 +131,11 @@ class SpoolIntake:
     def _read(self, path: Path) -> dict[str, object]:
         data, mtime = self._read_bytes(path)
         try:
-            payload = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            payload = load_json(data)
+        except InvalidJson as exc:
             if self._clock.now() - mtime < SETTLE_SECONDS:
                 raise _NotReady() from None
-            raise _Rejected(f"Invalid JSON: {exc}") from None
+            raise _Rejected(f"Invalid JSON: {exc.message}") from None
         if not isinstance(payload, dict):
             raise _Rejected("Invalid submission: the file must hold a JSON object")
         return payload
