@@ -4,6 +4,7 @@ Framework-free so that the web and the spool intake validate submissions identic
 """
 
 from __future__ import annotations
+import __future__
 
 import json
 import math
@@ -11,6 +12,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
+from types import CodeType
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -95,6 +97,28 @@ def parse_submission(payload: Mapping[str, object]) -> JobSpec:
         env=_check_env(request.env or {}),
         working_directory=_check_directory(request.workingDirectory),
     )
+
+
+def check_python(spec: JobSpec) -> None:
+    """InvalidInput unless a MainLoop or Runspace command compiles. Call it after the roles
+    check: compiling the largest command takes a good part of a second."""
+    if spec.mode is Mode.BACKGROUND_JOB:
+        return
+    try:
+        compile_python(spec.command, "<job>")
+    except SyntaxError as exc:  # IndentationError and TabError among them
+        line = f" (line {exc.lineno})" if exc.lineno else ""
+        raise InvalidInput(f"command is not valid Python: {exc.msg}{line}") from None
+    except (MemoryError, RecursionError):  # the parser's or the compiler's stack ran out
+        raise InvalidInput("command is not valid Python: nested too deeply to compile") from None
+
+
+def compile_python(source: str, filename: str) -> CodeType:
+    """How a Python job's source is compiled, at submit and at start alike. Annotations are
+    not evaluated (PEP 563), as jobs have always had them from the runner's own future import."""
+    flags = __future__.annotations.compiler_flag
+    code: CodeType = compile(source, filename, "exec", flags=flags, dont_inherit=True)
+    return code
 
 
 def _describe(exc: ValidationError) -> str:

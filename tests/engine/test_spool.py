@@ -143,6 +143,8 @@ def test_a_file_still_being_written_is_left_until_it_settles(
         (json.dumps(SHELL_JOB)[:-1] + ', "timeoutSeconds": ' + "9" * 4400 + "}",
          "Invalid timeoutSeconds:"),
         ('{"description": ' + "[" * 3000 + "]" * 3000 + "}", "Invalid JSON: nested too deeply"),
+        ({**SHELL_JOB, "executionMode": "Runspace", "command": "Write-Host 'hi'"},
+         "command is not valid Python: invalid syntax (line 1)"),
     ],
 )  # fmt: skip
 def test_bad_submissions_are_rejected_with_the_apis_reason(

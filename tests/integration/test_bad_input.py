@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -92,3 +93,55 @@ def test_a_surrogate_in_a_login_name_is_refused_not_a_500(server: Server) -> Non
         headers={"Content-Type": "application/json"},
     )
     assert response.status_code in (400, 401), response.text
+
+
+POWERSHELL = 'Write-Host "Starting"\nGet-Process | Select-Object -First 3'
+
+
+@pytest.mark.parametrize("mode", ["Runspace", "MainLoop"])
+def test_a_python_mode_refuses_source_that_is_not_python(admin: httpx.Client, mode: str) -> None:
+    content = json.dumps({"jobName": "ps", "command": POWERSHELL, "executionMode": mode})
+    assert post(admin, content.encode()) == (
+        400,
+        "command is not valid Python: invalid syntax (line 1)",
+    )
+
+
+def test_a_python_mode_names_the_line_of_the_error(admin: httpx.Client) -> None:
+    source = "print('fine')\nfor x in range(3):\nprint(x)\n"
+    content = json.dumps({"jobName": "py", "command": source, "executionMode": "Runspace"})
+    status, error = post(admin, content.encode())
+    assert (status, error) == (
+        400,
+        "command is not valid Python: expected an indented block after 'for' statement on"
+        " line 2 (line 3)",
+    )
+
+
+def test_python_too_deeply_nested_to_compile_is_a_400_too(admin: httpx.Client) -> None:
+    content = json.dumps(
+        {"jobName": "py", "command": "-" * 90_000 + "1", "executionMode": "thread"}
+    )
+    assert post(admin, content.encode()) == (
+        400,
+        "command is not valid Python: nested too deeply to compile",
+    )
+
+
+def test_a_background_job_is_not_held_to_python(admin: httpx.Client) -> None:
+    job = {"jobName": "sh", "command": "echo 'not: python' {", "executionMode": "BackgroundJob"}
+    assert admin.post("/jobs/submit", json=job).status_code == 200
+
+
+def test_valid_python_with_top_level_code_of_every_kind_is_accepted(admin: httpx.Client) -> None:
+    source = "import sys\nclass A:\n    x: int = 1\nprint(A.x, file=sys.stderr)\nsys.exit(0)\n"
+    job = {"jobName": "py", "command": source, "executionMode": "Runspace"}
+    assert admin.post("/jobs/submit", json=job).status_code == 200
+
+
+def test_the_python_check_comes_after_the_roles_check(server: Server, keys: Keys) -> None:
+    # Compiling is the costliest check: only a caller who may run the code makes the server do it.
+    with server.client(keys.alice) as alice:
+        content = json.dumps({"jobName": "ps", "command": POWERSHELL, "executionMode": "Runspace"})
+        status, error = post(alice, content.encode())
+    assert status == 403, error

@@ -10,6 +10,7 @@ from typing import Any
 from jobhost.engine.capture import routed_to
 from jobhost.engine.sources import BufferSource
 from jobhost.models import Job, Outcome, Status
+from jobhost.submission import compile_python
 
 
 class JobStopped(BaseException):
@@ -29,7 +30,7 @@ def run_source(job: Job, buffer: BufferSource, stop_requested: threading.Event) 
     }
     with routed_to(buffer.write):
         try:
-            code = compile(job.spec.command, f"<job {job.job_id}>", "exec")
+            code = compile_python(job.spec.command, f"<job {job.job_id}>")
             exec(code, namespace)
         except JobStopped:
             raise
