@@ -25,6 +25,7 @@ from jobhost.engine.runners.procs import reap_orphans
 from jobhost.engine.runners.thread import ThreadRunner
 from jobhost.engine.sources import BufferSource, EmptySource
 from jobhost.engine.spool import SpoolIntake
+from jobhost.errors import JobhostError
 from jobhost.models import Job, Mode, Outcome, Status
 from jobhost.store.jobs import ClaimOrder, JobStore
 
@@ -214,6 +215,15 @@ class Dispatcher:
             if active.deadline is not None and now >= active.deadline and active.run is not None:
                 active.deadline = None
                 active.run.stop(self._grace(active.job), StopReason.TIMEOUT)
+                self._show_stopping(active.job)
+
+    def _show_stopping(self, job: Job) -> None:
+        # The record says Stopping while the job ends, as after a user's stop. Only a label:
+        # the stop is already under way, and a store that refuses the write cannot hold it up.
+        try:
+            self._jobs.request_stop(job.job_id)
+        except JobhostError as exc:
+            logger.warning("could not mark timed-out job %s Stopping: %s", job.job_id, exc)
 
     async def _finish_and_start(self) -> None:
         """Record the jobs that ended and claim as many as the freed slots allow, in one
