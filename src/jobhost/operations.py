@@ -14,7 +14,7 @@ from jobhost.clock import Clock
 from jobhost.errors import Conflict, Forbidden, InvalidInput, JobNotFound
 from jobhost.models import Category, Job, Mode, User
 from jobhost.store.jobs import JobListing, JobQuery, JobStore
-from jobhost.submission import parse_submission
+from jobhost.submission import check_python, parse_submission
 
 CANCELLED = "Job cancelled successfully"
 STOPPED = "Job stopped successfully"
@@ -52,6 +52,7 @@ class JobOperations:
         refusal = policy.submit_refusal(user, spec.mode)
         if refusal is not None:
             raise Forbidden(refusal)
+        check_python(spec)
         job = self.jobs.submit(user.user_id, spec)
         self.wake_engine()
         return job

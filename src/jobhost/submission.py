@@ -4,10 +4,15 @@ Framework-free so that the web and the spool intake validate submissions identic
 """
 
 from __future__ import annotations
+import __future__
 
+import json
+import math
 import os
 import re
+import sys
 from collections.abc import Mapping
+from types import CodeType
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,6 +27,11 @@ MAX_TIMEOUT_SECONDS = 30 * 86400
 INVALID_MODE = "Invalid execution mode. Must be one of: MainLoop, Runspace, BackgroundJob"
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+# A lone surrogate decodes from a JSON escape ("\udfff") but is no Unicode text: UTF-8
+# cannot encode it, so the store, the response and the job's environment would all fail on it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Python refuses to turn more digits than this into an int (a guard against slow conversion).
+_MAX_INT_DIGITS = sys.get_int_max_str_digits() or 4300
 
 Seconds = Annotated[float, Field(ge=0, le=MAX_TIMEOUT_SECONDS)]
 
@@ -41,6 +51,31 @@ class SubmitRequest(BaseModel):
     workingDirectory: str | None = None
 
 
+TOO_DEEP = "nested too deeply"
+
+
+class InvalidJson(InvalidInput):
+    """The bytes are not a JSON document; the message says why."""
+
+
+def load_json(data: bytes) -> object:
+    """``data`` parsed as JSON, or InvalidJson. A number of more digits than Python turns
+    into an int is read as an infinity of its sign, so that the schema names the field
+    that holds it (no field takes a number that large)."""
+    try:
+        return json.loads(data, parse_int=_parse_int)
+    except RecursionError:
+        raise InvalidJson(TOO_DEEP) from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError among them
+        raise InvalidJson(str(exc)) from None
+
+
+def _parse_int(digits: str) -> int | float:
+    if len(digits) <= _MAX_INT_DIGITS:
+        return int(digits)
+    return -math.inf if digits.startswith("-") else math.inf
+
+
 def parse_submission(payload: Mapping[str, object]) -> JobSpec:
     """A validated JobSpec, or InvalidInput naming the first problem."""
     try:
@@ -51,6 +86,7 @@ def parse_submission(payload: Mapping[str, object]) -> JobSpec:
     if mode is None:
         raise InvalidInput(INVALID_MODE)
     _check_options_fit_the_mode(request, mode)
+    _check_unicode(request)
     return JobSpec(
         name=_check_name(request.jobName),
         command=_check_command(request.command),
@@ -63,9 +99,35 @@ def parse_submission(payload: Mapping[str, object]) -> JobSpec:
     )
 
 
+def check_python(spec: JobSpec) -> None:
+    """InvalidInput unless a MainLoop or Runspace command compiles. Call it after the roles
+    check: compiling the largest command takes a good part of a second."""
+    if spec.mode is Mode.BACKGROUND_JOB:
+        return
+    try:
+        compile_python(spec.command, "<job>")
+    except SyntaxError as exc:  # IndentationError and TabError among them
+        line = f" (line {exc.lineno})" if exc.lineno else ""
+        raise InvalidInput(f"command is not valid Python: {exc.msg}{line}") from None
+    except (MemoryError, RecursionError):  # the parser's or the compiler's stack ran out
+        raise InvalidInput("command is not valid Python: nested too deeply to compile") from None
+
+
+def compile_python(source: str, filename: str) -> CodeType:
+    """How a Python job's source is compiled, at submit and at start alike. Annotations are
+    not evaluated (PEP 563), as jobs have always had them from the runner's own future import."""
+    flags = __future__.annotations.compiler_flag
+    code: CodeType = compile(source, filename, "exec", flags=flags, dont_inherit=True)
+    return code
+
+
 def _describe(exc: ValidationError) -> str:
     first = exc.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "body"
+    if first["type"] == "string_unicode" and not first["loc"]:
+        return "Invalid field name: contains a lone surrogate, which is not Unicode text"
+    if not field.isprintable():
+        field = repr(field)[1:-1]  # escaped, so that the message itself can be sent
     if first["type"] == "missing":
         return f"Missing required field: {field}"
     if first["type"] == "extra_forbidden":
@@ -90,6 +152,22 @@ def _check_options_fit_the_mode(request: SubmitRequest, mode: Mode) -> None:
         raise InvalidInput(
             "Invalid timeoutSeconds: MainLoop jobs cannot be stopped, so cannot time out"
         )
+
+
+def _check_unicode(request: SubmitRequest) -> None:
+    texts = {
+        "jobName": request.jobName,
+        "command": request.command,
+        "description": request.description or "",
+        "workingDirectory": request.workingDirectory or "",
+    }
+    for field, text in texts.items():
+        if found := _SURROGATE.search(text):
+            raise InvalidInput(f"Invalid {field}: {_surrogate_reason(found.group())}")
+
+
+def _surrogate_reason(char: str) -> str:
+    return f"contains a lone surrogate (U+{ord(char):04X}), which is not Unicode text"
 
 
 def _check_name(name: str) -> str:
@@ -125,6 +203,8 @@ def _check_env(env: dict[str, str]) -> dict[str, str]:
             raise InvalidInput(f"Invalid env: {name!r} is not a valid variable name")
         if "\0" in value:
             raise InvalidInput(f"Invalid env: the value of {name} contains a NUL character")
+        if found := _SURROGATE.search(value):
+            raise InvalidInput(f"Invalid env: the value of {name} {_surrogate_reason(found[0])}")
     return env
 
 

@@ -252,7 +252,8 @@ def test_timeouts_hold_while_the_store_refuses_writes(
         assert wait_until_gone(pid)  # stopped all the same
         monkeypatch.undo()  # the store works again: the end is recorded
         deadline = time.monotonic() + 10
-        while harness.job(job_id).status is Status.RUNNING and time.monotonic() < deadline:
+        # Stopping meanwhile: the timeout's stop is under way.
+        while not harness.job(job_id).status.is_finished and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
             await harness.dispatcher.cycle()
         return pid

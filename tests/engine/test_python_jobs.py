@@ -53,6 +53,14 @@ def test_a_syntax_error_fails_the_job_with_the_error_shown(harness: Harness) -> 
     assert "SyntaxError" in harness.output(job_id)
 
 
+def test_annotations_in_a_job_are_not_evaluated(harness: Harness) -> None:
+    # As jobs have always been compiled (PEP 563): a name used only in an annotation
+    # need not exist.
+    job_id = harness.submit("def f(x: NoSuchName) -> None:\n    print('ok')\nf(1)", Mode.RUNSPACE)
+    harness.run()
+    assert (harness.job(job_id).status, harness.output(job_id)) == (Status.COMPLETED, "ok\n")
+
+
 def test_sys_exit_ends_the_job_not_the_server(harness: Harness) -> None:
     failed = harness.submit("import sys\nsys.exit(4)", Mode.RUNSPACE)
     fine = harness.submit("import sys\nsys.exit()", Mode.RUNSPACE)

@@ -9,13 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from jobhost.clock import SystemClock
+from jobhost.engine.dispatcher import Dispatcher, DispatchLimits
 from jobhost.engine.spool import SETTLE_SECONDS, SpoolIntake
-from jobhost.models import Category, Job, Mode
+from jobhost.models import Category, Job, Mode, Status
 from jobhost.operations import JobOperations
 from jobhost.policy import ELEVATED_REFUSAL, MAIN_LOOP_REFUSAL
 from jobhost.settings import Settings
 from jobhost.store import Store
 from jobhost.store.jobs import JobQuery
+from tests.engine.conftest import Harness
 from tests.store.conftest import FakeClock
 
 SHELL_JOB = {"jobName": "nightly", "command": "echo hi", "executionMode": "BackgroundJob"}
@@ -40,7 +43,7 @@ def spool(settings: Settings, store: Store, clock: FakeClock) -> SpoolIntake:
     root = settings.data_dir / "JobSubmission"
     root.mkdir()
     operations = JobOperations(store.jobs, clock, lambda: None, 5.0)
-    return SpoolIntake(root, store.users, operations, clock, max_file_bytes=4096, min_interval=0.5)
+    return SpoolIntake(root, store.users, operations, clock, max_file_bytes=8192, min_interval=0.5)
 
 
 def drop(spool: SpoolIntake, clock: FakeClock, folder: str, name: str, content: object) -> Path:
@@ -135,8 +138,15 @@ def test_a_file_still_being_written_is_left_until_it_settles(
         ({**SHELL_JOB, "executionMode": "Cron"}, "Invalid execution mode."),
         ({**SHELL_JOB, "roles": ["debug"]}, "Unknown field: roles"),
         (b'{"jobName": "\xff"}', "Invalid JSON: 'utf-8' codec can't decode"),
+        (json.dumps({**SHELL_JOB, "command": "echo \udfff"}), "Invalid command: contains a lone"),
+        (json.dumps({**SHELL_JOB, "env": {"A": "\udfff"}}), "Invalid env: the value of A contains"),
+        (json.dumps(SHELL_JOB)[:-1] + ', "timeoutSeconds": ' + "9" * 4400 + "}",
+         "Invalid timeoutSeconds:"),
+        ('{"description": ' + "[" * 3000 + "]" * 3000 + "}", "Invalid JSON: nested too deeply"),
+        ({**SHELL_JOB, "executionMode": "Runspace", "command": "Write-Host 'hi'"},
+         "command is not valid Python: invalid syntax (line 1)"),
     ],
-)
+)  # fmt: skip
 def test_bad_submissions_are_rejected_with_the_apis_reason(
     spool: SpoolIntake, store: Store, clock: FakeClock, content: object, reason: str
 ) -> None:
@@ -212,11 +222,11 @@ def test_links_out_of_the_spool_are_never_followed(
 
 
 def test_an_oversized_file_is_rejected_unread(spool: SpoolIntake, clock: FakeClock) -> None:
-    drop(spool, clock, "manager", "big.json", {**SHELL_JOB, "description": "d" * 5000})
+    drop(spool, clock, "manager", "big.json", {**SHELL_JOB, "description": "d" * 9000})
 
     assert spool.take_in() == 0
 
-    assert rejection(spool, "manager.big.json") == "File too large: over 4096 bytes\n"
+    assert rejection(spool, "manager.big.json") == "File too large: over 8192 bytes\n"
 
 
 def test_rejecting_a_second_file_of_the_same_name_keeps_both(
@@ -238,3 +248,98 @@ def test_passes_are_spaced_by_the_minimum_interval(spool: SpoolIntake, clock: Fa
     assert not spool.due()
     clock.advance(0.5)
     assert spool.due()
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def make_bad_entries(folder: Path, count: int) -> list[str]:
+    """``count`` entries named ``*.json`` that are no readable regular file, of every kind."""
+    folder.mkdir(exist_ok=True)
+    names = []
+    for number in range(count):
+        path = folder / f"trap{number:03}.json"
+        kind = number % 4
+        if kind == 0:
+            path.mkdir()
+        elif kind == 1:
+            os.mkfifo(path)
+        elif kind == 2:
+            path.symlink_to("/dev/null")
+        else:
+            path.mkdir()  # a folder with a good submission inside is still no file
+            (path / "inner.json").write_text(json.dumps(SHELL_JOB))
+        names.append(path.name)
+    return names
+
+
+def test_bad_entries_are_rejected_without_leaking_or_stopping_the_pass(
+    spool: SpoolIntake, store: Store, clock: FakeClock
+) -> None:
+    # The store opens its connections lazily over the first two submissions (its pool's, then
+    # the driver writes' own); the count after them is the base.
+    for name in ("first", "second"):
+        drop(spool, clock, "manager", f"{name}.json", {**SHELL_JOB, "jobName": name})
+        assert spool.take_in() == 1
+    before = open_fds()
+    names = make_bad_entries(spool.root / "alice", 100)
+    drop(spool, clock, "manager", "good.json", SHELL_JOB)
+
+    spool.take_in()
+
+    assert open_fds() == before
+    assert sorted(job.spec.name for job in pending_jobs(store, "manager")) == [
+        "first",
+        "nightly",
+        "second",
+    ]
+    for name in names[:8]:
+        assert rejection_of_entry(spool, f"alice.{name}").startswith("Cannot read the file:")
+    while spool.take_in() or os.listdir(spool.root / "alice"):
+        clock.advance(1)
+    assert open_fds() == before
+    assert sorted(os.listdir(spool.rejected)) == sorted(
+        [f"alice.{name}" for name in names] + [f"alice.{name}.error.txt" for name in names]
+    )
+
+
+def rejection_of_entry(spool: SpoolIntake, name: str) -> str:
+    """The reason beside a rejected entry of any kind (moved there, not followed)."""
+    assert os.path.lexists(spool.rejected / name), sorted(os.listdir(spool.rejected))
+    return (spool.rejected / f"{name}.error.txt").read_text()
+
+
+class _BrokenIntake(SpoolIntake):
+    """An intake whose every pass fails, as one that meets an error nobody foresaw."""
+
+    def __init__(self) -> None:
+        self.passes = 0
+
+    def due(self) -> bool:
+        return True
+
+    def take_in(self) -> int:
+        self.passes += 1
+        raise OSError("the spool folder went away")
+
+
+def test_a_failing_spool_pass_does_not_keep_jobs_from_starting(harness: Harness) -> None:
+    intake = _BrokenIntake()
+    limits = DispatchLimits(4, 1.0, 0.05)
+    harness.dispatcher = Dispatcher(
+        harness.store.jobs,
+        harness.recorder,
+        harness.processes,
+        SystemClock(),
+        limits,
+        harness.node,
+        intake,
+    )
+    job_id = harness.submit("echo ran")
+
+    harness.run()
+
+    assert intake.passes >= 1
+    assert harness.job(job_id).status is Status.COMPLETED
+    assert harness.output(job_id) == "ran\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -58,3 +59,59 @@ def test_a_file_the_user_may_not_submit_is_moved_aside_with_the_reason(
 
     assert "requires elevated roles" in reason.read_text()
     assert not path.exists()
+
+
+def server_fds(server: Server) -> int:
+    assert server.proc is not None
+    return len(os.listdir(f"/proc/{server.proc.pid}/fd"))
+
+
+def steady_fds(server: Server, timeout: float = 10.0) -> int:
+    """The server's fd count once it holds still for a moment."""
+    deadline = time.monotonic() + timeout
+    previous, count = -1, server_fds(server)
+    while count != previous and time.monotonic() < deadline:
+        time.sleep(0.3)
+        previous, count = count, server_fds(server)
+    return count
+
+
+def settle_fds(server: Server, target: int, timeout: float = 10.0) -> int:
+    """The server's fd count once it is back at ``target`` (sockets and job pipes of work
+    just done close a moment later), or what it is when the time is up."""
+    deadline = time.monotonic() + timeout
+    while (count := server_fds(server)) != target and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return count
+
+
+def test_bad_entries_in_the_spool_leak_nothing_and_hold_up_no_other_user(
+    server: Server, keys: Keys, server_dir: Path
+) -> None:
+    # A first job through the spool opens whatever the server opens lazily for one.
+    body = {"jobName": "warm-up", "command": "true", "executionMode": "BackgroundJob"}
+    spool_file(server_dir, "manager", "warm-up.json", body)
+    with server.client(keys.manager) as manager:
+        wait_finished(manager, wait_for_job_named(manager, "warm-up"))
+    before = steady_fds(server)
+    traps = server_dir / "JobSubmission" / "alice"
+    traps.mkdir(exist_ok=True)
+    for number in range(100):
+        trap = traps / f"trap{number}.json"
+        if number % 2:
+            trap.mkdir()
+        else:
+            os.mkfifo(trap)
+
+    spool_file(server_dir, "manager", "after-traps.json", {**body, "jobName": "after-traps"})
+
+    with server.client(keys.manager) as manager:
+        wait_finished(manager, wait_for_job_named(manager, "after-traps"))
+    rejected = server_dir / "JobSubmission" / ".rejected"
+    deadline = time.monotonic() + 20
+    while os.listdir(traps) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert os.listdir(traps) == []
+    assert (rejected / "alice.trap0.json.error.txt").read_text().startswith("Cannot read the file")
+    assert settle_fds(server, before) == before
+    assert "dispatch cycle failed" not in server.log()

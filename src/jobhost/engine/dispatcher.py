@@ -31,6 +31,7 @@ from jobhost.engine.unstarted import (
     mark_begun,
     never_started,
 )
+from jobhost.errors import JobhostError
 from jobhost.models import Job, Mode, Outcome, Status
 from jobhost.store.jobs import ClaimOrder, JobStore
 
@@ -176,8 +177,15 @@ class Dispatcher:
         self._honour_stop_requests()
         self._enforce_timeouts()
         if self._intake is not None and self._intake.due():
-            self._intake.take_in()
+            self._take_in(self._intake)
         await self._finish_and_start()
+
+    def _take_in(self, intake: SpoolIntake) -> None:
+        # The spool is a side door: whatever goes wrong there must not keep jobs from starting.
+        try:
+            intake.take_in()
+        except Exception:
+            logger.exception("spool pass failed", extra={"action": "spool"})
 
     async def shutdown(self) -> None:
         """Stop Python jobs (they cannot outlive the process); BackgroundJobs keep running."""
@@ -239,6 +247,15 @@ class Dispatcher:
             if active.deadline is not None and now >= active.deadline and active.run is not None:
                 active.deadline = None
                 active.run.stop(self._grace(active.job), StopReason.TIMEOUT)
+                self._show_stopping(active.job)
+
+    def _show_stopping(self, job: Job) -> None:
+        # The record says Stopping while the job ends, as after a user's stop. Only a label:
+        # the stop is already under way, and a store that refuses the write cannot hold it up.
+        try:
+            self._jobs.request_stop(job.job_id)
+        except JobhostError as exc:
+            logger.warning("could not mark timed-out job %s Stopping: %s", job.job_id, exc)
 
     async def _finish_and_start(self) -> None:
         """Record the jobs that ended and claim as many as the freed slots allow, in one

@@ -10,7 +10,7 @@ files in them, and nothing outside the spool folder is touched.
 from __future__ import annotations
 
 import errno
-import json
+import itertools
 import logging
 import os
 import stat
@@ -22,6 +22,7 @@ from jobhost.clock import Clock
 from jobhost.errors import JobhostError, StoreUnavailable
 from jobhost.operations import JobOperations
 from jobhost.store.users import UserStore
+from jobhost.submission import InvalidJson, load_json
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class SpoolIntake:
         """Submit what the spool holds; returns how many files were accepted."""
         self._next_pass = self._clock.monotonic() + self._min_interval
         accepted = 0
-        for entry in self._entries()[:FILES_PER_PASS]:
+        for entry in _fair_share(self._entries(), FILES_PER_PASS):
             try:
                 self._submit(entry)
             except _NotReady:
@@ -83,27 +84,35 @@ class SpoolIntake:
             except _Rejected as exc:
                 self._reject(entry, str(exc))
                 continue
+            except Exception as exc:
+                # One entry must never stop the pass (nor the dispatcher's cycle around it).
+                logger.exception("spool file %s could not be submitted", entry.path)
+                self._reject(entry, f"Could not be submitted: {type(exc).__name__}: {exc}")
+                continue
             accepted += 1
         return accepted
 
-    def _entries(self) -> list[_Entry]:
-        entries: list[_Entry] = []
-        for folder in _scan(self.root):
+    def _entries(self) -> list[list[_Entry]]:
+        """Each user's entries in name order, one list a user, in user order."""
+        per_user: list[list[_Entry]] = []
+        for folder in sorted(_scan(self.root), key=lambda folder: folder.name):
             if not folder.is_dir(follow_symlinks=False) or not policy.is_valid_user_id(folder.name):
                 continue
-            entries.extend(
-                _Entry(folder.name, Path(file.path))
+            names = sorted(
+                file.name
                 for file in _scan(Path(folder.path))
                 if file.name.endswith(".json") and not file.name.startswith(".")
             )
-        return sorted(entries, key=lambda entry: (entry.user_id, entry.path.name))
+            if names:
+                per_user.append([_Entry(folder.name, Path(folder.path, name)) for name in names])
+        return per_user
 
     def _submit(self, entry: _Entry) -> None:
         payload = self._read(entry.path)
-        user = self._users.get_user(entry.user_id)
-        if user is None:
-            raise _Rejected(f"Unknown user: {entry.user_id}")
         try:
+            user = self._users.get_user(entry.user_id)
+            if user is None:
+                raise _Rejected(f"Unknown user: {entry.user_id}")
             job = self._operations.submit(user, payload)
         except StoreUnavailable:
             raise _NotReady() from None
@@ -122,11 +131,11 @@ class SpoolIntake:
     def _read(self, path: Path) -> dict[str, object]:
         data, mtime = self._read_bytes(path)
         try:
-            payload = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            payload = load_json(data)
+        except InvalidJson as exc:
             if self._clock.now() - mtime < SETTLE_SECONDS:
                 raise _NotReady() from None
-            raise _Rejected(f"Invalid JSON: {exc}") from None
+            raise _Rejected(f"Invalid JSON: {exc.message}") from None
         if not isinstance(payload, dict):
             raise _Rejected("Invalid submission: the file must hold a JSON object")
         return payload
@@ -141,22 +150,32 @@ class SpoolIntake:
         except OSError as exc:
             reason = "Not a regular file" if exc.errno == errno.ELOOP else exc.strerror
             raise _Rejected(f"Cannot read the file: {reason}") from None
-        with os.fdopen(fd, "rb") as file:
-            info = os.fstat(file.fileno())
+        # The raw descriptor is checked before any file object wraps it: fdopen refuses a
+        # folder without closing the descriptor it was given.
+        try:
+            info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 raise _Rejected("Cannot read the file: Not a regular file")
             if info.st_size > self._max_file_bytes:
                 raise _Rejected(f"File too large: over {self._max_file_bytes} bytes")
-            return file.read(self._max_file_bytes + 1), info.st_mtime
+            return _read_at_most(fd, self._max_file_bytes + 1), info.st_mtime
+        except OSError as exc:
+            raise _Rejected(f"Cannot read the file: {exc.strerror}") from None
+        finally:
+            os.close(fd)
 
     def _reject(self, entry: _Entry, reason: str) -> None:
-        self.rejected.mkdir(exist_ok=True)
-        target = _free_name(self.rejected, f"{entry.user_id}.{entry.path.name}")
         try:
+            self.rejected.mkdir(exist_ok=True)
+            target = _free_name(self.rejected, f"{entry.user_id}.{entry.path.name}")
             entry.path.rename(target)
+            Path(f"{target}.error.txt").write_text(reason + "\n", encoding="utf-8")
         except FileNotFoundError:
             return
-        Path(f"{target}.error.txt").write_text(reason + "\n", encoding="utf-8")
+        except OSError as exc:
+            # Left in place and tried again on a later pass; the pass itself goes on.
+            logger.error("spool file %s could not be moved aside: %s", entry.path, exc)
+            return
         logger.warning(
             "spool file %s rejected: %s",
             entry.path,
@@ -171,13 +190,32 @@ def _scan(folder: Path) -> list[os.DirEntry[str]]:
             return list(entries)
     except (FileNotFoundError, NotADirectoryError):
         return []
+    except OSError as exc:
+        logger.error("spool folder %s cannot be read: %s", folder, exc)
+        return []
+
+
+def _fair_share(per_user: list[list[_Entry]], limit: int) -> list[_Entry]:
+    """Up to ``limit`` entries taken in turn from each user, so that one user's flood
+    (of good files or bad ones) cannot keep another's out of the pass."""
+    rounds = itertools.zip_longest(*per_user)
+    taken = (entry for round_ in rounds for entry in round_ if entry is not None)
+    return list(itertools.islice(taken, limit))
+
+
+def _read_at_most(fd: int, size: int) -> bytes:
+    chunks: list[bytes] = []
+    while size > 0 and (chunk := os.read(fd, size)):
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
 
 
 def _free_name(folder: Path, name: str) -> Path:
     """``folder/name``, or with a numbered suffix when a rejected file of that name exists."""
     candidate = folder / name
     number = 1
-    while candidate.exists() or Path(f"{candidate}.error.txt").exists():
+    while os.path.lexists(candidate) or os.path.lexists(f"{candidate}.error.txt"):
         candidate = folder / f"{name}.{number}"
         number += 1
     return candidate

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from jobhost.errors import Forbidden, InvalidInput, Unauthorized
 from jobhost.models import User
 from jobhost.settings import Settings
 from jobhost.store import Store
+from jobhost.submission import TOO_DEEP, InvalidJson, load_json
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_REFUSAL = "Missing or invalid CSRF token"
@@ -93,9 +93,10 @@ async def json_object(request: Request) -> dict[str, object]:
 
 def parse_json_object(body: bytes) -> dict[str, object]:
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidInput("Invalid JSON body") from None
+        payload = load_json(body)
+    except InvalidJson as exc:
+        detail = ": nested too deeply" if exc.message == TOO_DEEP else ""
+        raise InvalidInput(f"Invalid JSON body{detail}") from None
     if not isinstance(payload, dict):
         raise InvalidInput("Request body must be a JSON object")
     return payload

@@ -21,7 +21,13 @@ from jobhost.web.deps import (
     store_work,
 )
 from jobhost.web.openapi import NEEDS_CREDENTIALS
-from jobhost.web.records import RECORD_OUTPUT_BYTES, decode_stream, detailed_record, job_record
+from jobhost.web.records import (
+    MAX_OFFSET,
+    RECORD_OUTPUT_BYTES,
+    decode_stream,
+    detailed_record,
+    job_record,
+)
 from jobhost.web.schemas import (
     ERROR_RESPONSES,
     JobListResponse,
@@ -167,7 +173,7 @@ def get_output(
     user: Caller,
     ops: Ops,
     jobId: JobId,
-    offset: Annotated[int, Query(ge=0, description="Skip this many bytes")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Skip this many bytes")] = 0,
 ) -> Response:
     """Output so far (stdout and stderr interleaved), from byte ``offset``, in any mode."""
     job, data = ops.output(user, jobId, offset, OUTPUT_PAGE_BYTES)

@@ -10,6 +10,9 @@ from jobhost import policy
 from jobhost.models import Job
 
 RECORD_OUTPUT_BYTES = 1024 * 1024
+# The largest output offset taken: with a page added it still fits the int64 that SQLite and
+# PostgreSQL compare it with (no job's output comes near it).
+MAX_OFFSET = 10**18 - 1
 """Output included in a single job's record; more is paged through ``jobs/output``."""
 
 

@@ -28,7 +28,7 @@ from jobhost.models import Job, User
 from jobhost.operations import OTHERS_REFUSAL, JobOperations
 from jobhost.web.deps import Identity, Services, identify, services
 from jobhost.web.errors import status_of
-from jobhost.web.records import decode_stream, job_record
+from jobhost.web.records import MAX_OFFSET, decode_stream, job_record
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def _operations(svc: Services) -> JobOperations:
 
 def _offset(websocket: WebSocket) -> int:
     text = websocket.query_params.get("offset", "0")
-    if not text.isdigit() or len(text) > 18:
+    if not text.isdigit() or len(text) > len(str(MAX_OFFSET)):
         raise InvalidInput("Invalid value for offset: must be a whole number of bytes >= 0")
     return int(text)
 

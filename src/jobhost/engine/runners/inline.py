@@ -7,16 +7,14 @@ It cannot be stopped.
 
 from __future__ import annotations
 
-import threading
-
-from jobhost.engine.runners.python import JobStopped, run_source
+from jobhost.engine.runners.python import JobStopped, StopSignal, run_source
 from jobhost.engine.sources import BufferSource
 from jobhost.models import Job, Outcome, Status
 
 
 def run_inline(job: Job, buffer: BufferSource) -> Outcome:
     try:
-        return run_source(job, buffer, threading.Event())
+        return run_source(job, buffer, StopSignal())
     except JobStopped:  # nobody raises it here, but the contract of run_source allows it
         return Outcome(Status.STOPPED)
     finally:

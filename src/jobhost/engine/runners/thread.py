@@ -1,9 +1,9 @@
 """Runspace: Python source run in a thread of the engine process.
 
-Stopping sets the job's ``stop_requested()`` flag for code that checks it, and raises
-JobStopped in the thread, which Python delivers at the thread's next bytecode. A job
-blocked inside one long call (``time.sleep(600)``, a socket read) gets it only when that
-call returns; until then the job shows ``Stopping``.
+Stopping raises JobStopped in the thread, which Python delivers at the thread's next
+bytecode, and sets the job's ``stop_requested()`` flag, which also wakes the job's
+``time.sleep`` (see python.py). A job blocked inside another long call (a socket read, a
+lock's wait) gets it only when that call returns; until then the job shows ``Stopping``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import queue
 import threading
 
 from jobhost.engine.runners import StopReason, stopped_outcome
-from jobhost.engine.runners.python import JobStopped, run_source
+from jobhost.engine.runners.python import JobStopped, StopSignal, run_source
 from jobhost.engine.sources import BufferSource
 from jobhost.models import Job, Outcome, Status
 
@@ -95,7 +95,7 @@ class ThreadRun:
         self._loop = loop
         self.source = BufferSource()
         self._done: asyncio.Future[Outcome] = loop.create_future()
-        self._stop_requested = threading.Event()
+        self._stop_requested = StopSignal()
         self._stop_reason: StopReason | None = None
         # Guards the window in which an asynchronous exception may be delivered, so that
         # one is never raised into the thread after the job's code has returned: the
@@ -115,11 +115,12 @@ class ThreadRun:
         if self._stop_reason is not None:
             return
         self._stop_reason = reason
-        self._stop_requested.set()
+        # Raised before the signal wakes a sleeping job, so that it surfaces at the sleep.
         with self._state:
             if self._thread_id is not None:
                 _raise_in_thread(self._thread_id, JobStopped)
                 self._raised = True
+        self._stop_requested.set()
 
     def execute(self) -> None:
         """Run the job on the calling thread and report how it ended."""
