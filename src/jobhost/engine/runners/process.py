@@ -252,7 +252,8 @@ class ProcessRun:
 
         After a normal end, leftovers in the job's group (``cmd &`` never waited for) and
         those that left it and were adopted by the engine are killed at once. After a stop,
-        processes that trapped SIGTERM keep their grace period, then all of them are killed.
+        processes that trapped SIGTERM keep their grace period, then all of them are killed:
+        the adopted ones too, before the job counts as stopped.
         """
         assert self._pid is not None
         if self._kill_at is None:
@@ -261,7 +262,7 @@ class ProcessRun:
             return
         clock = self._runner.clock
         while clock.monotonic() < self._kill_at:
-            if not tree_of(self._pid, all_processes()):
+            if not tree_of(self._pid, all_processes()) and not self._escapees():
                 return
             await asyncio.sleep(_GROUP_POLL_SECONDS)
         self._kill()
