@@ -37,6 +37,7 @@ from jobhost.engine.runners.procs import (
     signal_processes,
     tree_of,
 )
+from jobhost.engine.runners.runas import RunAs
 from jobhost.engine.sources import FileTail
 from jobhost.models import Job, Outcome, Status
 
@@ -51,11 +52,13 @@ _EXIT_FILE_WAIT_SECONDS = 2.0
 _EXIT_FILE_POLL_SECONDS = 0.01
 
 
-def minimal_environment(server_env: Mapping[str, str], job: Job) -> dict[str, str]:
+def minimal_environment(
+    server_env: Mapping[str, str], job: Job, run_as: RunAs | None = None
+) -> dict[str, str]:
     """What a job's process sees: a few basics, never the server's own settings or secrets."""
     env = {
         "PATH": server_env.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-        "HOME": server_env.get("HOME", "/"),
+        "HOME": run_as.home if run_as else server_env.get("HOME", "/"),
         "LANG": server_env.get("LANG", "C.UTF-8"),
         "JOBHOST_JOB_ID": job.job_id,
         "JOBHOST_JOB_NAME": job.spec.name,
@@ -72,8 +75,12 @@ class ProcessRunner:
         shell_argv: list[str],
         clock: Clock,
         server_env: Mapping[str, str],
+        run_as: RunAs | None = None,
     ) -> None:
+        """``run_as``: the user jobs run as (``JOBHOST_RUN_AS``); None: the server's."""
         self.runs_dir = runs_dir
+        self.run_as = run_as
+        self._user = None if run_as is None else run_as.request()
         self.workspace = workspace
         self.shell_argv = shell_argv
         self.clock = clock
@@ -87,17 +94,17 @@ class ProcessRunner:
     def start(self, job: Job) -> ProcessRun:
         # Plain strings rather than pathlib: this runs for every job on the dispatcher.
         run_dir = os.path.join(self.runs_dir, job.job_id)
-        os.makedirs(run_dir, exist_ok=True)
+        os.makedirs(run_dir, mode=0o700, exist_ok=True)  # the job's output: the server's only
         argv = [*self.shell_argv, job.spec.command]
-        env = minimal_environment(self.server_env, job)
+        env = minimal_environment(self.server_env, job, self.run_as)
         cwd = str(job.spec.working_directory or self.workspace)
         parent = self._job_parent()
         try:
-            pid = parent.start(argv, env, cwd, run_dir)
+            pid = parent.start(argv, env, cwd, run_dir, self._user)
         except ParentGone:
             logger.warning("the job parent is gone; starting another")
             parent = self._job_parent(replace=True)
-            pid = parent.start(argv, env, cwd, run_dir)
+            pid = parent.start(argv, env, cwd, run_dir, self._user)
         self.children.add(pid)
         tail = FileTail(os.path.join(run_dir, "output"))
         return ProcessRun(self, job, run_dir, pid, parent, tail)
