@@ -107,3 +107,20 @@ def test_a_daemon_ignoring_sigterm_is_killed_before_the_job_counts_as_stopped(
     pid = _run_and_stop_once_started(harness, job_id)
     assert harness.job(job_id).status is Status.STOPPED
     assert wait_until_gone(pid, timeout=1.0)
+
+
+def test_a_daemon_that_shows_its_job_id_only_after_the_end_is_still_killed(
+    harness: Harness,
+) -> None:
+    # While a process is in exec its environment reads empty, so the end's scan can miss it;
+    # here the daemon has no environment at the end and takes the job's id back a moment
+    # later, as such a process does once its exec is done. The dispatcher's next cycles
+    # (kept going here by a second job) look again.
+    job_id = harness.submit(
+        "setsid sh -c 'env -i /bin/sh -c \"sleep 1;"
+        " exec env JOBHOST_JOB_ID=$JOBHOST_JOB_ID sleep 7785\" & echo pid=$!; exit'; echo done"
+    )
+    harness.submit("sleep 2.5")
+    harness.run()
+    assert harness.job(job_id).status is Status.COMPLETED
+    assert wait_until_gone(_daemon_pid(harness.output(job_id)), timeout=1.0)

@@ -21,6 +21,7 @@ import pytest
 from jobhost.datadir import prepare_data_dir
 from jobhost.errors import InvalidInput
 from jobhost.settings import Settings
+from tests.engine.conftest import wait_until_gone
 from tests.integration.server import (
     Server,
     cli_env,
@@ -170,3 +171,12 @@ def test_a_workspace_that_is_a_link_is_not_given_to_the_run_as_user(tmp_path: Pa
     with pytest.raises(InvalidInput, match="must be a folder, not a link"):
         prepare_data_dir(Settings(data_dir=data, run_as="nobody"))
     assert Path("/etc").stat().st_uid == 0
+
+
+def test_a_daemon_a_job_left_behind_as_the_run_as_user_dies_with_the_job(
+    client: httpx.Client,
+) -> None:
+    status, output = run(client, "setsid sh -c 'sleep 7786 & echo pid=$!; exit'; echo done")
+    assert status == "Completed"
+    pid = int(output.split("pid=")[1].split()[0])
+    assert wait_until_gone(pid)

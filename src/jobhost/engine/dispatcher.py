@@ -183,6 +183,7 @@ class Dispatcher:
         if self._process_ended or now >= self._next_reap:
             self._process_ended = False
             self._next_reap = now + self._limits.tick
+            self._processes.kill_leftovers()
             reap_orphans(self._processes.children)
 
     def _honour_stop_requests(self) -> None:

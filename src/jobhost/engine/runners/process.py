@@ -30,6 +30,8 @@ from jobhost.engine.runners.procs import (
     adopted_escapees,
     all_processes,
     cmdline,
+    families,
+    job_of,
     kill_tree,
     my_children,
     read_proc,
@@ -50,6 +52,8 @@ _GROUP_POLL_SECONDS = 0.05
 # After an adopted job ends, its parent (of the engine before) writes the exit file at once.
 _EXIT_FILE_WAIT_SECONDS = 2.0
 _EXIT_FILE_POLL_SECONDS = 0.01
+# How long after a job's end its adopted leftovers are still looked for (kill_leftovers).
+_LEFTOVER_WATCH_SECONDS = 30.0
 
 
 def minimal_environment(
@@ -89,6 +93,7 @@ class ProcessRunner:
         """Pids this engine waits for itself (its jobs and its job parent), which the
         reaping of orphans and the search for escaped processes leave alone."""
         self._children_now: tuple[asyncio.AbstractEventLoop, list[int]] | None = None
+        self._ended: dict[str, float] = {}  # job id -> when it ended, oldest first
         self._parent: JobParent | None = None
 
     def start(self, job: Job) -> ProcessRun:
@@ -166,6 +171,25 @@ class ProcessRunner:
     def _forget_children(self) -> None:
         self._children_now = None
 
+    def watch_for_leftovers(self, job_id: str) -> None:
+        self._ended[job_id] = self.clock.monotonic()
+
+    def kill_leftovers(self) -> None:
+        """SIGKILL the adopted processes of jobs that ended in the last half minute.
+
+        A job's end kills what it finds at once, but a process being exec'd then reads as
+        having no environment, and one being forked is not there yet: both are adopted, or
+        show their job id, a moment later. Called by the dispatcher on its cycles.
+        """
+        if not self._ended:
+            return
+        cutoff = self.clock.monotonic() - _LEFTOVER_WATCH_SECONDS
+        while self._ended and next(iter(self._ended.values())) < cutoff:
+            del self._ended[next(iter(self._ended))]
+        strays = [pid for pid in self.my_children() if pid not in self.children]
+        tops = [pid for pid in strays if job_of(pid) in self._ended]
+        signal_processes(families(tops), signal.SIGKILL)
+
     def run_dir_ids(self) -> list[str]:
         """The job ids that have a run folder here."""
         with contextlib.suppress(FileNotFoundError), os.scandir(self.runs_dir) as entries:
@@ -231,6 +255,7 @@ class ProcessRun:
             await _exited(self._pid)
             code = await _exit_file(exit_path)
         await self._clear_leftovers()
+        self._runner.watch_for_leftovers(self._job.job_id)
         self._runner.children.discard(self._pid)
         return self._outcome(code)
 

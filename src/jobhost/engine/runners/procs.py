@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 _PR_SET_CHILD_SUBREAPER = 36
 _PROC = Path("/proc")
+_JOB_ID_IS = b"JOBHOST_JOB_ID="
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +126,21 @@ def adopted_escapees(job_id: str, owned: set[int], children: Iterable[int]) -> l
     ``children``: the engine's (``my_children``).
     """
     marker = f"JOBHOST_JOB_ID={job_id}".encode()
-    tops = [pid for pid in children if pid not in owned and marker in _environ(pid)]
+    return families([pid for pid in children if pid not in owned and marker in _environ(pid)])
+
+
+def job_of(pid: int) -> str | None:
+    """The ``JOBHOST_JOB_ID`` a process started with (None: none, or it is mid-exec, when
+    its environment reads empty)."""
+    for entry in _environ(pid):
+        if entry.startswith(_JOB_ID_IS):
+            return entry[len(_JOB_ID_IS) :].decode(errors="replace")
+    return None
+
+
+def families(tops: list[int]) -> list[ProcInfo]:
+    """Each live process of ``tops`` with its session (unless that is the engine's) and its
+    descendants."""
     if not tops:
         return []
     procs = all_processes()

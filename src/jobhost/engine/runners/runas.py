@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from jobhost.errors import InvalidInput
 
+_CAP_KILL = 5  # to stop jobs that are no longer the server's user's
 _CAP_SETGID = 6
 _CAP_SETUID = 7
 
@@ -45,19 +46,19 @@ def resolve_run_as(name: str) -> RunAs:
     if not _may_switch_users():
         raise InvalidInput(
             "JOBHOST_RUN_AS is set but the server cannot switch users: run it as root "
-            "or give it CAP_SETUID and CAP_SETGID"
+            "or give it CAP_SETUID, CAP_SETGID and CAP_KILL"
         )
     groups = tuple(os.getgrouplist(name, entry.pw_gid))
     return RunAs(name, entry.pw_uid, entry.pw_gid, groups, entry.pw_dir)
 
 
 def _may_switch_users() -> bool:
-    """Whether this process holds CAP_SETUID and CAP_SETGID (root does, unless a
-    container took them away)."""
+    """Whether this process may start jobs as another user and signal them: CAP_SETUID,
+    CAP_SETGID and CAP_KILL (root has them, unless a container took them away)."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             line = next(line for line in status if line.startswith("CapEff:"))
     except (OSError, StopIteration):
         return os.geteuid() == 0
     caps = int(line.split()[1], 16)
-    return all(caps >> bit & 1 for bit in (_CAP_SETUID, _CAP_SETGID))
+    return all(caps >> bit & 1 for bit in (_CAP_SETUID, _CAP_SETGID, _CAP_KILL))
