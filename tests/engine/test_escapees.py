@@ -114,8 +114,8 @@ def test_a_daemon_that_shows_its_job_id_only_after_the_end_is_still_killed(
 ) -> None:
     # While a process is in exec its environment reads empty, so the end's scan can miss it;
     # here the daemon has no environment at the end and takes the job's id back a moment
-    # later, as such a process does once its exec is done. The dispatcher's next cycles
-    # (kept going here by a second job) look again.
+    # later, as such a process does once its exec is done. The dispatcher looks again once
+    # a tick (kept going here by a second job).
     job_id = harness.submit(
         "setsid sh -c 'env -i /bin/sh -c \"sleep 1;"
         " exec env JOBHOST_JOB_ID=$JOBHOST_JOB_ID sleep 7785\" & echo pid=$!; exit'; echo done"
