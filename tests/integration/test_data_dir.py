@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from jobhost.engine.spool import SPOOL_FOLDER
 from tests.integration.server import Server, free_port, kill_jobs_under, wait_for_output
 from tests.integration.test_api import submit
 
@@ -56,7 +57,7 @@ def test_a_fresh_server_makes_its_data_folder_and_store_private(tmp_path: Path) 
         assert mode_of(data) == 0o700
         for name in STORE_FILES:
             assert mode_of(data / name) == 0o600, name
-        for name in ("runs", "JobSubmission"):
+        for name in ("runs", SPOOL_FOLDER):
             assert mode_of(data / name) == 0o700, name
         assert "permissions" not in server.log()
     finally:
