@@ -10,6 +10,7 @@ changed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -68,8 +69,13 @@ def _private_dir(path: Path, mode: int, changed: list[str], label: str) -> None:
 def _private_store(path: Path, changed: list[str], data: Path) -> None:
     # Made here, empty (SQLite takes an empty file for an empty database), so that it never
     # exists with the umask's mode; SQLite gives -wal and -shm the database file's mode.
+    # O_EXCL: an existing store is never opened here. Closing a descriptor of it would drop
+    # every POSIX lock this process holds on it, SQLite's too (the engine calls this with
+    # the store open), and another process could then checkpoint and delete the log under
+    # the server's readers, who would no longer see new commits.
     path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE))
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE))
     for suffix in ("", "-wal", "-shm"):
         part = path.with_name(path.name + suffix)
         label = part.name if part.parent == data else str(part)

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from jobhost.engine.spool import SPOOL_FOLDER
-from tests.integration.server import Server, free_port, kill_jobs_under, wait_for_output
+from tests.integration.server import (
+    Server,
+    create_key,
+    free_port,
+    kill_jobs_under,
+    wait_for_output,
+)
 from tests.integration.test_api import submit
 
 STORE_FILES = ("jobhost.db", "jobhost.db-wal", "jobhost.db-shm")
@@ -91,3 +97,18 @@ def test_an_existing_loose_data_folder_is_tightened_at_startup_and_said_so(
     finally:
         second.stop()
         kill_jobs_under(data)
+
+
+def test_commands_run_beside_the_server_are_seen_by_it(tmp_path: Path) -> None:
+    # The engine checks the store's mode with the store open: if that ever opened and closed
+    # the file, the server's locks on it would go, a command closing its store could then
+    # remove the log under the server, and the server would stop seeing what others commit.
+    data = tmp_path / "data"
+    server = started(tmp_path, data)
+    try:
+        for _ in range(3):
+            key = create_key(data, "admin")
+            with server.client(key) as client:
+                assert client.get("/jobs").status_code == 200
+    finally:
+        server.stop()
