@@ -179,7 +179,7 @@ class ProcessRunner:
 
         A job's end kills what it finds at once, but a process being exec'd then reads as
         having no environment, and one being forked is not there yet: both are adopted, or
-        show their job id, a moment later. Called by the dispatcher on its cycles.
+        show their job id, a moment later. Called by the dispatcher once a tick.
         """
         if not self._ended:
             return
