@@ -54,9 +54,10 @@ def _settings(**overrides: object) -> Settings:
 def _open_store(settings: Settings) -> Store:
     # Imported here: SQLAlchemy and the migrations take a third of a second to load, which
     # the client commands (submit, logs, ...) never need.
+    from jobhost.datadir import prepare_data_dir
     from jobhost.store import Store
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings)
     return Store.open(settings.store_url, SystemClock())
 
 

@@ -49,6 +49,8 @@ class Settings(BaseModel):
     # One line per HTTP request at info level (web/access_log.py); written in batches, it
     # costs a busy server a few percent of a request (docs/PERFORMANCE.md, finding 31).
     access_log: bool = True
+    # The OS user BackgroundJobs run as (engine/runners/runas.py); unset: the server's own.
+    run_as: str | None = None
 
     # Proxies whose X-Forwarded-For/-Proto are believed: comma-separated IPs or CIDRs. None by
     # default, so a client cannot pick the address the login throttle counts against.
@@ -67,6 +69,13 @@ class Settings(BaseModel):
         if value.lower() not in LOG_LEVELS:
             raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
         return value.lower()
+
+    @field_validator("run_as")
+    @classmethod
+    def _run_as_is_a_name(cls, value: str | None) -> str | None:
+        if value is not None and (not value or value != value.strip()):
+            raise ValueError("must be the name of an OS user")
+        return value
 
     @field_validator("shell")
     @classmethod

@@ -119,6 +119,8 @@ def test_log_levels_are_checked_and_lowercased(value: str, level: str) -> None:
         ("JOBHOST_STOP_GRACE_SECONDS", "-1"),
         ("JOBHOST_STOP_GRACE_SECONDS", "soon"),
         ("JOBHOST_MAX_BODY_BYTES", "10"),
+        ("JOBHOST_RUN_AS", ""),
+        ("JOBHOST_RUN_AS", " nobody"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(name: str, value: str) -> None:

@@ -85,6 +85,7 @@ class Dispatcher:
         self._stops_seen = -1
         self._next_stop_check = 0.0
         self._next_reap = 0.0
+        self._next_sweep = 0.0
         self._process_ended = False
 
     def wake(self) -> None:
@@ -220,6 +221,9 @@ class Dispatcher:
         # every thread's children from /proc on each cycle was a tenth of a busy
         # dispatcher's time when only Python jobs ran.
         now = self._clock.monotonic()
+        if now >= self._next_sweep:  # once a tick: it reads every thread's children
+            self._next_sweep = now + self._limits.tick
+            self._processes.kill_leftovers()
         if self._process_ended or now >= self._next_reap:
             self._process_ended = False
             self._next_reap = now + self._limits.tick

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Mapping
 
 from jobhost.clock import Clock
+from jobhost.datadir import prepare_data_dir
 from jobhost.engine import capture
 from jobhost.engine.dispatcher import Dispatcher, DispatchLimits
 from jobhost.engine.lock import lock_data_folder
@@ -37,8 +38,10 @@ class Engine:
     ) -> None:
         data_dir = settings.data_dir
         self._lock = lock_data_folder(data_dir)  # first: a second engine must touch nothing
-        (data_dir / "runs").mkdir(parents=True, exist_ok=True)
-        (data_dir / "workspace").mkdir(parents=True, exist_ok=True)
+        # Done first by the CLI when it opens the store; again here for an engine run
+        # without it (a run-as user's workspace must be its own in any case).
+        run_as = prepare_data_dir(settings)
+        (data_dir / "workspace").mkdir(exist_ok=True)
         self.recorder = Recorder(
             store.jobs, settings.output_cap_bytes, settings.output_flush_seconds
         )
@@ -48,6 +51,7 @@ class Engine:
             settings.shell_argv,
             clock,
             os.environ if server_env is None else server_env,
+            run_as,
         )
         limits = DispatchLimits(
             settings.max_concurrent_jobs,

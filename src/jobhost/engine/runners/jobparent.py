@@ -11,7 +11,8 @@ Run by ``ProcessRunner`` as ``python -I -S jobparent.py REQUESTS ENDS`` (standar
 only), with two sockets, one JSON object a message:
 
 - REQUESTS (a stream, each message after its length: a command alone may take 400 KB):
-  the engine sends ``{"argv", "env", "cwd", "run_dir"}``; the parent answers, in order,
+  the engine sends ``{"argv", "env", "cwd", "run_dir"}``, with ``"user": [uid, gid,
+  [groups]]`` when jobs run as another user (``JOBHOST_RUN_AS``); the parent answers, in order,
   ``{"pid": n}`` once the job runs (``run_dir/pid`` says so right after), or
   ``{"errno": n, "error": "...", "file": ...}``.
 - ENDS (SOCK_SEQPACKET, a message a packet): the parent sends ``{"pid": n, "code": n}`` once
@@ -105,7 +106,14 @@ def _answered(requests: socket.socket, answer: dict[str, Any]) -> bool:
 
 def _start(request: dict[str, Any], jobs: _Jobs, stdin: int) -> int:
     run_dir: str = request["run_dir"]
+    user = request.get("user")  # [uid, gid, groups], or none: the server's own
+    cwd: str | None = request["cwd"]
+    if user is not None:
+        _enter_as(request["cwd"], *user)  # the job inherits it as its own
+        cwd = None
+    uid, gid, groups = user or (None, None, None)
     output = os.path.join(run_dir, "output")
+    # Opened here, before any switch of user, so that the run folder stays the server's.
     fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
     try:
         proc = subprocess.Popen(
@@ -114,13 +122,36 @@ def _start(request: dict[str, Any], jobs: _Jobs, stdin: int) -> int:
             stdout=fd,
             stderr=fd,
             start_new_session=True,  # a process group of its own, for stopping it whole
-            cwd=request["cwd"],
+            cwd=cwd,
             env=request["env"],
+            # In the child, before exec: setgroups, then setregid, then setreuid.
+            user=uid,
+            group=gid,
+            extra_groups=groups,
         )
     finally:
         os.close(fd)
     jobs[proc.pid] = (proc, run_dir)
     return proc.pid
+
+
+def _enter_as(cwd: str, uid: int, gid: int, groups: list[int]) -> None:
+    """chdir to ``cwd`` with the run-as user's rights, then take this process's back.
+
+    Popen's own ``cwd`` would be entered with the server's rights, before the switch: a job
+    could then start, and stay, in a folder its user may not reach (say the data folder's
+    private parts). OSError, naming ``cwd``, if the user may not enter it.
+    """
+    own = (os.geteuid(), os.getegid(), os.getgroups())
+    try:
+        os.setgroups(groups)
+        os.setegid(gid)
+        os.seteuid(uid)
+        os.chdir(cwd)
+    finally:  # the user id first: only with its own back may this process set groups
+        os.seteuid(own[0])
+        os.setegid(own[1])
+        os.setgroups(own[2])
 
 
 def _record_ends(jobs: _Jobs) -> list[bytes]:

@@ -61,10 +61,20 @@ class JobParent:
         self._early: dict[int, int] = {}
         self.gone = False
 
-    def start(self, argv: Sequence[str], env: Mapping[str, str], cwd: str, run_dir: str) -> int:
-        """Start a job; its pid. OSError if it could not start (ParentGone: the parent
-        is not there to start it)."""
-        request = {"argv": list(argv), "env": dict(env), "cwd": cwd, "run_dir": run_dir}
+    def start(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str,
+        run_dir: str,
+        user: Sequence[object] | None = None,
+    ) -> int:
+        """Start a job, as ``user`` (``RunAs.request()``) if given; its pid. OSError if it
+        could not start (ParentGone: the parent is not there to start it)."""
+        request: dict[str, object] = {"argv": list(argv), "env": dict(env), "cwd": cwd}
+        request["run_dir"] = run_dir
+        if user is not None:
+            request["user"] = list(user)
         try:
             send(self._requests, request)
             answer: dict[str, Any] | None = receive(self._requests)

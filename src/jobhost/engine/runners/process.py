@@ -30,6 +30,8 @@ from jobhost.engine.runners.procs import (
     adopted_escapees,
     all_processes,
     cmdline,
+    families,
+    job_of,
     kill_tree,
     my_children,
     read_proc,
@@ -37,6 +39,7 @@ from jobhost.engine.runners.procs import (
     signal_processes,
     tree_of,
 )
+from jobhost.engine.runners.runas import RunAs
 from jobhost.engine.sources import FileTail
 from jobhost.models import Job, Outcome, Status
 
@@ -49,13 +52,17 @@ _GROUP_POLL_SECONDS = 0.05
 # After an adopted job ends, its parent (of the engine before) writes the exit file at once.
 _EXIT_FILE_WAIT_SECONDS = 2.0
 _EXIT_FILE_POLL_SECONDS = 0.01
+# How long after a job's end its adopted leftovers are still looked for (kill_leftovers).
+_LEFTOVER_WATCH_SECONDS = 30.0
 
 
-def minimal_environment(server_env: Mapping[str, str], job: Job) -> dict[str, str]:
+def minimal_environment(
+    server_env: Mapping[str, str], job: Job, run_as: RunAs | None = None
+) -> dict[str, str]:
     """What a job's process sees: a few basics, never the server's own settings or secrets."""
     env = {
         "PATH": server_env.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-        "HOME": server_env.get("HOME", "/"),
+        "HOME": run_as.home if run_as else server_env.get("HOME", "/"),
         "LANG": server_env.get("LANG", "C.UTF-8"),
         "JOBHOST_JOB_ID": job.job_id,
         "JOBHOST_JOB_NAME": job.spec.name,
@@ -72,8 +79,12 @@ class ProcessRunner:
         shell_argv: list[str],
         clock: Clock,
         server_env: Mapping[str, str],
+        run_as: RunAs | None = None,
     ) -> None:
+        """``run_as``: the user jobs run as (``JOBHOST_RUN_AS``); None: the server's."""
         self.runs_dir = runs_dir
+        self.run_as = run_as
+        self._user = None if run_as is None else run_as.request()
         self.workspace = workspace
         self.shell_argv = shell_argv
         self.clock = clock
@@ -82,22 +93,23 @@ class ProcessRunner:
         """Pids this engine waits for itself (its jobs and its job parent), which the
         reaping of orphans and the search for escaped processes leave alone."""
         self._children_now: tuple[asyncio.AbstractEventLoop, list[int]] | None = None
+        self._ended: dict[str, float] = {}  # job id -> when it ended, oldest first
         self._parent: JobParent | None = None
 
     def start(self, job: Job) -> ProcessRun:
         # Plain strings rather than pathlib: this runs for every job on the dispatcher.
         run_dir = os.path.join(self.runs_dir, job.job_id)
-        os.makedirs(run_dir, exist_ok=True)
+        os.makedirs(run_dir, mode=0o700, exist_ok=True)  # the job's output: the server's only
         argv = [*self.shell_argv, job.spec.command]
-        env = minimal_environment(self.server_env, job)
+        env = minimal_environment(self.server_env, job, self.run_as)
         cwd = str(job.spec.working_directory or self.workspace)
         parent = self._job_parent()
         try:
-            pid = parent.start(argv, env, cwd, run_dir)
+            pid = parent.start(argv, env, cwd, run_dir, self._user)
         except ParentGone:
             logger.warning("the job parent is gone; starting another")
             parent = self._job_parent(replace=True)
-            pid = parent.start(argv, env, cwd, run_dir)
+            pid = parent.start(argv, env, cwd, run_dir, self._user)
         self.children.add(pid)
         tail = FileTail(os.path.join(run_dir, "output"))
         return ProcessRun(self, job, run_dir, pid, parent, tail)
@@ -158,6 +170,25 @@ class ProcessRunner:
 
     def _forget_children(self) -> None:
         self._children_now = None
+
+    def watch_for_leftovers(self, job_id: str) -> None:
+        self._ended[job_id] = self.clock.monotonic()
+
+    def kill_leftovers(self) -> None:
+        """SIGKILL the adopted processes of jobs that ended in the last half minute.
+
+        A job's end kills what it finds at once, but a process being exec'd then reads as
+        having no environment, and one being forked is not there yet: both are adopted, or
+        show their job id, a moment later. Called by the dispatcher once a tick.
+        """
+        if not self._ended:
+            return
+        cutoff = self.clock.monotonic() - _LEFTOVER_WATCH_SECONDS
+        while self._ended and next(iter(self._ended.values())) < cutoff:
+            del self._ended[next(iter(self._ended))]
+        strays = [pid for pid in self.my_children() if pid not in self.children]
+        tops = [pid for pid in strays if job_of(pid) in self._ended]
+        signal_processes(families(tops), signal.SIGKILL)
 
     def run_dir_ids(self) -> list[str]:
         """The job ids that have a run folder here."""
@@ -224,6 +255,7 @@ class ProcessRun:
             await _exited(self._pid)
             code = await _exit_file(exit_path)
         await self._clear_leftovers()
+        self._runner.watch_for_leftovers(self._job.job_id)
         self._runner.children.discard(self._pid)
         return self._outcome(code)
 
@@ -252,7 +284,8 @@ class ProcessRun:
 
         After a normal end, leftovers in the job's group (``cmd &`` never waited for) and
         those that left it and were adopted by the engine are killed at once. After a stop,
-        processes that trapped SIGTERM keep their grace period, then all of them are killed.
+        processes that trapped SIGTERM keep their grace period, then all of them are killed:
+        the adopted ones too, before the job counts as stopped.
         """
         assert self._pid is not None
         if self._kill_at is None:
@@ -261,7 +294,7 @@ class ProcessRun:
             return
         clock = self._runner.clock
         while clock.monotonic() < self._kill_at:
-            if not tree_of(self._pid, all_processes()):
+            if not tree_of(self._pid, all_processes()) and not self._escapees():
                 return
             await asyncio.sleep(_GROUP_POLL_SECONDS)
         self._kill()

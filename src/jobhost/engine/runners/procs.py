@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 _PR_SET_CHILD_SUBREAPER = 36
 _PROC = Path("/proc")
+_JOB_ID_IS = b"JOBHOST_JOB_ID="
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +94,17 @@ def tree_of(root: int, processes: Iterable[ProcInfo]) -> list[ProcInfo]:
     descendant by parentage, which also covers grandchildren that called setsid while
     their parent was still alive.
     """
-    procs = list(processes)
+    return _family(root, root, list(processes))
+
+
+def _family(root: int, session: int | None, procs: list[ProcInfo]) -> list[ProcInfo]:
+    """``root`` itself, every live process in ``session`` and every descendant of ``root``."""
     children: dict[int, list[ProcInfo]] = {}
     for proc in procs:
         children.setdefault(proc.ppid, []).append(proc)
-    found = {p.pid: p for p in procs if p.sid == root and p.alive}
+    found = {
+        p.pid: p for p in procs if p.alive and (p.pid == root or (session and p.sid == session))
+    }
     stack = [root]
     while stack:
         for child in children.get(stack.pop(), []):
@@ -108,19 +115,44 @@ def tree_of(root: int, processes: Iterable[ProcInfo]) -> list[ProcInfo]:
 
 
 def adopted_escapees(job_id: str, owned: set[int], children: Iterable[int]) -> list[ProcInfo]:
-    """A job's processes that left its session and lost their parent, with their descendants.
+    """A job's processes that left its session and lost their parent, with their sessions
+    and descendants.
 
     As subreaper the engine inherits such orphans (``(setsid cmd &)``, daemons that
     double-fork); the job id every job process inherits in its environment says whose they
-    are. Only what a job clears its environment of, or moves out of reach of the subreaper
-    (through another service), escapes this. ``children``: the engine's (``my_children``).
+    are. An orphan need not lead its session: in ``setsid sh -c 'daemon &'`` the leader has
+    exited and the daemon is an ordinary member. Only what a job clears its environment of,
+    or moves out of reach of the subreaper (through another service), escapes this.
+    ``children``: the engine's (``my_children``).
     """
     marker = f"JOBHOST_JOB_ID={job_id}".encode()
-    tops = [pid for pid in children if pid not in owned and marker in _environ(pid)]
+    return families([pid for pid in children if pid not in owned and marker in _environ(pid)])
+
+
+def job_of(pid: int) -> str | None:
+    """The ``JOBHOST_JOB_ID`` a process started with (None: none, or it is mid-exec, when
+    its environment reads empty)."""
+    for entry in _environ(pid):
+        if entry.startswith(_JOB_ID_IS):
+            return entry[len(_JOB_ID_IS) :].decode(errors="replace")
+    return None
+
+
+def families(tops: list[int]) -> list[ProcInfo]:
+    """Each live process of ``tops`` with its session (unless that is the engine's) and its
+    descendants."""
     if not tops:
         return []
     procs = all_processes()
-    return [proc for top in tops for proc in tree_of(top, procs)]
+    sessions = {proc.pid: proc.sid for proc in procs}
+    # Only a job's processes can be in a session a job's process made; the engine's own
+    # session (never a job's) is not taken whole.
+    mine = os.getsid(0)
+    found: dict[int, ProcInfo] = {}
+    for top in tops:
+        session = sessions.get(top)
+        found.update((p.pid, p) for p in _family(top, None if session == mine else session, procs))
+    return list(found.values())
 
 
 def _environ(pid: int) -> list[bytes]:
