@@ -88,9 +88,11 @@ def serve(
 
     from jobhost.web.access_log import AccessLog
     from jobhost.web.app import create_app
+    from jobhost.web.redaction import redact_uvicorn_logs
 
     settings = _settings(host=host, port=port)
     _configure_logging(settings.log_level)
+    redact_uvicorn_logs()
     store = _open_store(settings)
     try:
         _bootstrap_admin(store)
