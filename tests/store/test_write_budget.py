@@ -17,6 +17,7 @@ from jobhost.errors import StoreBusy, StoreFull
 from jobhost.models import JobSpec, Mode
 from jobhost.store import Store, database, write_health
 from jobhost.store.jobs import OutputChunk
+from tests.full_disk import cap_the_file
 
 
 @contextlib.contextmanager
@@ -111,15 +112,7 @@ def test_a_write_holding_up_the_others_makes_the_store_degraded(
 
 def test_a_full_database_is_told_apart_and_reported(store: Store) -> None:
     job = store.jobs.submit("alice", JobSpec(name="j", command="true", mode=Mode.BACKGROUND_JOB))
-    _cap_the_file(store)
+    cap_the_file(store)
     with pytest.raises(StoreFull):
         store.jobs.record([OutputChunk(job.job_id, 0, b"x" * 200_000)])
     assert "disk is full" in (store.db.health.problem() or "")
-
-
-def _cap_the_file(store: Store) -> None:
-    """Let no connection of the store grow the database file: SQLITE_FULL, as a full disk."""
-    for at_once in (False, True):
-        driver = store.db._own_driver_connection(at_once)
-        pages = driver.execute("PRAGMA page_count").fetchone()[0]
-        driver.execute(f"PRAGMA max_page_count={pages}")
