@@ -115,7 +115,9 @@ def _run_server(settings: Settings, sockets: list[socket.socket]) -> None:
     from jobhost.listening import describe
     from jobhost.web.access_log import AccessLog
     from jobhost.web.app import create_app
+    from jobhost.web.redaction import redact_uvicorn_logs
 
+    redact_uvicorn_logs()
     app = create_app(settings)
     # Everything imported and built so far lives as long as the server: moved out of the
     # collector's reach, a full collection no longer walks it (80 ms -> 8 ms with a

@@ -42,6 +42,14 @@ class StoreUnavailable(JobhostError):
     """The job store is unavailable."""
 
 
+class StoreBusy(StoreUnavailable):
+    """The job store is unavailable: its write lock stayed taken (by another process?)."""
+
+
+class StoreFull(StoreUnavailable):
+    """The job store is unavailable: the disk is full."""
+
+
 class JobNotFound(NotFound):
     """Raised for a job that does not exist or that the caller may not see (same text for both)."""
 

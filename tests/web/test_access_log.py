@@ -13,6 +13,7 @@ from starlette.responses import PlainTextResponse
 
 from jobhost.web import access_log
 from jobhost.web.access_log import AccessLog
+from jobhost.web.redaction import redact_target
 
 LINE = re.compile(
     r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO jobhost\.access: "
@@ -120,3 +121,19 @@ def test_a_log_that_cannot_be_written_loses_lines_not_requests(
     lost = [r for r in caplog.records if r.name == access_log.__name__]
     assert len(lost) == 1 and "stdout is gone" in lost[0].getMessage()  # said once
     assert not log._lines  # nothing piles up
+
+
+@pytest.mark.parametrize(
+    ("target", "logged"),
+    [
+        ("/jobs?token=s3cret&jobId=1", "/jobs?token=[redacted]&jobId=1"),
+        ("/jobs?%74oken=s3cret", "/jobs?%74oken=[redacted]"),
+        ("/jobs?API_KEY=s3cret&password=x", "/jobs?API_KEY=[redacted]&password=[redacted]"),
+        ("/jobs?token=&jobId=1", "/jobs?token=&jobId=1"),
+        ("/jobs?note=jh_abcdefghijklmnop", "/jobs?note=[redacted]"),
+        ("/jh_abcdefghijklmnop/x", "/[redacted]/x"),
+        ("/jobs?jobName=keep", "/jobs?jobName=keep"),
+    ],
+)
+def test_credential_looking_query_values_are_redacted(target: str, logged: str) -> None:
+    assert redact_target(target) == logged

@@ -5,6 +5,7 @@ the others."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Iterator
 
@@ -75,3 +76,31 @@ def test_a_submit_waiting_for_the_write_lock_holds_up_no_other_request(
             assert submitting.is_alive() and statuses == []
         submitting.join(10)
         assert statuses == [200]
+
+
+def test_work_whose_write_would_wait_starts_over_on_a_thread(
+    services: Services, settings: Settings
+) -> None:
+    # Another process's write, invisible to this one (shared with the timer's thread).
+    other = sqlite3.connect(
+        settings.data_dir / "jobhost.db", isolation_level=None, check_same_thread=False
+    )
+    ran_on: list[int] = []
+
+    def work() -> None:
+        ran_on.append(threading.get_ident())
+        with services.store.db.driver_write():
+            pass
+
+    async def measure() -> int:
+        await store_work(services, work)
+        return threading.get_ident()
+
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        threading.Timer(0.3, other.rollback).start()
+        loop_thread = asyncio.run(measure())
+    finally:
+        other.close()
+    assert ran_on[0] == loop_thread and ran_on[1:] != [loop_thread]
+    assert len(ran_on) == 2

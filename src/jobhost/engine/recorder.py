@@ -4,7 +4,8 @@ It drains every watched source each ``flush_seconds`` (or sooner when woken) and
 of it in one transaction, so output costs one commit per interval rather than one per line.
 A job's outcome is written in the same transaction as the last of its output, and its note
 (``[Job stopped by user]``) is appended there, so readers never see a finished job with
-output still to come.
+output still to come. When the store is full, a job that has ended gives up its output and
+ends at once (see ``_end_without_output``) rather than wait for room that may never come.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from jobhost.engine.sources import OutputSource
-from jobhost.errors import JobhostError
-from jobhost.models import Job, Outcome
+from jobhost.errors import JobhostError, StoreFull
+from jobhost.models import Job, Outcome, Status
 from jobhost.store.jobs import ClaimOrder, Finish, JobStore, OutputChunk, OutputProgress
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ _RETRY_SECONDS = 0.5
 # A job that printed nothing lately is read less often, doubling up to this: a thousand
 # quiet jobs then cost a few thousand reads a second instead of one each per flush.
 QUIET_READ_MAX_SECONDS = 0.4
+OUTPUT_LOST_NOTE = "[Output lost: the disk is full]"
 
 
 @dataclass(slots=True)
@@ -106,6 +108,11 @@ class Recorder:
             closing = self._closing
             try:
                 more = self._flush()
+            except StoreFull:
+                logger.warning("could not record output: the store is full", exc_info=True)
+                self._end_without_output()
+                self._wake.wait(_RETRY_SECONDS)
+                continue
             except JobhostError:
                 logger.warning("could not record output; retrying", exc_info=True)
                 self._wake.wait(_RETRY_SECONDS)
@@ -174,6 +181,51 @@ class Recorder:
             if item.future is not None:
                 item.future.set_result(None)
         return bool(backlog)
+
+    def _end_without_output(self) -> None:
+        """The store is full: end the jobs whose process has exited now, their output not
+        stored (counted as dropped) and a note saying so, rather than leave them Running
+        until space is freed. Running jobs keep their output and are retried as before."""
+        with self._flushing:
+            with self._lock:
+                finishing, self._finishing = self._finishing, []
+                watches = {
+                    item.job_id: watch
+                    for item in finishing
+                    if (watch := self._watches.get(item.job_id)) is not None
+                }
+            try:
+                self._record_lost(watches, finishing)
+            except JobhostError:
+                with self._lock:
+                    self._finishing[:0] = finishing
+                logger.warning("could not record the ends of jobs whose output was lost")
+                return
+            with self._lock:
+                self._forget(watches)
+        for item in finishing:
+            if item.future is not None:
+                item.future.set_result(None)
+
+    def _record_lost(self, watches: dict[str, _Watch], finishing: list[_Finishing]) -> None:
+        """Store the outcomes and notes of jobs whose output is given up; if not even the
+        notes fit, the outcomes alone."""
+        for watch in watches.values():
+            watch.pending_dropped += len(watch.pending) + watch.source.discard()
+            watch.pending.clear()
+        ends = [Finish(item.job_id, _output_lost(item.outcome)) for item in finishing]
+        chunks: list[OutputChunk] = []
+        progress: list[OutputProgress] = []
+        for end in ends:
+            if (kept := watches.get(end.job_id)) is not None:
+                note = _note_bytes(kept, end.outcome)
+                chunks.append(OutputChunk(kept.job_id, kept.stored, note))
+                dropped = kept.dropped + kept.pending_dropped
+                progress.append(OutputProgress(kept.job_id, kept.stored + len(note), dropped))
+        try:
+            self._jobs.record(chunks, progress, ends)
+        except StoreFull:
+            self._jobs.record(finishes=ends)
 
     def _forget(self, job_ids: Iterable[str]) -> None:
         """Stop following finished jobs (their output and outcome are stored); hold _lock."""
@@ -251,6 +303,14 @@ def _commit(watch: _Watch, data: bytes) -> None:
     watch.pending.clear()
     if data:
         watch.ends_with_newline = data.endswith(b"\n")
+
+
+def _output_lost(outcome: Outcome) -> Outcome:
+    """The outcome of a job whose output could not be stored: a job that completed has
+    failed (its output is gone); another end keeps its status, and both notes."""
+    status = Status.FAILED if outcome.status is Status.COMPLETED else outcome.status
+    note = OUTPUT_LOST_NOTE if outcome.note is None else f"{outcome.note}\n{OUTPUT_LOST_NOTE}"
+    return Outcome(status, outcome.exit_code, note)
 
 
 def _note_bytes(watch: _Watch | None, outcome: Outcome) -> bytes:

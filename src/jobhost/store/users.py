@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,7 +10,7 @@ from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from jobhost.clock import Clock
-from jobhost.errors import Conflict, NotFound
+from jobhost.errors import Conflict, NotFound, StoreUnavailable
 from jobhost.models import ApiKey, User
 from jobhost.store import sqlite_driver
 from jobhost.store.database import Database
@@ -162,7 +163,9 @@ class UserStore:
         if not key.is_usable(now):
             return None
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION_SECONDS:
-            with self.db.write() as conn:
+            # Bookkeeping: never worth making a request wait for the write lock, nor fail
+            # it when the store cannot write; a later use records it.
+            with contextlib.suppress(StoreUnavailable), self.db.write(wait=False) as conn:
                 conn.execute(
                     update(api_keys).where(api_keys.c.key_id == key.key_id).values(last_used_at=now)
                 )

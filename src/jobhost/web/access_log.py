@@ -20,6 +20,8 @@ from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jobhost.web.redaction import redact_target
+
 logger = logging.getLogger(__name__)
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -102,5 +104,5 @@ def _line(scope: Scope, status: int, seconds: float) -> str:
     target = quote(scope["path"])
     if scope["query_string"]:
         target += "?" + scope["query_string"].decode("ascii", "backslashreplace")
-    request = f"{scope['method']} {target} HTTP/{scope['http_version']}"
+    request = f"{scope['method']} {redact_target(target)} HTTP/{scope['http_version']}"
     return f'{where} - "{request}" {status} {seconds * 1000:.1f}ms'

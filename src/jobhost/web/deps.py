@@ -16,7 +16,7 @@ from jobhost.auth.keys import user_for_token
 from jobhost.auth.sessions import CSRF_HEADER, SESSION_COOKIE, session_user
 from jobhost.auth.throttle import LoginThrottle
 from jobhost.clock import Clock
-from jobhost.errors import Forbidden, InvalidInput, Unauthorized
+from jobhost.errors import Forbidden, InvalidInput, StoreBusy, Unauthorized
 from jobhost.models import User
 from jobhost.settings import Settings
 from jobhost.store import Store
@@ -113,9 +113,19 @@ async def store_work(svc: Services, work: Callable[[], _T]) -> _T:
     microseconds, and handing it to a thread cost more: the thread and the event loop
     trade the GIL at every call into SQLite, and under load that traffic took half the
     server's time (submits 568-579 -> 1,149-1,346/s; docs/PERFORMANCE.md, finding 26).
-    PostgreSQL's round trips, and SQLite behind another writer, still go to a thread."""
-    if svc.store.db.answers_without_waiting():
-        return work()
+    PostgreSQL's round trips, and SQLite behind another writer, still go to a thread.
+
+    On the event loop the work's writes never wait (another process may hold SQLite's
+    lock): one that would raises StoreBusy before its transaction's first statement, and
+    the work starts over on a thread. So ``work`` must be safe to start over from there:
+    its earlier writes, if any, idempotent (a key's last use)."""
+    db = svc.store.db
+    if db.answers_without_waiting():
+        try:
+            with db.without_waiting():
+                return work()
+        except StoreBusy:
+            pass
     return await run_in_threadpool(work)
 
 

@@ -127,6 +127,13 @@ class HealthResponse(BaseModel):
     status: str
 
 
+class DegradedResponse(ErrorResponse):
+    """/healthz while the store answers reads but cannot write."""
+
+    status: str = "degraded"
+    reason: str
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse, "description": text}
     for code, text in [

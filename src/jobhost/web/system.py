@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from jobhost import policy
@@ -15,6 +16,7 @@ from jobhost.web.deps import Ident, Svc, json_object, store_work
 from jobhost.web.openapi import NEEDS_CREDENTIALS
 from jobhost.web.schemas import (
     ERROR_RESPONSES,
+    DegradedResponse,
     HealthResponse,
     LoginRequest,
     LoginResponse,
@@ -27,11 +29,20 @@ AUTH = "/api/v1/auth"
 LOGIN_REFUSAL = "Invalid username or password"
 
 
-@router.get("/healthz", response_model=HealthResponse)
-async def healthz(svc: Svc) -> dict[str, Any]:
-    """200 once the server is ready and its store answers; needs no credentials."""
+@router.get(
+    "/healthz",
+    response_model=HealthResponse,
+    responses={503: {"model": DegradedResponse, "description": "The store cannot write"}},
+)
+async def healthz(svc: Svc) -> Any:
+    """200 once the server is ready and its store answers; needs no credentials. 503
+    ``degraded``, with the reason, while the store reads but cannot write."""
     await store_work(svc, svc.store.jobs.ping)
-    return {"status": "ok"}
+    problem = svc.store.db.health.problem()
+    if problem is None:
+        return {"status": "ok"}
+    body = {"success": False, "error": f"The job store cannot write: {problem}"}
+    return JSONResponse(body | {"status": "degraded", "reason": problem}, 503)
 
 
 async def _json_login(request: Request) -> dict[str, object]:
