@@ -10,7 +10,8 @@ from jobhost.engine.sources import BufferSource
 from jobhost.errors import StoreUnavailable
 from jobhost.models import Job, JobSpec, Mode, Outcome, Status
 from jobhost.store import Store
-from jobhost.store.jobs import ClaimOrder, Finish, JobStore, OutputChunk, OutputProgress
+from jobhost.store.claims import ClaimOrder
+from jobhost.store.jobs import Finish, JobStore, OutputChunk, OutputProgress
 
 
 def _running_job(store: Store) -> str:

@@ -17,7 +17,7 @@ from jobhost.operations import JobOperations
 from jobhost.policy import ELEVATED_REFUSAL, MAIN_LOOP_REFUSAL
 from jobhost.settings import Settings
 from jobhost.store import Store
-from jobhost.store.jobs import JobQuery
+from jobhost.store.job_listing import JobQuery
 from tests.engine.conftest import Harness
 from tests.store.conftest import FakeClock
 

@@ -14,14 +14,9 @@ from sqlalchemy import select
 
 from jobhost.models import Category, Job, JobSpec, Mode, Outcome, Status
 from jobhost.store import JobStore, Store
-from jobhost.store.jobs import (
-    CHUNK_BYTES,
-    ClaimOrder,
-    Finish,
-    JobQuery,
-    OutputChunk,
-    OutputProgress,
-)
+from jobhost.store.claims import ClaimOrder
+from jobhost.store.job_listing import JobQuery
+from jobhost.store.jobs import CHUNK_BYTES, Finish, OutputChunk, OutputProgress
 from jobhost.store.schema import job_output
 from tests.store.conftest import FakeClock
 

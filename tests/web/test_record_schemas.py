@@ -17,7 +17,8 @@ from jobhost.clock import SystemClock
 from jobhost.models import JobSpec, Mode, Outcome, Status
 from jobhost.settings import Settings
 from jobhost.store import Store
-from jobhost.store.jobs import Finish, JobQuery, OutputChunk
+from jobhost.store.job_listing import JobQuery
+from jobhost.store.jobs import Finish, OutputChunk
 from jobhost.web.app import BASE, create_app
 from jobhost.web.jobs import _listing_body
 from jobhost.web.records import detailed_record

@@ -33,7 +33,8 @@ from jobhost.engine.unstarted import (
 )
 from jobhost.errors import JobhostError
 from jobhost.models import Job, Mode, Outcome, Status
-from jobhost.store.jobs import ClaimOrder, JobStore
+from jobhost.store.claims import ClaimOrder
+from jobhost.store.jobs import JobStore
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from jobhost.engine.sources import OutputSource
 from jobhost.errors import JobhostError, StoreFull
 from jobhost.models import Job, Outcome, Status
-from jobhost.store.jobs import ClaimOrder, Finish, JobStore, OutputChunk, OutputProgress
+from jobhost.store.claims import ClaimOrder
+from jobhost.store.jobs import Finish, JobStore, OutputChunk, OutputProgress
 
 logger = logging.getLogger(__name__)
 

@@ -6,17 +6,19 @@ import collections
 import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 
 from jobhost.clock import Clock
 from jobhost.hub import ChangeKind, Hub, JobChange
 from jobhost.models import Category, Job, JobSpec, Mode, Outcome, Status, statuses_in
-from jobhost.store import sqlite_driver, unstart
+from jobhost.store import claims, sqlite_driver, unstart
+from jobhost.store.claims import ClaimOrder
 from jobhost.store.database import Database, add_to_counters, in_batches
-from jobhost.store.rows import JOB_COLUMNS, job_from_row, job_values
+from jobhost.store.job_listing import JobListing, JobQuery, count_by_category, list_category
+from jobhost.store.rows import job_from_row, job_values
 from jobhost.store.schema import (
     ACTIVE_CONDITION,
     PENDING_CONDITION,
@@ -55,38 +57,6 @@ class Finish:
     outcome: Outcome
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimOrder:
-    """Jobs to mark Running on ``node``: up to ``free`` of them, plus one for each job that
-    the same ``JobStore.record`` finishes (its slot is free again). The claim ends with the
-    first job in the ``barrier`` mode (MainLoop jobs block the dispatcher, so the jobs
-    queued behind one must not be marked as started yet)."""
-
-    free: int
-    node: str
-    barrier: Mode | None = None
-
-
-ACTIVE_LIST_LIMIT = 1000
-
-# The dispatcher's statements on PostgreSQL (SQLite runs store/sqlite_driver.py's): built
-# once, so that SQLAlchemy only looks up their compiled form instead of building anew.
-_CLAIM_QUEUE = text(
-    "SELECT seq, mode FROM jobs WHERE "
-    + PENDING_CONDITION
-    + " ORDER BY priority DESC, seq LIMIT :b_limit FOR UPDATE SKIP LOCKED"
-)
-_CLAIM = (
-    update(jobs)
-    .where(jobs.c.seq.in_(bindparam("b_seqs", expanding=True)))
-    .values(
-        status=Status.RUNNING.value,
-        started_at=bindparam("b_now"),
-        attempt=jobs.c.attempt + 1,
-        node=bindparam("b_node"),
-    )
-    .returning(*jobs.c)
-)
 _BY_IDS = select(jobs).where(jobs.c.job_id.in_(bindparam("b_ids", expanding=True)))
 # The recorder's statements, run once per flush.
 _PROGRESS = (
@@ -112,25 +82,6 @@ _FINISH = (
         completed_at=bindparam("b_now"),
     )
 )
-
-
-@dataclass(frozen=True, slots=True)
-class JobQuery:
-    """Which jobs a listing shows; ``user_id`` None means every user's."""
-
-    user_id: str | None
-    categories: frozenset[Category] = frozenset(Category)
-    limit: int = 100
-    """Caps the completed list (the contract's ``maxResults``)."""
-    active_limit: int = ACTIVE_LIST_LIMIT
-    """Caps the pending and running lists, which the contract leaves uncapped: a bound on
-    what one request can make the server read."""
-
-
-@dataclass(frozen=True, slots=True)
-class JobListing:
-    by_category: dict[Category, list[Job]] = field(default_factory=dict)
-    counts: dict[Category, int] = field(default_factory=dict)
 
 
 class JobStore:
@@ -183,10 +134,10 @@ class JobStore:
         """Each category's jobs (pending oldest first, the others newest first) and totals."""
         listing = JobListing()
         with self.db.read() as conn:
-            listing.counts.update(_count_by_category(conn, query.user_id))
+            listing.counts.update(count_by_category(conn, query.user_id))
             for category in Category:
                 if category in query.categories:
-                    listing.by_category[category] = _list_category(conn, query, category)
+                    listing.by_category[category] = list_category(conn, query, category)
         return listing
 
     def claim(self, limit: int, node: str, barrier: Mode | None = None) -> list[Job]:
@@ -217,14 +168,14 @@ class JobStore:
             with self.db.driver_write() as driver:
                 _record_on_sqlite(driver, chunks, progress, finishes, now)
                 if claim is not None and limit > 0:
-                    rows = _claim_on_sqlite(driver, limit, claim, now)
+                    rows = claims.claim_on_sqlite(driver, limit, claim, now)
         else:
             with self.db.write() as conn:
                 _record_on_postgresql(conn, chunks, progress, finishes, now)
                 if claim is not None and limit > 0:
-                    rows = _claim_on_postgresql(conn, limit, claim, now)
+                    rows = claims.claim_on_postgresql(conn, limit, claim, now)
         # RETURNING keeps no order; dispatch order is the queue's.
-        claimed = [job_from_row(row) for row in sorted(rows, key=_dispatch_order)]
+        claimed = [job_from_row(row) for row in sorted(rows, key=claims.dispatch_order)]
         self.hub.publish(
             [JobChange(c.job_id, ChangeKind.OUTPUT) for c in chunks]
             + [JobChange(f.job_id, ChangeKind.STATE) for f in finishes]
@@ -341,40 +292,6 @@ class JobStore:
         return b"".join(parts)[:limit]
 
 
-_PRIORITY = JOB_COLUMNS.index("priority")
-_SEQ = JOB_COLUMNS.index("seq")
-
-
-def _dispatch_order(row: Sequence[Any]) -> tuple[int, int]:
-    return (-row[_PRIORITY], row[_SEQ])
-
-
-def _claim_on_postgresql(
-    conn: Connection, limit: int, claim: ClaimOrder, now: float
-) -> Sequence[Sequence[Any]]:
-    queue = conn.execute(_CLAIM_QUEUE, {"b_limit": limit}).all()
-    seqs = _up_to_barrier(queue, claim.barrier)
-    if not seqs:
-        return []
-    return conn.execute(_CLAIM, {"b_seqs": seqs, "b_now": now, "b_node": claim.node}).all()
-
-
-def _claim_on_sqlite(
-    driver: sqlite3.Connection, limit: int, claim: ClaimOrder, now: float
-) -> Sequence[Sequence[Any]]:
-    seqs = _up_to_barrier(sqlite_driver.queue(driver, limit), claim.barrier)
-    return sqlite_driver.mark_running(driver, seqs, now, claim.node) if seqs else []
-
-
-def _up_to_barrier(rows: Sequence[tuple[int, str]], barrier: Mode | None) -> list[int]:
-    seqs = []
-    for seq, mode in rows:
-        seqs.append(seq)
-        if barrier is not None and mode == barrier.value:
-            break
-    return seqs
-
-
 def _record_on_sqlite(
     driver: sqlite3.Connection,
     chunks: Sequence[OutputChunk],
@@ -448,32 +365,3 @@ def _finished_per_owner(rows: Iterable[Sequence[str]]) -> dict[str, int]:
 
 def _count_finished(conn: Connection, deltas: dict[str, int]) -> None:
     add_to_counters(conn, job_totals, "user_id", "finished", deltas)
-
-
-def _count_by_category(conn: Connection, user_id: str | None) -> dict[Category, int]:
-    """Totals per category: pending and running jobs counted (few), finished ones kept."""
-    unfinished = [s.value for s in Status if not s.is_finished]
-    query = (
-        select(jobs.c.status, func.count())
-        .where(jobs.c.status.in_(unfinished))
-        .group_by(jobs.c.status)
-    )
-    finished = select(func.coalesce(func.sum(job_totals.c.finished), 0))
-    if user_id is not None:
-        query = query.where(jobs.c.user_id == user_id)
-        finished = finished.where(job_totals.c.user_id == user_id)
-    counts = dict.fromkeys(Category, 0)
-    for status, count in conn.execute(query):
-        counts[Status(status).category] += count
-    counts[Category.COMPLETED] = int(conn.execute(finished).scalar_one())
-    return counts
-
-
-def _list_category(conn: Connection, query: JobQuery, category: Category) -> list[Job]:
-    statuses = [s.value for s in statuses_in(category)]
-    order = jobs.c.seq.asc() if category is Category.PENDING else jobs.c.seq.desc()
-    limit = query.limit if category is Category.COMPLETED else query.active_limit
-    stmt = select(jobs).where(jobs.c.status.in_(statuses)).order_by(order).limit(limit)
-    if query.user_id is not None:
-        stmt = stmt.where(jobs.c.user_id == query.user_id)
-    return [job_from_row(row) for row in conn.execute(stmt)]

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from jobhost.models import Category, Job
 from jobhost.operations import DELETED, JobOperations, Scope
-from jobhost.store.jobs import JobListing
+from jobhost.store.job_listing import JobListing
 from jobhost.submission import SubmitRequest
 from jobhost.web.deps import (
     Caller,
