@@ -18,9 +18,9 @@ from jobhost.auth.throttle import LoginThrottle
 from jobhost.clock import Clock
 from jobhost.errors import Forbidden, InvalidInput, StoreBusy, Unauthorized
 from jobhost.models import User
+from jobhost.service.submission import TOO_DEEP, InvalidJson, load_json
 from jobhost.settings import Settings
 from jobhost.store import Store
-from jobhost.submission import TOO_DEEP, InvalidJson, load_json
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_REFUSAL = "Missing or invalid CSRF token"

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from jobhost.models import Category, Job
-from jobhost.operations import DELETED, JobOperations, Scope
+from jobhost.service.jobs import DELETED, JobOperations, Scope
+from jobhost.service.submission import SubmitRequest
 from jobhost.store.job_listing import JobListing
-from jobhost.submission import SubmitRequest
 from jobhost.web.deps import (
     Caller,
     Services,

@@ -19,7 +19,7 @@ from typing import Any
 from jobhost.engine.capture import routed_to
 from jobhost.engine.sources import BufferSource
 from jobhost.models import Job, Outcome, Status
-from jobhost.submission import compile_python
+from jobhost.python_source import compile_python
 
 
 class JobStopped(BaseException):
