@@ -1,7 +1,7 @@
 """BackgroundJob: the command runs under the configured shell as a separate OS process.
 
 Each job gets a run folder (``<data>/runs/<job id>/``). The engine's job parent
-(``jobparent.py``, one process per engine) starts the job's shell in a new session, so that
+(``job_parent_program.py``, one process per engine) starts the job's shell in a new session, so that
 the job has a process group of its own, with stdout and stderr appended to ``output`` (one
 file, so the two stay in the order written and the child never blocks on a full pipe); it
 writes the job's pid to ``pid`` and, once the job has ended, its exit status to ``exit``.
@@ -24,8 +24,8 @@ from pathlib import Path
 
 from jobhost.clock import Clock
 from jobhost.engine.runners import StopReason, stopped_outcome
-from jobhost.engine.runners.parent import JobParent, ParentGone
-from jobhost.engine.runners.procs import (
+from jobhost.engine.runners.job_parent import JobParent, ParentGone
+from jobhost.engine.runners.process_tree import (
     ProcInfo,
     adopted_escapees,
     all_processes,

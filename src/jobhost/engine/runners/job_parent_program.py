@@ -7,7 +7,7 @@ a /bin/sh wrapper per job: a second process per job, which cost about 30% of pro
 throughput (docs/PERFORMANCE.md, findings 33-34). One parent for all of an engine's jobs
 keeps the promise for one process per engine.
 
-Run by ``ProcessRunner`` as ``python -I -S jobparent.py REQUESTS ENDS`` (standard library
+Run by ``ProcessRunner`` as ``python -I -S job_parent_program.py REQUESTS ENDS`` (standard library
 only), with two sockets, one JSON object a message:
 
 - REQUESTS (a stream, each message after its length: a command alone may take 400 KB):
@@ -230,7 +230,7 @@ def _write(run_dir: str, name: str, text: str) -> None:
 
 
 def _start_ticks(pid: int) -> int:
-    # What ``procs.read_proc`` reads as ``start_ticks``: this program runs on the standard
+    # What ``process_tree.read_proc`` reads as ``start_ticks``: this program runs on the standard
     # library alone (``python -I -S``), so it cannot import that module.
     fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     try:
