@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from jobhost.models import Category, Job
-from jobhost.service.jobs import DELETED, JobOperations, Scope
+from jobhost.service.jobs import DELETED, JobOperations, WhoseJobs
 from jobhost.service.submission import SubmitRequest
 from jobhost.store.job_listing import JobListing
 from jobhost.web.deps import (
@@ -124,7 +124,7 @@ def get_jobs(
         Category.COMPLETED: includeCompleted,
     }
     categories = frozenset(c for c, on in wanted.items() if on)
-    listing = ops.listing(user, categories, maxResults, Scope(allUsers, userId))
+    listing = ops.listing(user, categories, maxResults, WhoseJobs(allUsers, userId))
     return _unchecked(_listing_body(listing, ops.clock.now()))
 
 
@@ -206,7 +206,7 @@ def get_results(
     """Finished jobs, newest first, each with (the last 64 KiB of) its output, and at most
     RESULTS_OUTPUT_BUDGET bytes of output in all."""
     listing = ops.listing(
-        user, frozenset({Category.COMPLETED}), maxResults, Scope(allUsers, userId)
+        user, frozenset({Category.COMPLETED}), maxResults, WhoseJobs(allUsers, userId)
     )
     now = ops.clock.now()
     budget = RESULTS_OUTPUT_BUDGET
