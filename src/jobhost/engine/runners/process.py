@@ -22,6 +22,7 @@ import signal
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from jobhost import policy
 from jobhost.clock import Clock
 from jobhost.engine.runners import StopReason, stopped_outcome
 from jobhost.engine.runners.job_parent import JobParent, ParentGone
@@ -306,7 +307,7 @@ class ProcessRun:
         if exit_code is None:
             note = "[Job ended without an exit status: its parent process was killed]"
             return Outcome(Status.FAILED, None, note)
-        return Outcome(Status.COMPLETED if exit_code == 0 else Status.FAILED, exit_code)
+        return Outcome(policy.finished_status_for_exit(exit_code), exit_code)
 
 
 async def _exited(pid: int) -> None:

@@ -16,6 +16,7 @@ import types
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from jobhost import policy
 from jobhost.engine.capture import routed_to
 from jobhost.engine.sources import BufferSource
 from jobhost.models import Job, Outcome, Status
@@ -140,4 +141,4 @@ def _exit_outcome(exc: SystemExit, buffer: BufferSource) -> Outcome:
     else:
         buffer.write(f"{code}\n".encode("utf-8", "replace"))
         exit_code = 1
-    return Outcome(Status.COMPLETED if exit_code == 0 else Status.FAILED, exit_code)
+    return Outcome(policy.finished_status_for_exit(exit_code), exit_code)
