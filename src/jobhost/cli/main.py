@@ -121,8 +121,7 @@ def _run_server(settings: Settings, sockets: list[socket.socket]) -> None:
     redact_uvicorn_logs()
     app = create_app(settings)
     # Everything imported and built so far lives as long as the server: moved out of the
-    # collector's reach, a full collection no longer walks it (80 ms -> 8 ms with a
-    # thousand jobs running, measured in bench/concurrency.py).
+    # collector's reach, a full collection no longer walks it.
     gc.freeze()
     # Our own access log rather than uvicorn's (see web/access_log.py), at the same level.
     logged = settings.access_log and logging.getLogger().isEnabledFor(logging.INFO)

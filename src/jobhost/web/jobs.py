@@ -80,7 +80,7 @@ async def submit(request: Request) -> Response:
     # The busiest write route, so its blocking work (who is asking, then the insert) is
     # one piece of store work rather than one threadpool hop per sync dependency (see
     # store_work for where it runs). Its operations are built here rather than resolved
-    # as a dependency, which cost a fifth of the event loop's time per submit. The order
+    # as a dependency, which FastAPI would solve on every submit. The order
     # of checks is Caller's: credentials before the body.
     svc = services(request)
     ops = job_operations(svc)
