@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.http import API, Connection, submit_body
 from jobhost.engine.runners.process import running_job_pid
-from jobhost.engine.runners.procs import signal_group
+from jobhost.engine.runners.process_tree import signal_group
 
 USER = "bench"
 _STARTUP_SECONDS = 60.0

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from jobhost.cli import main
+from jobhost.cli.main import main
 
 sys.exit(main())

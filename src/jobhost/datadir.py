@@ -30,7 +30,7 @@ PRIVATE_FILE = 0o600
 WORKSPACE = "workspace"
 # Folders only the server reads; the run-as user's way to its workspace passes beside them.
 # The spool's name is engine/spool.py's SPOOL_FOLDER, spelt out: importing that module would
-# cost every store-opening command 80 ms.
+# slow every store-opening command.
 _PRIVATE_FOLDERS = ("runs", "JobSubmission")
 
 

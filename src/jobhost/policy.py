@@ -69,4 +69,5 @@ def is_valid_role(text: str) -> bool:
 
 
 def finished_status_for_exit(exit_code: int) -> Status:
+    """How a job that ran to its end is recorded: Completed on exit code 0, else Failed."""
     return Status.COMPLETED if exit_code == 0 else Status.FAILED

@@ -46,8 +46,7 @@ class Settings(BaseModel):
     session_hours: Annotated[float, Field(gt=0, le=24 * 90)] = 12.0
     node_name: str = Field(default_factory=socket.gethostname)
     log_level: str = "info"
-    # One line per HTTP request at info level (web/access_log.py); written in batches, it
-    # costs a busy server a few percent of a request (docs/PERFORMANCE.md, finding 31).
+    # One line per HTTP request at info level (web/access_log.py), written in batches.
     access_log: bool = True
     # The OS user BackgroundJobs run as (engine/runners/runas.py); unset: the server's own.
     run_as: str | None = None

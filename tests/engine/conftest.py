@@ -14,7 +14,7 @@ from jobhost.engine import capture
 from jobhost.engine.dispatcher import Dispatcher, DispatchLimits
 from jobhost.engine.recorder import Recorder
 from jobhost.engine.runners.process import ProcessRunner
-from jobhost.engine.runners.procs import become_subreaper
+from jobhost.engine.runners.process_tree import become_subreaper
 from jobhost.models import Job, JobSpec, Mode
 from jobhost.settings import Settings
 from jobhost.store import Store

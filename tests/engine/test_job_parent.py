@@ -10,10 +10,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from jobhost.engine.runners.parent import JobParent
+from jobhost.engine.runners.job_parent import JobParent
 from jobhost.engine.runners.process import running_job_pid
 from jobhost.models import Status
-from jobhost.submission import MAX_COMMAND_CHARS
+from jobhost.service.submission import MAX_COMMAND_CHARS
 from tests.engine.conftest import Harness, pid_is_gone, wait_until_gone
 
 

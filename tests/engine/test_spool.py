@@ -13,8 +13,8 @@ from jobhost.clock import SystemClock
 from jobhost.engine.dispatcher import Dispatcher, DispatchLimits
 from jobhost.engine.spool import SETTLE_SECONDS, SpoolIntake
 from jobhost.models import Category, Job, Mode, Status
-from jobhost.operations import JobOperations
 from jobhost.policy import ELEVATED_REFUSAL, MAIN_LOOP_REFUSAL
+from jobhost.service.jobs import JobOperations
 from jobhost.settings import Settings
 from jobhost.store import Store
 from jobhost.store.job_listing import JobQuery

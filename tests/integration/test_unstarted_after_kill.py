@@ -27,7 +27,7 @@ def job_parent_of(pid: int) -> int:
             status = Path(f"/proc/{entry}/status").read_text()
         except OSError:
             continue
-        if b"jobparent.py" in cmdline and f"\nPPid:\t{pid}\n" in status:
+        if b"job_parent_program.py" in cmdline and f"\nPPid:\t{pid}\n" in status:
             return int(entry)
     raise AssertionError(f"no job parent under {pid}")
 

@@ -7,9 +7,9 @@ import io
 
 import pytest
 
-from jobhost.cli_attach import OutputWriter, exit_code_for
-from jobhost.cli_jobs import _command_text, _default_name
-from jobhost.cli_view import duration, one_line, status_lines
+from jobhost.cli.attach import OutputWriter, exit_code_for
+from jobhost.cli.jobs import _command_text, _default_name
+from jobhost.cli.view import duration, one_line, status_lines
 from jobhost.client import Job
 from jobhost.models import Mode, Status
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from jobhost.errors import InvalidInput
 from jobhost.models import Mode
-from jobhost.submission import MAX_COMMAND_CHARS, parse_submission
+from jobhost.service.submission import MAX_COMMAND_CHARS, parse_submission
 
 INVALID_MODE = "Invalid execution mode. Must be one of: MainLoop, Runspace, BackgroundJob"
 REQUIRED = ["jobName", "command", "executionMode"]

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from jobhost.settings import Settings
 from jobhost.web.app import create_app
-from jobhost.web.ui import PAGE, UI_DIR
+from jobhost.web.page import PAGE, UI_DIR
 
 STATIC = PAGE + "static/"
 

@@ -21,7 +21,7 @@ from jobhost.engine.recorder import FinishedHere, Recorder
 from jobhost.engine.runners import FailedRun, Run, StopReason, not_started_outcome
 from jobhost.engine.runners.inline import run_inline
 from jobhost.engine.runners.process import ProcessRunner
-from jobhost.engine.runners.procs import reap_orphans
+from jobhost.engine.runners.process_tree import reap_orphans
 from jobhost.engine.runners.thread import ThreadRunner
 from jobhost.engine.sources import BufferSource, EmptySource
 from jobhost.engine.spool import SpoolIntake

@@ -19,9 +19,9 @@ from jobhost.engine.dispatcher import Dispatcher, DispatchLimits
 from jobhost.engine.lock import lock_data_folder
 from jobhost.engine.recorder import Recorder
 from jobhost.engine.runners.process import ProcessRunner
-from jobhost.engine.runners.procs import become_subreaper
+from jobhost.engine.runners.process_tree import become_subreaper
 from jobhost.engine.spool import SPOOL_FOLDER, SpoolIntake
-from jobhost.operations import JobOperations
+from jobhost.service.jobs import JobOperations
 from jobhost.settings import Settings
 from jobhost.store import Store
 

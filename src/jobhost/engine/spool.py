@@ -20,9 +20,9 @@ from pathlib import Path
 from jobhost import policy
 from jobhost.clock import Clock
 from jobhost.errors import JobhostError, StoreUnavailable
-from jobhost.operations import JobOperations
+from jobhost.service.jobs import JobOperations
+from jobhost.service.submission import InvalidJson, load_json
 from jobhost.store.users import UserStore
-from jobhost.submission import InvalidJson, load_json
 
 logger = logging.getLogger(__name__)
 

@@ -78,7 +78,7 @@ class Database:
         """Whether a short store call may run on an event loop right now: the database is
         SQLite (a local file: no network round trip) and no write of this process is under
         way. A write that begins between this check and the call's statements makes the
-        call wait for that one transaction (a dispatcher cycle's is about 0.3 ms)."""
+        call wait for that one (short) transaction."""
         return self._sqlite_writes is not None and not self._sqlite_writes.locked()
 
     @contextlib.contextmanager
@@ -180,8 +180,8 @@ class Database:
         """SQLite only: a connection straight on the driver, for hot lookups of one
         statement each (a statement reads one snapshot by itself; no BEGIN needed).
 
-        These connections are kept in a list of their own rather than SQLAlchemy's pool:
-        checking one out of the pool and back in cost 10 of the API-key lookup's 15 us.
+        These connections are kept in a list of their own rather than SQLAlchemy's pool,
+        whose check-out and check-in cost more than the lookups themselves.
         There are never more of them than threads reading at once."""
         with translate_errors():
             try:

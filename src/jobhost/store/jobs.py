@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 
 from jobhost.clock import Clock
-from jobhost.hub import ChangeKind, Hub, JobChange
 from jobhost.models import Category, Job, JobSpec, Mode, Outcome, Status, statuses_in
 from jobhost.store import claims, sqlite_driver, unstart
+from jobhost.store.changes import ChangeKind, Hub, JobChange
 from jobhost.store.claims import ClaimOrder
 from jobhost.store.database import Database, add_to_counters, in_batches
 from jobhost.store.job_listing import JobListing, JobQuery, count_by_category, list_category

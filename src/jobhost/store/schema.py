@@ -127,7 +127,7 @@ Index(
     postgresql_where=text(ACTIVE_CONDITION),
 )
 
-# A job's output as consecutive byte ranges; chunks never exceed engine.output.CHUNK_BYTES.
+# A job's output as consecutive byte ranges; chunks never exceed store.jobs.CHUNK_BYTES.
 job_output = Table(
     "job_output",
     metadata,

@@ -1,13 +1,12 @@
 """The access log: one line per HTTP request, written in batches.
 
-uvicorn's own access log sends every request through the logging machinery (a record, a
-formatter copying it twice, a write and a flush per line): on a 2-core host that cost a
-submit 80-100 us of the server's CPU, a sixth of the submit rate (docs/PERFORMANCE.md,
-finding 31). This middleware formats the line itself, with the same fields plus the time
-and how long the request took, and keeps the lines of a burst to write them together,
-FLUSH_SECONDS after the first, so a line reaches the log a tenth of a second late at
-worst. ``serve`` writes what is left when the server stops; a server killed outright loses
-at most that last tenth of a second of lines, as nginx's ``access_log ... flush=`` does.
+Cheaper than uvicorn's, which sends every request through the logging machinery (a
+record, a formatter, a write and a flush per line): this middleware formats the line
+itself, with the same fields plus the time and how long the request took, and writes the
+lines of a burst together, FLUSH_SECONDS after the first. A line so reaches the log a
+tenth of a second late at worst; ``serve`` writes what is left when the server stops, and
+a server killed outright loses at most that last tenth of a second, as nginx's
+``access_log ... flush=`` does.
 """
 
 from __future__ import annotations

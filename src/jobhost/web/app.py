@@ -15,7 +15,7 @@ from jobhost.clock import Clock, SystemClock
 from jobhost.engine.engine import Engine
 from jobhost.settings import Settings
 from jobhost.store import Store
-from jobhost.web import jobs, streams, system, ui
+from jobhost.web import health, jobs, login, page, streams
 from jobhost.web.deps import Services
 from jobhost.web.errors import install_error_handlers
 from jobhost.web.limits import BodySizeLimit
@@ -54,8 +54,9 @@ def create_app(settings: Settings, clock: Clock | None = None, run_engine: bool 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(jobs.router, prefix=BASE)
     app.include_router(streams.router, prefix=BASE)
-    app.include_router(system.router)
-    app.include_router(ui.router)
+    app.include_router(health.router)
+    app.include_router(login.router)
+    app.include_router(page.router)
     return app
 
 

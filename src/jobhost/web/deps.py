@@ -18,9 +18,9 @@ from jobhost.auth.throttle import LoginThrottle
 from jobhost.clock import Clock
 from jobhost.errors import Forbidden, InvalidInput, StoreBusy, Unauthorized
 from jobhost.models import User
+from jobhost.service.submission import TOO_DEEP, InvalidJson, load_json
 from jobhost.settings import Settings
 from jobhost.store import Store
-from jobhost.submission import TOO_DEEP, InvalidJson, load_json
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_REFUSAL = "Missing or invalid CSRF token"
@@ -106,19 +106,9 @@ _T = TypeVar("_T")
 
 
 async def store_work(svc: Services, work: Callable[[], _T]) -> _T:
-    """Run a route's blocking store work: in the threadpool, or right here on the event
-    loop when the store answers without waiting (SQLite with no write under way).
-
-    On SQLite a submit's work (find the key, insert the row) takes a few hundred
-    microseconds, and handing it to a thread cost more: the thread and the event loop
-    trade the GIL at every call into SQLite, and under load that traffic took half the
-    server's time (submits 568-579 -> 1,149-1,346/s; docs/PERFORMANCE.md, finding 26).
-    PostgreSQL's round trips, and SQLite behind another writer, still go to a thread.
-
-    On the event loop the work's writes never wait (another process may hold SQLite's
-    lock): one that would raises StoreBusy before its transaction's first statement, and
-    the work starts over on a thread. So ``work`` must be safe to start over from there:
-    its earlier writes, if any, idempotent (a key's last use)."""
+    """Run a route's blocking store work on the event loop when the store answers without
+    waiting (short SQLite work costs less there than a thread hop), else in the threadpool.
+    ``work`` may start over on a thread after StoreBusy, so earlier writes must be idempotent."""
     db = svc.store.db
     if db.answers_without_waiting():
         try:

@@ -2,9 +2,8 @@
 
 Routes that need credentials carry ``NEEDS_CREDENTIALS`` as their ``openapi_extra``, and
 ``document_credentials`` adds the two schemes to the document. FastAPI would derive both
-from ``Security(...)`` dependencies, but it also calls those on every request: for two
-schemes whose header and cookie ``deps.identify`` reads anyway, that was about 15% of a
-submit's time (bench submit-rate, 1,305-1,412 -> 1,630-1,729 submits/s in A/B runs).
+from ``Security(...)`` dependencies, but it would also call those on every request, for
+two schemes whose header and cookie ``deps.identify`` reads anyway.
 Who is asking is checked by ``deps.identity`` on every such route; this only documents it.
 """
 

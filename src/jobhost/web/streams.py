@@ -23,9 +23,9 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from jobhost import policy
 from jobhost.errors import Forbidden, InvalidInput, JobhostError, JobNotFound
-from jobhost.hub import ChangeKind, JobChange
 from jobhost.models import Job, User
-from jobhost.operations import OTHERS_REFUSAL, JobOperations
+from jobhost.service.jobs import OTHERS_REFUSAL, JobOperations
+from jobhost.store.changes import ChangeKind, JobChange
 from jobhost.web.deps import Identity, Services, identify, services
 from jobhost.web.errors import status_of
 from jobhost.web.records import MAX_OFFSET, decode_stream, job_record

@@ -1,7 +1,7 @@
 """BackgroundJob: the command runs under the configured shell as a separate OS process.
 
 Each job gets a run folder (``<data>/runs/<job id>/``). The engine's job parent
-(``jobparent.py``, one process per engine) starts the job's shell in a new session, so that
+(``job_parent_program.py``, one process per engine) starts the job's shell in a new session, so that
 the job has a process group of its own, with stdout and stderr appended to ``output`` (one
 file, so the two stay in the order written and the child never blocks on a full pipe); it
 writes the job's pid to ``pid`` and, once the job has ended, its exit status to ``exit``.
@@ -22,10 +22,11 @@ import signal
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from jobhost import policy
 from jobhost.clock import Clock
 from jobhost.engine.runners import StopReason, stopped_outcome
-from jobhost.engine.runners.parent import JobParent, ParentGone
-from jobhost.engine.runners.procs import (
+from jobhost.engine.runners.job_parent import JobParent, ParentGone
+from jobhost.engine.runners.process_tree import (
     ProcInfo,
     adopted_escapees,
     all_processes,
@@ -306,7 +307,7 @@ class ProcessRun:
         if exit_code is None:
             note = "[Job ended without an exit status: its parent process was killed]"
             return Outcome(Status.FAILED, None, note)
-        return Outcome(Status.COMPLETED if exit_code == 0 else Status.FAILED, exit_code)
+        return Outcome(policy.finished_status_for_exit(exit_code), exit_code)
 
 
 async def _exited(pid: int) -> None:

@@ -16,10 +16,11 @@ import types
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from jobhost import policy
 from jobhost.engine.capture import routed_to
 from jobhost.engine.sources import BufferSource
 from jobhost.models import Job, Outcome, Status
-from jobhost.submission import compile_python
+from jobhost.python_source import compile_python
 
 
 class JobStopped(BaseException):
@@ -140,4 +141,4 @@ def _exit_outcome(exc: SystemExit, buffer: BufferSource) -> Outcome:
     else:
         buffer.write(f"{code}\n".encode("utf-8", "replace"))
         exit_code = 1
-    return Outcome(Status.COMPLETED if exit_code == 0 else Status.FAILED, exit_code)
+    return Outcome(policy.finished_status_for_exit(exit_code), exit_code)

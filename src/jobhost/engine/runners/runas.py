@@ -1,6 +1,6 @@
 """``JOBHOST_RUN_AS``: the OS user BackgroundJobs run as, looked up once at startup.
 
-The job parent switches to it in each job's child before exec (``jobparent.py``); the
+The job parent switches to it in each job's child before exec (``job_parent_program.py``); the
 server itself keeps its own user, so the store stays out of the jobs' reach
 (docs/SECURITY.md).
 """
@@ -28,7 +28,7 @@ class RunAs:
     home: str
 
     def request(self) -> list[object]:
-        """How a job parent's start request names the user (``jobparent.py``)."""
+        """How a job parent's start request names the user (``job_parent_program.py``)."""
         return [self.uid, self.gid, list(self.groups)]
 
 

@@ -1,4 +1,4 @@
-"""The in-process hub: "job X changed" fanned out from whoever wrote it to whoever watches.
+"""The store's change feed: "job X changed" fanned out from whoever wrote it to whoever watches.
 
 The store publishes after each committed write (submit, claim, output, finish, stop request,
 cancel, delete); WebSocket handlers subscribe. Publishers may be on any thread, subscribers

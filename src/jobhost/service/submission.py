@@ -4,7 +4,6 @@ Framework-free so that the web and the spool intake validate submissions identic
 """
 
 from __future__ import annotations
-import __future__
 
 import json
 import math
@@ -12,13 +11,13 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from types import CodeType
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jobhost.errors import InvalidInput
 from jobhost.models import JobSpec, Mode, parse_mode
+from jobhost.python_source import compile_python
 
 MAX_COMMAND_CHARS = 100_000  # the kernel refuses a single argument over 128 KiB
 MAX_DESCRIPTION_CHARS = 10_000
@@ -111,14 +110,6 @@ def check_python(spec: JobSpec) -> None:
         raise InvalidInput(f"command is not valid Python: {exc.msg}{line}") from None
     except (MemoryError, RecursionError):  # the parser's or the compiler's stack ran out
         raise InvalidInput("command is not valid Python: nested too deeply to compile") from None
-
-
-def compile_python(source: str, filename: str) -> CodeType:
-    """How a Python job's source is compiled, at submit and at start alike. Annotations are
-    not evaluated (PEP 563), as jobs have always had them from the runner's own future import."""
-    flags = __future__.annotations.compiler_flag
-    code: CodeType = compile(source, filename, "exec", flags=flags, dont_inherit=True)
-    return code
 
 
 def _describe(exc: ValidationError) -> str:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from jobhost.engine.runners.procs import read_proc, reap_orphans
+from jobhost.engine.runners.process_tree import read_proc, reap_orphans
 
 
 def exited_child() -> subprocess.Popen[bytes]:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.status import Status as Spinner
 from rich.text import Text
 
-from jobhost.cli_view import duration, one_line, status_text, summary
+from jobhost.cli.view import duration, one_line, status_text, summary
 from jobhost.client import ApiError, Client, Job
 from jobhost.models import Status
 from jobhost.terminal import SafeText

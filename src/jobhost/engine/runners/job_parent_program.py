@@ -2,12 +2,11 @@
 them and writes each one's exit status to its run folder.
 
 A job needs a parent that records its exit status even when the engine dies, so that an
-engine started later can adopt the job and still learn how it ended. That parent used to be
-a /bin/sh wrapper per job: a second process per job, which cost about 30% of process-job
-throughput (docs/PERFORMANCE.md, findings 33-34). One parent for all of an engine's jobs
-keeps the promise for one process per engine.
+engine started later can adopt the job and still learn how it ended. One parent for all of
+an engine's jobs keeps that promise for one process per engine rather than a second process
+(a /bin/sh wrapper) per job.
 
-Run by ``ProcessRunner`` as ``python -I -S jobparent.py REQUESTS ENDS`` (standard library
+Run by ``ProcessRunner`` as ``python -I -S job_parent_program.py REQUESTS ENDS`` (standard library
 only), with two sockets, one JSON object a message:
 
 - REQUESTS (a stream, each message after its length: a command alone may take 400 KB):
@@ -214,8 +213,8 @@ def _exactly(stream: socket.socket, size: int) -> bytes | None:
 
 
 def _write(run_dir: str, name: str, text: str) -> None:
-    # One write() of a few bytes, no temporary file and rename: a rename cost 190 us here,
-    # more than the rest of a job's start. A reader that comes between the open and the
+    # One write() of a few bytes, no temporary file and rename: a rename cost more than the
+    # rest of a job's start. A reader that comes between the open and the
     # write finds the file empty and looks again (``process.py: _exit_file``).
     # A file that cannot be written (its folder removed, a full disk) costs only what it
     # would have told; this process, and every other job's record, goes on.
@@ -230,7 +229,7 @@ def _write(run_dir: str, name: str, text: str) -> None:
 
 
 def _start_ticks(pid: int) -> int:
-    # What ``procs.read_proc`` reads as ``start_ticks``: this program runs on the standard
+    # What ``process_tree.read_proc`` reads as ``start_ticks``: this program runs on the standard
     # library alone (``python -I -S``), so it cannot import that module.
     fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     try:

@@ -13,9 +13,9 @@ from jobhost import policy
 from jobhost.clock import Clock
 from jobhost.errors import Conflict, Forbidden, InvalidInput, JobNotFound
 from jobhost.models import Category, Job, Mode, User
+from jobhost.service.submission import check_python, parse_submission
 from jobhost.store.job_listing import JobListing, JobQuery
 from jobhost.store.jobs import JobStore
-from jobhost.submission import check_python, parse_submission
 
 CANCELLED = "Job cancelled successfully"
 STOPPED = "Job stopped successfully"
@@ -32,7 +32,7 @@ _STOP_POLL_SECONDS = 0.02
 
 
 @dataclass(frozen=True, slots=True)
-class Scope:
+class WhoseJobs:
     """Whose jobs a listing covers: the caller's own unless widened."""
 
     all_users: bool = False
@@ -68,7 +68,7 @@ class JobOperations:
         return job
 
     def listing(
-        self, user: User, categories: frozenset[Category], limit: int, scope: Scope
+        self, user: User, categories: frozenset[Category], limit: int, scope: WhoseJobs
     ) -> JobListing:
         query = JobQuery(_scope_user(user, scope), categories, limit)
         return self.jobs.listing(query)
@@ -143,7 +143,7 @@ def _refuse_finished(job: Job) -> str:
     raise Conflict(f"Job has already finished: {job.job_id} is {job.status.value}")
 
 
-def _scope_user(user: User, scope: Scope) -> str | None:
+def _scope_user(user: User, scope: WhoseJobs) -> str | None:
     """The user id a listing is limited to, or None for everyone's jobs."""
     if not scope.all_users and scope.user_id in (None, user.user_id):
         return user.user_id

@@ -1,23 +1,20 @@
-"""Routes outside the job API: health, signing in and out, and who-am-I."""
+"""Signing in and out with a password, and who-am-I: the session routes."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from jobhost import policy
 from jobhost.auth.sessions import SESSION_COOKIE, end_session, start_session
 from jobhost.errors import InvalidInput, Unauthorized
 from jobhost.models import User
-from jobhost.web.deps import Ident, Svc, json_object, store_work
+from jobhost.web.deps import Ident, Svc, json_object
 from jobhost.web.openapi import NEEDS_CREDENTIALS
 from jobhost.web.schemas import (
     ERROR_RESPONSES,
-    DegradedResponse,
-    HealthResponse,
     LoginRequest,
     LoginResponse,
     LogoutResponse,
@@ -27,22 +24,6 @@ from jobhost.web.schemas import (
 router = APIRouter()
 AUTH = "/api/v1/auth"
 LOGIN_REFUSAL = "Invalid username or password"
-
-
-@router.get(
-    "/healthz",
-    response_model=HealthResponse,
-    responses={503: {"model": DegradedResponse, "description": "The store cannot write"}},
-)
-async def healthz(svc: Svc) -> Any:
-    """200 once the server is ready and its store answers; needs no credentials. 503
-    ``degraded``, with the reason, while the store reads but cannot write."""
-    await store_work(svc, svc.store.jobs.ping)
-    problem = svc.store.db.health.problem()
-    if problem is None:
-        return {"status": "ok"}
-    body = {"success": False, "error": f"The job store cannot write: {problem}"}
-    return JSONResponse(body | {"status": "degraded", "reason": problem}, 503)
 
 
 async def _json_login(request: Request) -> dict[str, object]:

@@ -20,8 +20,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from jobhost import cli_view
-from jobhost.cli_attach import (
+from jobhost.cli import view
+from jobhost.cli.attach import (
     EXIT_CODES_HELP,
     TAIL_LINES,
     OutputFollower,
@@ -189,7 +189,7 @@ def _command_text(command: list[str], mode: str) -> str:
 
 
 def _default_name(command: str) -> str:
-    name = "".join(char for char in cli_view.one_line(command) if char.isprintable())
+    name = "".join(char for char in view.one_line(command) if char.isprintable())
     return name or "job"
 
 
@@ -250,7 +250,7 @@ def _print_table(listing: JobList, shown: list[Job], show_user: bool) -> None:
     if not shown:
         err.print("no jobs", markup=False)
         return
-    out.print(cli_view.jobs_table(listing, shown, show_user))
+    out.print(view.jobs_table(listing, shown, show_user))
 
 
 def status(job_id: JobId, as_json: Json = False, url: Url = None) -> None:
@@ -260,8 +260,8 @@ def status(job_id: JobId, as_json: Json = False, url: Url = None) -> None:
     if as_json:
         print(json.dumps(job.to_json(), indent=2))
         return
-    width = max(len(label) for label, _ in cli_view.status_lines(job))
-    for label, value in cli_view.status_lines(job):
+    width = max(len(label) for label, _ in view.status_lines(job))
+    for label, value in view.status_lines(job):
         out.print(f"{label:<{width}}  ", value, sep="", markup=False)
 
 
@@ -281,7 +281,7 @@ def logs(
     with _connect(url) as client:
         if follow:
             job = attach(client, job_id, OutputFollower(client, job_id, writer))
-            err.print(cli_view.summary(job))
+            err.print(view.summary(job))
             return
         for page in client.follow(job_id, live=False):
             writer.write(page.output)

@@ -1,4 +1,4 @@
-"""The engine's handle on its job parent (``jobparent.py``): start jobs there, learn of
+"""The engine's handle on its job parent (``job_parent_program.py``): start jobs there, learn of
 their ends."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jobhost.engine.runners.jobparent import receive, send
+from jobhost.engine.runners.job_parent_program import receive, send
 
 logger = logging.getLogger(__name__)
 
-_PROGRAM = os.path.join(os.path.dirname(__file__), "jobparent.py")
+_PROGRAM = os.path.join(os.path.dirname(__file__), "job_parent_program.py")
 _ANSWER_SECONDS = 30.0
 _MESSAGE_BYTES = 1 << 20
 

@@ -18,7 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from jobhost import __version__, cli_jobs, cli_users, policy
+from jobhost import __version__, policy
+from jobhost.cli import admin, jobs
 from jobhost.clock import SystemClock
 from jobhost.errors import InvalidInput, JobhostError
 from jobhost.models import ApiKey, User
@@ -38,7 +39,7 @@ user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 key_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(key_app, name="key")
-cli_jobs.register(app)
+jobs.register(app)
 
 # Wide enough that ids are never cut when the output is piped rather than shown on a terminal.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
@@ -120,8 +121,7 @@ def _run_server(settings: Settings, sockets: list[socket.socket]) -> None:
     redact_uvicorn_logs()
     app = create_app(settings)
     # Everything imported and built so far lives as long as the server: moved out of the
-    # collector's reach, a full collection no longer walks it (80 ms -> 8 ms with a
-    # thousand jobs running, measured in bench/concurrency.py).
+    # collector's reach, a full collection no longer walks it.
     gc.freeze()
     # Our own access log rather than uvicorn's (see web/access_log.py), at the same level.
     logged = settings.access_log and logging.getLogger().isEnabledFor(logging.INFO)
@@ -177,28 +177,28 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-@user_app.command("add", epilog=cli_users.ROLES_HELP)
+@user_app.command("add", epilog=admin.ROLES_HELP)
 def user_add(
     name: str,
     role: Annotated[list[str] | None, typer.Option("--role", help="Repeat for several")] = None,
-    password_stdin: cli_users.PasswordStdin = False,
+    password_stdin: admin.PasswordStdin = False,
 ) -> None:
     """Create a user (without --password-stdin it can sign in with API keys only)."""
     if not policy.is_valid_user_id(name):
         raise InvalidInput(f"Invalid user name {name!r}: use letters, digits and ._@+- (max 64)")
-    roles = cli_users.checked_roles(role or [])
+    roles = admin.checked_roles(role or [])
     password_hash = None
     if password_stdin:
         from jobhost.auth.passwords import hash_password
 
-        password_hash = hash_password(cli_users.read_password())
+        password_hash = hash_password(admin.read_password())
     store = _open_store(_settings())
     try:
         user = store.users.add_user(name, roles, password_hash)
     finally:
         store.close()
     print(f"created user {user.user_id} with roles: {', '.join(sorted(roles)) or '(none)'}")
-    cli_users.warn_unknown_roles(roles)
+    admin.warn_unknown_roles(roles)
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
@@ -222,7 +222,7 @@ def user_list(as_json: JsonFlag = False) -> None:
     out.print(table)
 
 
-cli_users.register(user_app, lambda: _open_store(_settings()))
+admin.register(user_app, lambda: _open_store(_settings()))
 
 
 @key_app.command("create")
