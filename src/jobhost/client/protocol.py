@@ -14,9 +14,13 @@ from jobhost.client.values import (
     Job,
     JobList,
     OutputPage,
-    job_from_record,
+    error_of,
+    job_from_answer,
     job_list_from_body,
+    message_of,
     output_page_from_body,
+    results_from_body,
+    submitted_job_id,
 )
 from jobhost.errors import JobhostError
 from jobhost.terminal import without_sequences
@@ -135,11 +139,11 @@ def submit(command: str, name: str, **options: Unpack[SubmitOptions]) -> Call[st
     mode = options.get("mode", "BackgroundJob")
     body: dict[str, object] = {"jobName": name, "command": command, "executionMode": mode}
     body.update({key: value for key, value in optional.items() if value is not None})
-    return Call("POST", "/jobs/submit", _job_id_of, body=body)
+    return Call("POST", "/jobs/submit", submitted_job_id, body=body)
 
 
 def get(job_id: str) -> Call[Job]:
-    return Call("GET", "/jobs", _job_of, params={"jobId": job_id})
+    return Call("GET", "/jobs", job_from_answer, params={"jobId": job_id})
 
 
 def list_jobs(**options: Unpack[ListOptions]) -> Call[JobList]:
@@ -162,17 +166,17 @@ def stop(job_id: str) -> Call[str]:
     Uses the stop-only route: a job that has already finished is a 409, never deleted.
     """
     return Call(
-        "POST", "/jobs/stop", _message_of, params={"jobId": job_id}, timeout=STOP_TIMEOUT_SECONDS
+        "POST", "/jobs/stop", message_of, params={"jobId": job_id}, timeout=STOP_TIMEOUT_SECONDS
     )
 
 
 def delete(job_id: str) -> Call[str]:
     """Delete a finished job's record and output (the server refuses unfinished ones)."""
-    return Call("DELETE", "/jobs/results", _message_of, params={"jobId": job_id})
+    return Call("DELETE", "/jobs/results", message_of, params={"jobId": job_id})
 
 
 def results(**scope: Unpack[Scope]) -> Call[tuple[Job, ...]]:
-    return Call("GET", "/jobs/results", _results_of, params=_scope(scope))
+    return Call("GET", "/jobs/results", results_from_body, params=_scope(scope))
 
 
 def read_response(call: Call[T], status: int, content: bytes) -> T:
@@ -274,25 +278,6 @@ def _scope(scope: Scope) -> Params:
     return params
 
 
-def _job_id_of(body: Mapping[str, Any]) -> str:
-    job_id = body["jobId"]
-    if not isinstance(job_id, str):
-        raise TypeError("jobId is not a string")
-    return job_id
-
-
-def _job_of(body: Mapping[str, Any]) -> Job:
-    return job_from_record(body["job"])
-
-
-def _message_of(body: Mapping[str, Any]) -> str:
-    return str(body.get("message") or "")
-
-
-def _results_of(body: Mapping[str, Any]) -> tuple[Job, ...]:
-    return tuple(job_from_record(record) for record in body["results"])
-
-
 def _json_object(content: bytes) -> dict[str, Any] | None:
     try:
         body = json.loads(content)
@@ -302,7 +287,7 @@ def _json_object(content: bytes) -> dict[str, Any] | None:
 
 
 def _error_text(body: Mapping[str, Any], status: int) -> str:
-    error = body.get("error")
+    error = error_of(body)
     text = _one_line(error) if isinstance(error, str) else ""
     return text or f"The server refused the request (HTTP {status})"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+from jobhost import wire
 from jobhost.models import Category, Mode, Status
 
 
@@ -118,34 +119,44 @@ class OutputPage:
 
 
 def job_from_record(record: Mapping[str, Any]) -> Job:
-    """A Job from the API's PascalCase record; KeyError/ValueError/TypeError if malformed."""
+    """A Job from the API's record (``wire.JobRecord``, or ``wire.JobDetail`` from ``get``
+    and ``results``); KeyError/ValueError/TypeError if malformed."""
+    r = cast(wire.JobDetail, record)  # a listing's record lacks the detail keys: .get them
     return Job(
-        id=_str(record["JobID"]),
-        name=_str(record["JobName"]),
-        status=Status(record["Status"]),
-        mode=Mode(record["ExecutionMode"]),
-        user_id=_str(record["UserID"]),
-        description=_optional_str(record.get("Description")),
-        submitted_at=_time(record.get("SubmittedAt")),
-        started_at=_time(record.get("StartedAt")),
-        completed_at=_time(record.get("CompletedAt")),
-        runtime=_optional_float(record.get("Runtime")),
-        success=_optional_bool(record.get("Success")),
-        exit_code=_optional_int(record.get("ExitCode")),
-        can_stop=bool(record.get("CanStop", False)),
-        priority=int(record.get("Priority") or 0),
-        attempt=int(record.get("Attempt") or 0),
-        depends_on=tuple(_str(item) for item in record.get("DependsOn") or ()),
-        command=_optional_str(record.get("Command")),
-        output=_optional_str(record.get("Output")),
-        output_bytes=_optional_int(record.get("OutputBytes")),
-        output_truncated=bool(record.get("OutputTruncated", False)),
+        id=_str(r["JobID"]),
+        name=_str(r["JobName"]),
+        status=Status(r["Status"]),
+        mode=Mode(r["ExecutionMode"]),
+        user_id=_str(r["UserID"]),
+        description=_optional_str(r.get("Description")),
+        submitted_at=_time(r.get("SubmittedAt")),
+        started_at=_time(r.get("StartedAt")),
+        completed_at=_time(r.get("CompletedAt")),
+        runtime=_optional_float(r.get("Runtime")),
+        success=_optional_bool(r.get("Success")),
+        exit_code=_optional_int(r.get("ExitCode")),
+        can_stop=bool(r.get("CanStop", False)),
+        priority=int(r.get("Priority") or 0),
+        attempt=int(r.get("Attempt") or 0),
+        depends_on=tuple(_str(item) for item in r.get("DependsOn") or ()),
+        command=_optional_str(r.get("Command")),
+        output=_optional_str(r.get("Output")),
+        output_bytes=_optional_int(r.get("OutputBytes")),
+        output_truncated=bool(r.get("OutputTruncated", False)),
     )
 
 
+def job_from_answer(body: Mapping[str, Any]) -> Job:
+    return job_from_record(cast(wire.JobResponse, body)["job"])
+
+
+def results_from_body(body: Mapping[str, Any]) -> tuple[Job, ...]:
+    return tuple(job_from_record(record) for record in cast(wire.ResultsResponse, body)["results"])
+
+
 def job_list_from_body(body: Mapping[str, Any]) -> JobList:
-    jobs = body["jobs"]
-    counts = body["counts"]
+    answer = cast(wire.JobListResponse, body)
+    jobs, counts = answer["jobs"], answer["counts"]
     return JobList(
         pending=tuple(job_from_record(item) for item in jobs["pending"]),
         running=tuple(job_from_record(item) for item in jobs["running"]),
@@ -160,14 +171,31 @@ def job_list_from_body(body: Mapping[str, Any]) -> JobList:
 
 
 def output_page_from_body(body: Mapping[str, Any]) -> OutputPage:
+    answer = cast(wire.OutputResponse, body)
     return OutputPage(
-        job_id=_str(body["jobId"]),
-        output=_str(body["output"]),
-        state=Status(body["state"]),
-        runtime=_optional_float(body.get("runtime")),
-        message=_optional_str(body.get("message")),
-        next_offset=int(body["nextOffset"]),
+        job_id=_str(answer["jobId"]),
+        output=_str(answer["output"]),
+        state=Status(answer["state"]),
+        runtime=_optional_float(answer.get("runtime")),
+        message=_optional_str(answer.get("message")),
+        next_offset=int(answer["nextOffset"]),
     )
+
+
+def submitted_job_id(body: Mapping[str, Any]) -> str:
+    job_id = cast(wire.SubmitResponse, body)["jobId"]
+    if not isinstance(job_id, str):
+        raise TypeError("jobId is not a string")
+    return job_id
+
+
+def message_of(body: Mapping[str, Any]) -> str:
+    return str(cast(wire.MessageResponse, body).get("message") or "")
+
+
+def error_of(body: Mapping[str, Any]) -> object:
+    """The refusal's ``error``, unchecked: the server may not be jobhost at all."""
+    return cast(wire.ErrorResponse, body).get("error")
 
 
 def _str(value: object) -> str:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from jobhost.web.deps import Svc, store_work
-from jobhost.web.schemas import DegradedResponse, HealthResponse
+from jobhost.wire import DegradedResponse, HealthResponse
 
 router = APIRouter()
 
@@ -18,12 +16,17 @@ router = APIRouter()
     response_model=HealthResponse,
     responses={503: {"model": DegradedResponse, "description": "The store cannot write"}},
 )
-async def healthz(svc: Svc) -> Any:
+async def healthz(svc: Svc) -> HealthResponse | JSONResponse:
     """200 once the server is ready and its store answers; needs no credentials. 503
     ``degraded``, with the reason, while the store reads but cannot write."""
     await store_work(svc, svc.store.jobs.ping)
     problem = svc.store.db.health.problem()
     if problem is None:
         return {"status": "ok"}
-    body = {"success": False, "error": f"The job store cannot write: {problem}"}
-    return JSONResponse(body | {"status": "degraded", "reason": problem}, 503)
+    body: DegradedResponse = {
+        "success": False,
+        "error": f"The job store cannot write: {problem}",
+        "status": "degraded",
+        "reason": problem,
+    }
+    return JSONResponse(body, 503)

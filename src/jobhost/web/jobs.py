@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -28,9 +28,11 @@ from jobhost.web.records import (
     detailed_record,
     job_record,
 )
-from jobhost.web.schemas import (
-    ERROR_RESPONSES,
+from jobhost.web.schemas import ERROR_RESPONSES
+from jobhost.wire import (
+    JobCounts,
     JobListResponse,
+    JobRecord,
     JobResponse,
     MessageResponse,
     OutputResponse,
@@ -91,14 +93,13 @@ async def submit(request: Request) -> Response:
         return ops.submit(user, parse_json_object(body))
 
     job = await store_work(svc, authenticate_and_submit)
-    return _unchecked(
-        {
-            "success": True,
-            "jobId": job.job_id,
-            "message": "Job submitted successfully",
-            "executionMode": job.mode.value,
-        }
-    )
+    answer: SubmitResponse = {
+        "success": True,
+        "jobId": job.job_id,
+        "message": "Job submitted successfully",
+        "executionMode": job.mode.value,
+    }
+    return _unchecked(answer)
 
 
 @router.get("", response_model=JobListResponse | JobResponse, openapi_extra=NEEDS_CREDENTIALS)
@@ -112,12 +113,16 @@ def get_jobs(
     maxResults: MaxResults = 100,
     allUsers: AllUsers = False,
     userId: UserId = None,
-) -> dict[str, Any] | Response:
+) -> JobResponse | Response:
     """Without ``jobId``: the jobs by category. With it: that one job in full."""
     if jobId is not None:
         job = ops.get(user, jobId)
         output = ops.output_tail(job, RECORD_OUTPUT_BYTES) if job.status.is_finished else None
-        return {"success": True, "job": detailed_record(job, ops.clock.now(), output)}
+        answer: JobResponse = {
+            "success": True,
+            "job": detailed_record(job, ops.clock.now(), output),
+        }
+        return answer
     wanted = {
         Category.PENDING: includePending,
         Category.RUNNING: includeRunning,
@@ -138,7 +143,7 @@ def list_jobs(
     maxResults: MaxResults = 100,
     allUsers: AllUsers = False,
     userId: UserId = None,
-) -> dict[str, Any] | Response:
+) -> JobResponse | Response:
     """The same listing as ``GET jobs`` without ``jobId`` (the seed had both)."""
     return get_jobs(
         user,
@@ -154,14 +159,14 @@ def list_jobs(
 
 
 @router.delete("", response_model=MessageResponse, openapi_extra=NEEDS_CREDENTIALS)
-def delete_job(user: Caller, ops: Ops, jobId: JobId) -> dict[str, Any]:
+def delete_job(user: Caller, ops: Ops, jobId: JobId) -> MessageResponse:
     """Cancel a pending job, stop a running one, or delete a finished one's result."""
     message = ops.stop_or_remove(user, jobId)
     return {"success": True, "message": message, "jobId": jobId.lower()}
 
 
 @router.post("/stop", response_model=MessageResponse, openapi_extra=NEEDS_CREDENTIALS)
-def stop_job(user: Caller, ops: Ops, jobId: JobId) -> dict[str, Any]:
+def stop_job(user: Caller, ops: Ops, jobId: JobId) -> MessageResponse:
     """Cancel a pending job or stop a running one. Unlike DELETE, a job that has already
     finished is a 409 rather than deleted, so a stop that arrives late loses nothing."""
     message = ops.stop(user, jobId)
@@ -182,17 +187,16 @@ def get_output(
     message = None
     if job.output_dropped:
         message = f"Output truncated: {job.output_dropped} bytes past the cap were not kept"
-    return _unchecked(
-        {
-            "success": True,
-            "jobId": job.job_id,
-            "output": text,
-            "runtime": job.runtime(ops.clock.now()),
-            "state": job.status.value,
-            "message": message,
-            "nextOffset": offset + used,
-        }
-    )
+    answer: OutputResponse = {
+        "success": True,
+        "jobId": job.job_id,
+        "output": text,
+        "runtime": job.runtime(ops.clock.now()),
+        "state": job.status.value,
+        "message": message,
+        "nextOffset": offset + used,
+    }
+    return _unchecked(answer)
 
 
 @router.get("/results", response_model=ResultsResponse, openapi_extra=NEEDS_CREDENTIALS)
@@ -216,37 +220,48 @@ def get_results(
         output = ops.output_tail(job, take) if take else b""
         budget -= len(output)
         results.append(detailed_record(job, now, output))
-    return _unchecked({"success": True, "results": results, "count": len(results)})
+    answer: ResultsResponse = {"success": True, "results": results, "count": len(results)}
+    return _unchecked(answer)
 
 
-@router.delete(
-    "/results",
-    response_model=MessageResponse,
-    response_model_exclude_none=True,
-    openapi_extra=NEEDS_CREDENTIALS,
-)
-def delete_result(user: Caller, ops: Ops, jobId: JobId) -> dict[str, Any]:
+@router.delete("/results", response_model=MessageResponse, openapi_extra=NEEDS_CREDENTIALS)
+def delete_result(user: Caller, ops: Ops, jobId: JobId) -> MessageResponse:
     ops.delete_result(user, jobId)
     return {"success": True, "message": DELETED}
 
 
-def _unchecked(content: dict[str, Any]) -> Response:
+def _unchecked(
+    content: SubmitResponse | JobListResponse | OutputResponse | ResultsResponse,
+) -> Response:
     """Our own body, sent without FastAPI checking it against the response model: for a
     thousand running jobs that check cost more than building the records, and for every
     route declared ``def`` it is one more hop to the threadpool and back per request (the
-    busiest routes: submit, output, listings). tests/web/test_record_schemas.py holds the
-    bodies to the models instead."""
+    busiest routes: submit, output, listings). Typing each body as its ``jobhost.wire``
+    record holds it to the documented shape instead (mypy checks the keys)."""
     return JSONResponse(content)
 
 
-def _listing_body(listing: JobListing, now: float) -> dict[str, Any]:
-    def records(category: Category) -> list[dict[str, Any]]:
+def _listing_body(listing: JobListing, now: float) -> JobListResponse:
+    def records(category: Category) -> list[JobRecord]:
         jobs: list[Job] = listing.by_category.get(category, [])
         return [job_record(job, now) for job in jobs]
 
-    counts = {category.value: listing.counts.get(category, 0) for category in Category}
+    pending, running, completed = (
+        listing.counts.get(category, 0)
+        for category in (Category.PENDING, Category.RUNNING, Category.COMPLETED)
+    )
+    counts: JobCounts = {
+        "pending": pending,
+        "running": running,
+        "completed": completed,
+        "total": pending + running + completed,
+    }
     return {
         "success": True,
-        "jobs": {category.value: records(category) for category in Category},
-        "counts": counts | {"total": sum(counts.values())},
+        "jobs": {
+            "pending": records(Category.PENDING),
+            "running": records(Category.RUNNING),
+            "completed": records(Category.COMPLETED),
+        },
+        "counts": counts,
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
@@ -13,12 +13,12 @@ from jobhost.errors import InvalidInput, Unauthorized
 from jobhost.models import User
 from jobhost.web.deps import Ident, Svc, json_object
 from jobhost.web.openapi import NEEDS_CREDENTIALS
-from jobhost.web.schemas import (
-    ERROR_RESPONSES,
-    LoginRequest,
+from jobhost.web.schemas import ERROR_RESPONSES, LoginRequest
+from jobhost.wire import (
     LoginResponse,
     LogoutResponse,
     MeResponse,
+    UserInfo,
 )
 
 router = APIRouter()
@@ -44,7 +44,7 @@ def login(
     response: Response,
     svc: Svc,
     body: Annotated[dict[str, object], Depends(_json_login)],
-) -> dict[str, Any]:
+) -> LoginResponse:
     """Sign in with a password: sets the session cookie and returns the CSRF token."""
     try:
         credentials = LoginRequest.model_validate(body)
@@ -78,7 +78,7 @@ def login(
     openapi_extra=NEEDS_CREDENTIALS,
     responses=ERROR_RESPONSES,
 )
-def logout(request: Request, response: Response, svc: Svc, found: Ident) -> dict[str, Any]:
+def logout(request: Request, response: Response, svc: Svc, found: Ident) -> LogoutResponse:
     """End the browser session (an API key stays valid; revoke it with the CLI)."""
     if found.csrf_token is not None:
         end_session(svc.store.users, request.cookies.get(SESSION_COOKIE, ""))
@@ -89,13 +89,15 @@ def logout(request: Request, response: Response, svc: Svc, found: Ident) -> dict
 @router.get(
     f"{AUTH}/me",
     response_model=MeResponse,
-    response_model_exclude_none=True,
     openapi_extra=NEEDS_CREDENTIALS,
     responses=ERROR_RESPONSES,
 )
-def me(found: Ident) -> dict[str, Any]:
-    return {"success": True, "user": _user_info(found.user), "csrfToken": found.csrf_token}
+def me(found: Ident) -> MeResponse:
+    answer: MeResponse = {"success": True, "user": _user_info(found.user)}
+    if found.csrf_token is not None:
+        answer["csrfToken"] = found.csrf_token
+    return answer
 
 
-def _user_info(user: User) -> dict[str, Any]:
+def _user_info(user: User) -> UserInfo:
     return {"UserID": user.user_id, "Roles": policy.effective_roles(user)}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
 
 from jobhost import policy
 from jobhost.models import Job
+from jobhost.wire import JobDetail, JobRecord
 
 RECORD_OUTPUT_BYTES = 1024 * 1024
 # The largest output offset taken: with a page added it still fits the int64 that SQLite and
@@ -32,7 +32,7 @@ def iso(timestamp: float | None) -> str | None:
     )
 
 
-def job_record(job: Job, now: float) -> dict[str, Any]:
+def job_record(job: Job, now: float) -> JobRecord:
     started, completed = iso(job.started_at), iso(job.completed_at)
     return {
         "JobID": job.job_id,
@@ -56,26 +56,25 @@ def job_record(job: Job, now: float) -> dict[str, Any]:
     }
 
 
-def detailed_record(job: Job, now: float, output: bytes | None) -> dict[str, Any]:
+def detailed_record(job: Job, now: float, output: bytes | None) -> JobDetail:
     """The record plus the command and (for a finished job) the output.
 
     ``output`` is the tail of the stored output; when it is not all of it, a first line
     says how much was left out.
     """
-    record = job_record(job, now)
     text = None
     if output is not None:
         text = output.decode("utf-8", "replace")
         omitted = job.output_size - len(output)
         if omitted > 0:
             text = f"[{omitted} earlier bytes omitted; read them from jobs/output]\n" + text
-    record.update(
-        Command=job.spec.command,
-        Output=text,
-        OutputBytes=job.output_size,
-        OutputTruncated=job.output_dropped > 0,
-    )
-    return record
+    return {
+        **job_record(job, now),
+        "Command": job.spec.command,
+        "Output": text,
+        "OutputBytes": job.output_size,
+        "OutputTruncated": job.output_dropped > 0,
+    }
 
 
 def decode_stream(data: bytes, at_end: bool) -> tuple[str, int]:

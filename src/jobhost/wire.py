@@ -1,0 +1,138 @@
+"""The API's JSON records, declared once: the web builds them, the OpenAPI document is made
+from them and the client reads them, so a key named here is the key on the wire.
+
+Envelopes are lowerCamel, job records PascalCase (as the seed's API had them). Times are
+ISO 8601 UTC strings with milliseconds. ``typing_extensions.TypedDict`` because pydantic
+builds schemas only from it on Python 3.11.
+"""
+
+from __future__ import annotations
+
+from typing import NotRequired
+
+from typing_extensions import TypedDict
+
+
+class ErrorResponse(TypedDict):
+    """Every refusal: ``success`` is false and ``error`` says why, in a sentence."""
+
+    success: bool
+    error: str
+
+
+class JobRecord(TypedDict):
+    JobID: str
+    JobName: str
+    Description: str | None
+    ExecutionMode: str
+    UserID: str
+    Status: str
+    SubmittedAt: str | None
+    StartedAt: str | None
+    CompletedAt: str | None
+    DateStarted: str | None
+    DateCompleted: str | None
+    Runtime: float | None
+    Success: bool | None
+    ExitCode: int | None
+    CanStop: bool
+    Priority: int
+    DependsOn: list[str]
+    Attempt: int
+
+
+class JobDetail(JobRecord):
+    """One job in full; ``Output`` is null until the job has finished."""
+
+    Command: str
+    Output: str | None
+    OutputBytes: int
+    OutputTruncated: bool
+
+
+class SubmitResponse(TypedDict):
+    success: bool
+    jobId: str
+    message: str
+    executionMode: str
+
+
+class JobLists(TypedDict):
+    pending: list[JobRecord]
+    running: list[JobRecord]
+    completed: list[JobRecord]
+
+
+class JobCounts(TypedDict):
+    pending: int
+    running: int
+    completed: int
+    total: int
+
+
+class JobListResponse(TypedDict):
+    success: bool
+    jobs: JobLists
+    counts: JobCounts
+
+
+class JobResponse(TypedDict):
+    success: bool
+    job: JobDetail
+
+
+class MessageResponse(TypedDict):
+    success: bool
+    message: str
+    jobId: NotRequired[str]
+
+
+class OutputResponse(TypedDict):
+    success: bool
+    jobId: str
+    output: str
+    runtime: float | None
+    state: str
+    message: str | None
+    nextOffset: int
+
+
+class ResultsResponse(TypedDict):
+    success: bool
+    results: list[JobDetail]
+    count: int
+
+
+class UserInfo(TypedDict):
+    UserID: str
+    Roles: list[str]
+
+
+class MeResponse(TypedDict):
+    """``csrfToken`` is there when signed in with a session cookie: send it as X-CSRF-Token
+    on changes."""
+
+    success: bool
+    user: UserInfo
+    csrfToken: NotRequired[str]
+
+
+class LoginResponse(TypedDict):
+    success: bool
+    user: UserInfo
+    csrfToken: str
+
+
+class LogoutResponse(TypedDict):
+    success: bool
+
+
+class HealthResponse(TypedDict):
+    status: str
+
+
+class DegradedResponse(ErrorResponse):
+    """/healthz while the store answers reads but cannot write."""
+
+    status: str
+    reason: str
