@@ -89,10 +89,11 @@ def serve(
     """Run the web server and the job engine in one process."""
     from jobhost.engine.lock import lock_data_folder
     from jobhost.listening import bind_listeners
+    from jobhost.store.database import sqlite_file
 
     settings = _settings(host=host, port=port)
     # Before anything touches the folder (store, bootstrap, recovery); held until exit.
-    lock_data_folder(settings.data_dir)
+    lock_data_folder(settings.data_dir, sqlite_file(settings.store_url))
     _configure_logging(settings.log_level)
     # Bound before the first start makes the admin: a busy port must not eat the
     # credentials, which are printed only once.
