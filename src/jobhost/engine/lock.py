@@ -97,9 +97,7 @@ def _take(path: str, what: Path) -> int:
     except BlockingIOError:
         holder = _holder(fd)
         os.close(fd)
-        raise DataFolderInUse(
-            f"another jobhost engine (pid {holder}) is using {what}"
-        ) from None
+        raise DataFolderInUse(f"another jobhost engine (pid {holder}) is using {what}") from None
     except BaseException:
         os.close(fd)
         raise

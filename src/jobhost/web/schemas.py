@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jobhost.auth.passwords import MAX_PASSWORD_CHARS
+
 
 class ErrorResponse(BaseModel):
     success: bool = False
@@ -110,7 +112,7 @@ class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     username: str = Field(max_length=200)
-    password: str = Field(max_length=1000)
+    password: str = Field(max_length=MAX_PASSWORD_CHARS)
 
 
 class LoginResponse(BaseModel):
