@@ -13,7 +13,7 @@ from pathlib import Path
 from jobhost.engine.runners.job_parent import JobParent
 from jobhost.engine.runners.process import running_job_pid
 from jobhost.models import Status
-from jobhost.service.submission import MAX_COMMAND_CHARS
+from jobhost.service.submission import MAX_ARG_BYTES, MAX_COMMAND_CHARS, MAX_ENV_BYTES
 from tests.engine.conftest import Harness, pid_is_gone, wait_until_gone
 
 
@@ -40,6 +40,16 @@ def test_a_request_larger_than_a_socket_packet_reaches_the_job_whole(harness: Ha
     job_id = harness.submit(command, env={"BIG": "y" * 120_000})
     harness.run()
     assert harness.output(job_id).strip() == "120000"
+
+
+def test_the_largest_env_submit_accepts_is_one_exec_takes(harness: Harness) -> None:
+    # Each entry at the per-string limit, and together at the submitted env's share.
+    value = "y" * (MAX_ARG_BYTES - len("BIG0="))
+    count = MAX_ENV_BYTES // (MAX_ARG_BYTES + 1)
+    env = {f"BIG{n}": value for n in range(count)}
+    job_id = harness.submit('printf %s "$BIG0" | wc -c', env=env)
+    harness.run()
+    assert harness.output(job_id).strip() == str(len(value))
 
 
 def test_a_job_outlives_its_parent_and_its_exit_status_is_still_recorded(

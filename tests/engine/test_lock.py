@@ -105,3 +105,24 @@ def test_a_missing_data_folder_is_created_private(tmp_path: Path) -> None:
         assert (data_dir / LOCK_FILE).stat().st_mode & 0o777 == 0o600
     finally:
         lock.release()
+
+
+def test_two_folders_sharing_one_sqlite_file_exclude_each_other(tmp_path: Path) -> None:
+    database = tmp_path / "shared.db"
+    hold = _HOLD.replace("(sys.argv[1]))", "(sys.argv[1]), pathlib.Path(sys.argv[2]))")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", hold, str(tmp_path / "one"), str(database)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+        with pytest.raises(DataFolderInUse) as refused:
+            lock_data_folder(tmp_path / "two", database)
+        assert str(refused.value) == f"another jobhost engine (pid {proc.pid}) is using {database}"
+        # Refused whole: the second folder was let go again, not kept half-held.
+        assert free_for_others(tmp_path / "two")
+    finally:
+        proc.kill()
+        proc.wait()

@@ -80,6 +80,9 @@ def test_an_offset_past_what_an_int64_holds_is_400(admin: httpx.Client) -> None:
     response = admin.get("/jobs/output", params={"jobId": job_id, "offset": 10**23})
     assert response.status_code == 400, response.text
     assert "offset" in response.json()["error"]
+    for digit in ("\u00b2", "\u0661"):  # digits to str.isdigit, not offsets
+        refused = admin.get("/jobs/output", params={"jobId": job_id, "offset": digit})
+        assert refused.status_code == 400, refused.text
     far = admin.get("/jobs/output", params={"jobId": job_id, "offset": 10**15})
     assert far.status_code == 200, far.text
     assert (far.json()["output"], far.json()["nextOffset"]) == ("", 10**15)

@@ -55,3 +55,30 @@ def test_a_second_server_on_the_same_data_folder_refuses_to_start(tmp_path: Path
     finally:
         first.stop()
         kill_jobs_under(tmp_path)
+
+
+def test_a_second_server_on_another_folder_but_the_same_sqlite_file_refuses_to_start(
+    tmp_path: Path,
+) -> None:
+    first_dir, second_dir = tmp_path / "first", tmp_path / "second"
+    first_dir.mkdir()
+    create_user(first_dir, "root", "system_admin")
+    first = Server(first_dir, free_port(), {})
+    first.start()
+    try:
+        assert first.proc is not None
+        database = first_dir / "jobhost.db"
+        second = run_cli(
+            second_dir,
+            "serve",
+            "--port",
+            str(free_port()),
+            env={"JOBHOST_DATABASE_URL": f"sqlite:///{database}"},
+        )
+        assert second.returncode != 0
+        assert second.stdout == ""
+        assert second.stderr == (
+            f"jobhost: another jobhost engine (pid {first.proc.pid}) is using {database}\n"
+        )
+    finally:
+        first.stop()

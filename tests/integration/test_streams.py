@@ -159,6 +159,17 @@ def test_a_finished_jobs_stream_replays_it_and_ends(server: Server, keys: Keys) 
         ("jobId=*", 400, "Invalid jobId: must be a UUID"),
         ("jobId=00000000-0000-4000-8000-000000000000", 404, "Job not found: "),
         ("jobId=00000000-0000-4000-8000-000000000000&offset=-1", 400, "Invalid value for offset"),
+        # Digits to str.isdigit, not to the HTTP route: '²' and the Arabic-Indic one.
+        (
+            "jobId=00000000-0000-4000-8000-000000000000&offset=%C2%B2",
+            400,
+            "Invalid value for offset",
+        ),
+        (
+            "jobId=00000000-0000-4000-8000-000000000000&offset=%D9%A1",
+            400,
+            "Invalid value for offset",
+        ),
     ],
 )
 def test_bad_stream_requests_are_refused_with_a_reason(

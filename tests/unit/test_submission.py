@@ -10,7 +10,12 @@ from hypothesis import strategies as st
 
 from jobhost.errors import InvalidInput
 from jobhost.models import Mode
-from jobhost.service.submission import MAX_COMMAND_CHARS, parse_submission
+from jobhost.service.submission import (
+    MAX_ARG_BYTES,
+    MAX_COMMAND_CHARS,
+    MAX_ENV_BYTES,
+    parse_submission,
+)
 
 INVALID_MODE = "Invalid execution mode. Must be one of: MainLoop, Runspace, BackgroundJob"
 REQUIRED = ["jobName", "command", "executionMode"]
@@ -157,6 +162,33 @@ def test_a_command_at_the_length_limit_is_accepted_and_one_more_is_not() -> None
 @pytest.mark.parametrize("name", ["", "1ABC", "A-B", "A B", "A=B", "Ä", "X" * 129])
 def test_a_bad_env_name_is_refused(name: str) -> None:
     assert _refusal(_payload(env={name: "v"})).startswith("Invalid env")
+
+
+def test_an_env_entry_exec_would_refuse_is_400_naming_it() -> None:
+    # NAME=VALUE may take MAX_ARG_BYTES bytes, counted in UTF-8: exec fails with E2BIG past it.
+    value = "v" * (MAX_ARG_BYTES - len("BIG="))
+    assert parse_submission(_payload(env={"BIG": value})).env == {"BIG": value}
+    assert _refusal(_payload(env={"BIG": value + "v"})) == (
+        f"Invalid env: BIG=VALUE is longer than {MAX_ARG_BYTES} bytes"
+    )
+    assert _refusal(_payload(env={"BIG": "\u20ac" * (MAX_ARG_BYTES // 3)})).startswith(
+        "Invalid env: BIG=VALUE is longer"
+    )
+
+
+def test_an_env_larger_than_its_share_of_arg_max_is_refused() -> None:
+    share = MAX_ENV_BYTES // 10
+    env = {f"V{n}": "v" * share for n in range(11)}
+    assert _refusal(_payload(env=env)) == f"Invalid env: more than {MAX_ENV_BYTES} bytes in all"
+
+
+def test_a_command_counts_its_bytes_too() -> None:
+    # Fewer characters than the limit, but more bytes than one exec argument holds.
+    command = "\u20ac" * (MAX_ARG_BYTES // 3 + 1)
+    assert len(command) < MAX_COMMAND_CHARS
+    assert _refusal(_payload(command=command)) == (
+        f"Invalid command: longer than {MAX_ARG_BYTES} bytes in UTF-8"
+    )
 
 
 def test_an_env_value_with_nul_is_refused() -> None:

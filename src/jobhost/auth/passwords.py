@@ -8,6 +8,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
+# The longest password sign-in takes; the CLI refuses to set a longer one.
+MAX_PASSWORD_CHARS = 1000
 
 
 def hash_password(password: str) -> str:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from jobhost import policy
+from jobhost.auth.passwords import MAX_PASSWORD_CHARS
 from jobhost.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -56,10 +57,17 @@ def warn_unknown_roles(roles: frozenset[str]) -> None:
 
 
 def read_password() -> str:
-    """One line from stdin, without its line end; refused when too short."""
-    password = sys.stdin.readline().rstrip("\r\n")
+    """One line from stdin, without its line end; refused when too short, too long to
+    sign in with, or not UTF-8."""
+    try:  # stdin may decode strictly or keep bad bytes as surrogates, by locale
+        password = sys.stdin.readline().rstrip("\r\n")
+        password.encode("utf-8")
+    except UnicodeError:
+        raise InvalidInput("Password on stdin is not valid UTF-8") from None
     if len(password) < MIN_PASSWORD_CHARS:
         raise InvalidInput(f"Password must be at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise InvalidInput(f"Password must be at most {MAX_PASSWORD_CHARS} characters")
     return password
 
 

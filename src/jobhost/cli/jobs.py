@@ -156,8 +156,19 @@ def _submit_options(
     elif local and parse_mode(mode) is Mode.BACKGROUND_JOB:
         # Python modes refuse a working directory, so only shell jobs get this default.
         with contextlib.suppress(OSError):  # the current directory may have been deleted
-            options["working_directory"] = os.getcwd()
+            options["working_directory"] = _utf8_cwd()
     return options
+
+
+def _utf8_cwd() -> str:
+    here = os.getcwd()
+    try:
+        here.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            "Invalid working directory: the current directory's path is not valid UTF-8; pass --cwd"
+        ) from None
+    return here
 
 
 def is_loopback_url(url: str) -> bool:

@@ -90,10 +90,11 @@ def serve(
     """Run the web server and the job engine in one process."""
     from jobhost.engine.lock import lock_data_folder
     from jobhost.listening import bind_listeners
+    from jobhost.store.database import sqlite_file
 
     settings = _settings(host=host, port=port)
     # Before anything touches the folder (store, bootstrap, recovery); held until exit.
-    lock_data_folder(settings.data_dir)
+    lock_data_folder(settings.data_dir, sqlite_file(settings.store_url))
     _configure_logging(settings.log_level)
     # Bound before the first start makes the admin: a busy port must not eat the
     # credentials, which are printed only once.
@@ -310,8 +311,10 @@ def key_revoke(key_id: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning every error into one line on stderr."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        result = app(args=argv, standalone_mode=False)
+        _check_utf8(args)
+        result = app(args=args, standalone_mode=False)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
@@ -326,7 +329,21 @@ def main(argv: list[str] | None = None) -> int:
     except JobhostError as exc:
         print(f"jobhost: {exc}", file=sys.stderr)
         return 1
+    except UnicodeError as exc:  # e.g. stdin or an environment value that is not UTF-8
+        print(f"jobhost: input is not valid UTF-8 ({exc.__class__.__name__})", file=sys.stderr)
+        return 1
     return result if isinstance(result, int) else 0
+
+
+def _check_utf8(args: list[str]) -> None:
+    """Refuse arguments that are not UTF-8: Python keeps their bytes as lone surrogates,
+    which nothing downstream can send or store."""
+    for position, arg in enumerate(args, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            raise InvalidInput(f"Argument {position} is not valid UTF-8: {shown!r}") from None
 
 
 def run() -> None:

@@ -24,6 +24,7 @@ from jobhost.engine.spool import SPOOL_FOLDER, SpoolIntake
 from jobhost.service.jobs import JobOperations
 from jobhost.settings import Settings
 from jobhost.store import Store
+from jobhost.store.database import sqlite_file
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ class Engine:
         server_env: Mapping[str, str] | None = None,
     ) -> None:
         data_dir = settings.data_dir
-        self._lock = lock_data_folder(data_dir)  # first: a second engine must touch nothing
+        # First: a second engine must touch nothing.
+        self._lock = lock_data_folder(data_dir, sqlite_file(settings.store_url))
         # Done first by the CLI when it opens the store; again here for an engine run
         # without it (a run-as user's workspace must be its own in any case).
         run_as = prepare_data_dir(settings)

@@ -5,7 +5,9 @@ Two engines on one folder adopt, interrupt and record each other's jobs. The loc
 ends, so a crashed server leaves nothing stale behind. The file holds the holder's pid, to
 name it. Its descriptor is close-on-exec, so the job parent and the jobs, which outlive
 the server, never hold it. Taken per data folder with PostgreSQL too: ``runs/`` and the
-spool folder are local. The admin commands (``jobhost user ...``) do not take it.
+spool folder are local. With SQLite a second lock sits beside the database file, so two
+data folders sharing one database file cannot both run its jobs. The admin commands
+(``jobhost user ...``) take neither.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 from jobhost.errors import JobhostError
 
 LOCK_FILE = "engine.lock"
+# Beside a SQLite database file: ``<file>`` + this.
+DATABASE_LOCK_SUFFIX = ".engine-lock"
 # The holder writes its pid right after it takes the lock: a reader between the two waits.
 _PID_WAIT_SECONDS = 0.5
 _PID_POLL_SECONDS = 0.01
@@ -45,44 +49,55 @@ _guard = threading.Lock()
 class DataFolderLock:
     """This process's hold on a data folder; ``release`` once per ``lock_data_folder``."""
 
-    def __init__(self, key: str) -> None:
-        self._key: str | None = key
+    def __init__(self, keys: list[str]) -> None:
+        self._keys = keys
 
     def release(self) -> None:
-        if self._key is None:
-            return
         with _guard:
-            held = _held[self._key]
-            held.holders -= 1
-            if held.holders == 0:
-                del _held[self._key]
-                os.close(held.fd)  # and with it the lock
-        self._key = None
+            for key in self._keys:
+                held = _held[key]
+                held.holders -= 1
+                if held.holders == 0:
+                    del _held[key]
+                    os.close(held.fd)  # and with it the lock
+        self._keys = []
 
 
-def lock_data_folder(data_dir: Path) -> DataFolderLock:
-    """Hold ``data_dir`` for this process (again, if it does already), creating it if
-    needed; DataFolderInUse, naming its pid, if another process holds it."""
+def lock_data_folder(data_dir: Path, database_file: Path | None = None) -> DataFolderLock:
+    """Hold ``data_dir`` (and a SQLite ``database_file``) for this process, again if it
+    does already, creating the folder if needed; DataFolderInUse, naming the holder's
+    pid, if another process holds either."""
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key = os.path.realpath(data_dir)
+    paths = [(os.path.join(os.path.realpath(data_dir), LOCK_FILE), data_dir)]
+    if database_file is not None:
+        paths.append((os.path.realpath(database_file) + DATABASE_LOCK_SUFFIX, database_file))
+    keys: list[str] = []
+    try:
+        for path, what in paths:
+            _hold(path, what)
+            keys.append(path)
+    except BaseException:
+        DataFolderLock(keys).release()
+        raise
+    return DataFolderLock(keys)
+
+
+def _hold(path: str, what: Path) -> None:
     with _guard:
-        held = _held.get(key)
+        held = _held.get(path)
         if held is None:
-            held = _held[key] = _Held(_take(os.path.join(key, LOCK_FILE), data_dir), 0)
+            held = _held[path] = _Held(_take(path, what), 0)
         held.holders += 1
-    return DataFolderLock(key)
 
 
-def _take(path: str, data_dir: Path) -> int:
+def _take(path: str, what: Path) -> int:
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = _holder(fd)
         os.close(fd)
-        raise DataFolderInUse(
-            f"another jobhost engine (pid {holder}) is using {data_dir}"
-        ) from None
+        raise DataFolderInUse(f"another jobhost engine (pid {holder}) is using {what}") from None
     except BaseException:
         os.close(fd)
         raise

@@ -22,6 +22,11 @@ from jobhost.python_source import compile_python
 MAX_COMMAND_CHARS = 100_000  # the kernel refuses a single argument over 128 KiB
 MAX_DESCRIPTION_CHARS = 10_000
 MAX_ENV_ENTRIES = 100
+# The kernel's limits at exec (E2BIG): one argument or NAME=VALUE string, NUL included,
+# may take 128 KiB; all of them together share ARG_MAX (a quarter of the stack limit,
+# 2 MiB by default), so the submitted env gets half of that and the server's the rest.
+MAX_ARG_BYTES = 128 * 1024 - 1
+MAX_ENV_BYTES = 1024 * 1024
 MAX_TIMEOUT_SECONDS = 30 * 86400
 INVALID_MODE = "Invalid execution mode. Must be one of: MainLoop, Runspace, BackgroundJob"
 
@@ -172,6 +177,8 @@ def _check_command(command: str) -> str:
         raise InvalidInput("Missing required field: command")
     if len(command) > MAX_COMMAND_CHARS:
         raise InvalidInput(f"Invalid command: longer than {MAX_COMMAND_CHARS} characters")
+    if _utf8_length(command) > MAX_ARG_BYTES:
+        raise InvalidInput(f"Invalid command: longer than {MAX_ARG_BYTES} bytes in UTF-8")
     if "\0" in command:
         raise InvalidInput("Invalid command: contains a NUL character")
     return command
@@ -189,14 +196,30 @@ def _check_description(description: str | None) -> str | None:
 def _check_env(env: dict[str, str]) -> dict[str, str]:
     if len(env) > MAX_ENV_ENTRIES:
         raise InvalidInput(f"Invalid env: more than {MAX_ENV_ENTRIES} variables")
+    total = 0
     for name, value in env.items():
-        if not _ENV_NAME.fullmatch(name):
-            raise InvalidInput(f"Invalid env: {name!r} is not a valid variable name")
-        if "\0" in value:
-            raise InvalidInput(f"Invalid env: the value of {name} contains a NUL character")
-        if found := _SURROGATE.search(value):
-            raise InvalidInput(f"Invalid env: the value of {name} {_surrogate_reason(found[0])}")
+        total += _check_env_entry(name, value)
+    if total > MAX_ENV_BYTES:
+        raise InvalidInput(f"Invalid env: more than {MAX_ENV_BYTES} bytes in all")
     return env
+
+
+def _check_env_entry(name: str, value: str) -> int:
+    """Refuse what exec would; the entry's size as exec counts it."""
+    if not _ENV_NAME.fullmatch(name):
+        raise InvalidInput(f"Invalid env: {name!r} is not a valid variable name")
+    if "\0" in value:
+        raise InvalidInput(f"Invalid env: the value of {name} contains a NUL character")
+    if found := _SURROGATE.search(value):
+        raise InvalidInput(f"Invalid env: the value of {name} {_surrogate_reason(found[0])}")
+    size = len(name) + 1 + _utf8_length(value)
+    if size > MAX_ARG_BYTES:
+        raise InvalidInput(f"Invalid env: {name}=VALUE is longer than {MAX_ARG_BYTES} bytes")
+    return size + 1
+
+
+def _utf8_length(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _check_directory(path: str | None) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jobhost.auth.passwords import MAX_PASSWORD_CHARS
 from jobhost.wire import ErrorResponse
 
 
@@ -12,7 +13,7 @@ class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     username: str = Field(max_length=200)
-    password: str = Field(max_length=1000)
+    password: str = Field(max_length=MAX_PASSWORD_CHARS)
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {

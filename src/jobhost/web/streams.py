@@ -139,7 +139,8 @@ def _operations(svc: Services) -> JobOperations:
 
 def _offset(websocket: WebSocket) -> int:
     text = websocket.query_params.get("offset", "0")
-    if not text.isdigit() or len(text) > len(str(MAX_OFFSET)):
+    # ASCII only: str.isdigit also takes superscripts and other scripts' digits.
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_OFFSET)):
         raise InvalidInput("Invalid value for offset: must be a whole number of bytes >= 0")
     return int(text)
 
