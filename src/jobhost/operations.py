@@ -14,7 +14,7 @@ from jobhost.clock import Clock
 from jobhost.errors import Conflict, Forbidden, InvalidInput, JobNotFound
 from jobhost.models import Category, Job, Mode, User
 from jobhost.store.job_listing import JobListing, JobQuery
-from jobhost.store.jobs import JobStore
+from jobhost.store.protocol import JobStore
 from jobhost.submission import check_python, parse_submission
 
 CANCELLED = "Job cancelled successfully"

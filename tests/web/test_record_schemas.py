@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from jobhost.clock import SystemClock
 from jobhost.models import JobSpec, Mode, Outcome, Status
 from jobhost.settings import Settings
-from jobhost.store import Store
+from jobhost.store import SqlStore
 from jobhost.store.job_listing import JobQuery
 from jobhost.store.jobs import Finish, OutputChunk
 from jobhost.web.app import BASE, create_app
@@ -35,8 +35,8 @@ FINISHED = [Status.COMPLETED, Status.FAILED, Status.STOPPED, Status.TIMED_OUT]
 
 
 @pytest.fixture
-def store_with_every_state(settings: Settings) -> Iterator[Store]:
-    store = Store.open(settings.store_url, SystemClock())
+def store_with_every_state(settings: Settings) -> Iterator[SqlStore]:
+    store = SqlStore.open(settings.store_url, SystemClock())
     jobs = store.jobs
     spec = JobSpec(name="j", command="true", mode=Mode.BACKGROUND_JOB, description="d")
     for status in FINISHED:
@@ -61,7 +61,7 @@ def assert_matches(record: dict[str, Any], model: type[BaseModel]) -> None:
     model.model_validate(record, strict=True)
 
 
-def test_listing_records_match_the_job_record_model(store_with_every_state: Store) -> None:
+def test_listing_records_match_the_job_record_model(store_with_every_state: SqlStore) -> None:
     listing = store_with_every_state.jobs.listing(JobQuery("alice"))
     body = _listing_body(listing, SystemClock().now())
     JobListResponse.model_validate(body, strict=True)
@@ -73,7 +73,7 @@ def test_listing_records_match_the_job_record_model(store_with_every_state: Stor
     json.dumps(body, allow_nan=False)  # what JSONResponse does with it
 
 
-def test_result_records_match_the_job_detail_model(store_with_every_state: Store) -> None:
+def test_result_records_match_the_job_detail_model(store_with_every_state: SqlStore) -> None:
     jobs = store_with_every_state.jobs
     finished = jobs.listing(JobQuery("alice")).by_category
     results = [

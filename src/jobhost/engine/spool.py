@@ -21,7 +21,7 @@ from jobhost import policy
 from jobhost.clock import Clock
 from jobhost.errors import JobhostError, StoreUnavailable
 from jobhost.operations import JobOperations
-from jobhost.store.users import UserStore
+from jobhost.store.protocol import UserStore
 from jobhost.submission import InvalidJson, load_json
 
 logger = logging.getLogger(__name__)

@@ -119,14 +119,10 @@ async def store_work(svc: Services, work: Callable[[], _T]) -> _T:
     lock): one that would raises StoreBusy before its transaction's first statement, and
     the work starts over on a thread. So ``work`` must be safe to start over from there:
     its earlier writes, if any, idempotent (a key's last use)."""
-    db = svc.store.db
-    if db.answers_without_waiting():
-        try:
-            with db.without_waiting():
-                return work()
-        except StoreBusy:
-            pass
-    return await run_in_threadpool(work)
+    try:
+        return svc.store.run_at_once(work)
+    except StoreBusy:
+        return await run_in_threadpool(work)
 
 
 async def _services(connection: HTTPConnection) -> Services:
