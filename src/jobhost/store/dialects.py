@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -62,15 +63,32 @@ class SqliteDialect:
         self._db = db
         self._compiled = CompiledStatements(db.engine.dialect)
 
-    @contextlib.contextmanager
-    def write(self, wait: bool = True) -> Iterator[Statements]:
-        with self._db.driver_write(wait) as driver:
-            yield DriverStatements(driver, self._compiled)
+    def write(self, wait: bool = True) -> contextlib.AbstractContextManager[Statements]:
+        return _OnDriver(self._db.driver_write(wait), self._compiled)
 
-    @contextlib.contextmanager
-    def read(self) -> Iterator[Statements]:
-        with self._db.driver_read() as driver:
-            yield DriverStatements(driver, self._compiled)
+    def read(self) -> contextlib.AbstractContextManager[Statements]:
+        return _OnDriver(self._db.driver_read(), self._compiled)
+
+
+class _OnDriver:
+    """A driver transaction's context, handing out its Statements (a class rather than a
+    generator: one less frame to resume on the dispatcher's every commit)."""
+
+    __slots__ = ("_compiled", "_transaction")
+
+    def __init__(
+        self,
+        transaction: contextlib.AbstractContextManager[sqlite3.Connection],
+        compiled: CompiledStatements,
+    ) -> None:
+        self._transaction = transaction
+        self._compiled = compiled
+
+    def __enter__(self) -> Statements:
+        return DriverStatements(self._transaction.__enter__(), self._compiled)
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        return self._transaction.__exit__(*exc)
 
 
 class PostgresqlDialect:

@@ -37,10 +37,16 @@ class DriverSql:
 
 class _Compiler(SQLiteCompiler):
     """SQLite's compiler, rendering the statements' SQLite hints (``INDEXED BY``), which
-    SQLAlchemy's own leaves out."""
+    SQLAlchemy's own leaves out, and no ``OFFSET 0`` after a LIMIT (one value less to bind
+    at every claim)."""
 
     def get_from_hint_text(self, table: Any, text: str | None) -> str | None:
         return text
+
+    def limit_clause(self, select: Any, **kw: Any) -> str:
+        if select._limit_clause is not None and select._offset_clause is None:
+            return "\n LIMIT " + self.process(select._limit_clause, **kw)
+        return str(super().limit_clause(select, **kw))  # type: ignore[no-untyped-call]
 
 
 class CompiledStatements:
