@@ -21,13 +21,13 @@ from sqlalchemy import insert, text
 from jobhost.clock import SystemClock
 from jobhost.engine.engine import Engine
 from jobhost.settings import load_settings
-from jobhost.store import Store
+from jobhost.store import SqlStore
 from jobhost.store.schema import jobs
 
 COMMANDS = {"Runspace": "pass", "BackgroundJob": "true"}
 
 
-def queue(store: Store, mode: str, count: int) -> None:
+def queue(store: SqlStore, mode: str, count: int) -> None:
     now = time.time()
     rows = [
         {
@@ -52,7 +52,7 @@ def drain(mode: str, count: int, limit: int) -> float:
     settings = load_settings(
         {"JOBHOST_DATA_DIR": str(data_dir), "JOBHOST_MAX_CONCURRENT_JOBS": str(limit)}
     )
-    store = Store.open(settings.store_url, SystemClock())
+    store = SqlStore.open(settings.store_url, SystemClock())
     queue(store, mode, count)
     engine = Engine(settings, store, SystemClock())
     engine.start()

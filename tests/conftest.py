@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from jobhost.clock import SystemClock
 from jobhost.settings import Settings
-from jobhost.store import Store
+from jobhost.store import SqlStore
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "JOBHOST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -69,7 +69,7 @@ def settings(data_dir: Path) -> Settings:
 
 
 @pytest.fixture
-def sqlite_store(settings: Settings) -> Iterator[Store]:
-    store = Store.open(settings.store_url, SystemClock())
+def sqlite_store(settings: Settings) -> Iterator[SqlStore]:
+    store = SqlStore.open(settings.store_url, SystemClock())
     yield store
     store.close()

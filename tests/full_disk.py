@@ -4,10 +4,10 @@ SQLITE_FULL ("database or disk is full"), the error a full disk gives."""
 
 from __future__ import annotations
 
-from jobhost.store import Store
+from jobhost.store import SqlStore
 
 
-def cap_the_file(store: Store, spare_pages: int = 0) -> None:
+def cap_the_file(store: SqlStore, spare_pages: int = 0) -> None:
     """Let none of the store's driver write connections grow the database file by more
     than ``spare_pages`` pages from now on."""
     for at_once in (False, True):

@@ -17,7 +17,7 @@ from jobhost.engine.runners.process import ProcessRunner
 from jobhost.engine.runners.process_tree import become_subreaper
 from jobhost.models import Job, JobSpec, Mode
 from jobhost.settings import Settings
-from jobhost.store import Store
+from jobhost.store import SqlStore
 from tests.integration.server import kill_jobs_under
 
 SERVER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "SERVER_SECRET": "do-not-leak"}
@@ -26,7 +26,7 @@ SERVER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "SERVER_SECRET": "do-not-l
 class Harness:
     """A dispatcher and recorder over one store; ``run`` drains the queue in burst mode."""
 
-    def __init__(self, settings: Settings, store: Store, node: str = "test-node") -> None:
+    def __init__(self, settings: Settings, store: SqlStore, node: str = "test-node") -> None:
         self.settings = settings
         self.store = store
         self.node = node
@@ -98,7 +98,7 @@ class Harness:
 
 
 @pytest.fixture
-def make_harness(settings: Settings, sqlite_store: Store) -> Iterator[Callable[..., Harness]]:
+def make_harness(settings: Settings, sqlite_store: SqlStore) -> Iterator[Callable[..., Harness]]:
     become_subreaper()
     made: list[Harness] = []
 

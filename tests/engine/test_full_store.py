@@ -12,7 +12,7 @@ import pytest
 from jobhost.engine.recorder import OUTPUT_LOST_NOTE, Recorder
 from jobhost.engine.sources import BufferSource
 from jobhost.models import JobSpec, Mode, Outcome, Status
-from jobhost.store import Store
+from jobhost.store import SqlStore
 from tests.engine.conftest import Harness
 from tests.full_disk import cap_the_file
 
@@ -20,14 +20,14 @@ from tests.full_disk import cap_the_file
 _SPARE_PAGES = 8
 
 
-def _running_job(store: Store) -> str:
+def _running_job(store: SqlStore) -> str:
     job_id = store.jobs.submit("u", JobSpec("full", "x", Mode.RUNSPACE)).job_id
     store.jobs.claim(1, "n")
     return job_id
 
 
 def test_a_job_that_ends_while_its_output_cannot_be_stored_ends_failed(
-    sqlite_store: Store,
+    sqlite_store: SqlStore,
 ) -> None:
     job_id = _running_job(sqlite_store)
     recorder = Recorder(sqlite_store.jobs, cap_bytes=64 << 20, flush_seconds=0.01)

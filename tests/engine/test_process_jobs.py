@@ -245,7 +245,8 @@ def test_timeouts_hold_while_the_store_refuses_writes(
         output = await harness.wait_for_output(job_id, "pid=")
         await asyncio.sleep(0.4)  # past the job's timeout
         # From here on every write fails, as on a full disk: the claim of each cycle too.
-        monkeypatch.setattr(harness.store.jobs, "record", _refuse)
+        for verb in ("record", "record_and_claim", "claim"):
+            monkeypatch.setattr(harness.store.jobs, verb, _refuse)
         with pytest.raises(StoreUnavailable):
             await harness.dispatcher.cycle()
         pid = int(re.findall(r"pid=(\d+)", output)[0])

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from jobhost.clock import SystemClock
 from jobhost.models import Mode, Status
 from jobhost.settings import Settings
-from jobhost.store import Store
+from jobhost.store import SqlStore
 from tests.engine.conftest import Harness
 
 PRINT_MANY = """
@@ -213,7 +213,7 @@ def test_a_stop_asked_through_another_store_is_found_without_a_wake_up(
 ) -> None:
     # Another process (or node) sharing the database: its request reaches this engine only
     # through the store, found by the dispatcher's once-per-tick look.
-    elsewhere = Store.open(settings.store_url, SystemClock())
+    elsewhere = SqlStore.open(settings.store_url, SystemClock())
     job_id = harness.submit("print('spinning', flush=True)\nwhile True:\n    pass", Mode.RUNSPACE)
 
     async def stop_from_elsewhere() -> None:

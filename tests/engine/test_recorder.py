@@ -9,18 +9,21 @@ from jobhost.engine.recorder import QUIET_READ_MAX_SECONDS, FinishedHere, Record
 from jobhost.engine.sources import BufferSource
 from jobhost.errors import StoreUnavailable
 from jobhost.models import Job, JobSpec, Mode, Outcome, Status
-from jobhost.store import Store
+from jobhost.store import SqlStore
 from jobhost.store.claims import ClaimOrder
-from jobhost.store.jobs import Finish, JobStore, OutputChunk, OutputProgress
+from jobhost.store.jobs import Finish, OutputChunk, OutputProgress
+from jobhost.store.protocol import Recording
 
 
-def _running_job(store: Store) -> str:
+def _running_job(store: SqlStore) -> str:
     job_id = store.jobs.submit("u", JobSpec("cap", "x", Mode.RUNSPACE)).job_id
     store.jobs.claim(1, "n")
     return job_id
 
 
-def test_output_past_the_cap_is_counted_not_kept_and_the_job_says_so(sqlite_store: Store) -> None:
+def test_output_past_the_cap_is_counted_not_kept_and_the_job_says_so(
+    sqlite_store: SqlStore,
+) -> None:
     job_id = _running_job(sqlite_store)
     recorder = Recorder(sqlite_store.jobs, cap_bytes=4096, flush_seconds=0.01)
     buffer = BufferSource()
@@ -41,11 +44,12 @@ def test_output_past_the_cap_is_counted_not_kept_and_the_job_says_so(sqlite_stor
     assert output[4096:] == b"\n[Output truncated: 95904 more bytes were written and not kept]\n"
 
 
-class FlakyJobs(JobStore):
-    """A real store that is unavailable for its first few writes."""
+class FlakyJobs:
+    """The recorder's view of a real store (``Recording``), unavailable for its first few
+    writes."""
 
-    def __init__(self, inner: JobStore, failures: int) -> None:
-        super().__init__(inner.db, inner.clock)
+    def __init__(self, inner: Recording, failures: int) -> None:
+        self.inner = inner
         self.failures = failures
 
     def record(
@@ -53,15 +57,27 @@ class FlakyJobs(JobStore):
         chunks: Sequence[OutputChunk] = (),
         progress: Sequence[OutputProgress] = (),
         finishes: Sequence[Finish] = (),
-        claim: ClaimOrder | None = None,
+    ) -> None:
+        self._fail_at_first()
+        self.inner.record(chunks, progress, finishes)
+
+    def record_and_claim(
+        self,
+        order: ClaimOrder,
+        chunks: Sequence[OutputChunk] = (),
+        progress: Sequence[OutputProgress] = (),
+        finishes: Sequence[Finish] = (),
     ) -> list[Job]:
+        self._fail_at_first()
+        return self.inner.record_and_claim(order, chunks, progress, finishes)
+
+    def _fail_at_first(self) -> None:
         if self.failures > 0:
             self.failures -= 1
             raise StoreUnavailable()
-        return super().record(chunks, progress, finishes, claim)
 
 
-def test_nothing_is_lost_while_the_store_is_briefly_unavailable(sqlite_store: Store) -> None:
+def test_nothing_is_lost_while_the_store_is_briefly_unavailable(sqlite_store: SqlStore) -> None:
     job_id = _running_job(sqlite_store)
     flaky = FlakyJobs(sqlite_store.jobs, failures=2)
     recorder = Recorder(flaky, cap_bytes=1 << 20, flush_seconds=0.01)
@@ -90,7 +106,9 @@ class CountingSource(BufferSource):
         return super().read(limit)
 
 
-def test_a_quiet_job_is_read_less_often_but_its_output_is_never_lost(sqlite_store: Store) -> None:
+def test_a_quiet_job_is_read_less_often_but_its_output_is_never_lost(
+    sqlite_store: SqlStore,
+) -> None:
     job_id = _running_job(sqlite_store)
     recorder = Recorder(sqlite_store.jobs, cap_bytes=1 << 20, flush_seconds=0.01)
     source = CountingSource()
@@ -110,14 +128,14 @@ def test_a_quiet_job_is_read_less_often_but_its_output_is_never_lost(sqlite_stor
     assert sqlite_store.jobs.read_output(job_id, 0, 100) == b"late line\nlast words\n"
 
 
-def _finished(store: Store, job_id: str) -> tuple[Status, bytes]:
+def _finished(store: SqlStore, job_id: str) -> tuple[Status, bytes]:
     job = store.jobs.get(job_id)
     assert job is not None
     return job.status, store.jobs.read_output(job_id, 0, 1 << 24)
 
 
 def test_finish_here_records_small_ends_at_once_on_the_calling_thread(
-    sqlite_store: Store,
+    sqlite_store: SqlStore,
 ) -> None:
     recorder = Recorder(sqlite_store.jobs, cap_bytes=1 << 20, flush_seconds=60)  # never flushes
     ids = [_running_job(sqlite_store) for _ in range(3)]
@@ -134,7 +152,7 @@ def test_finish_here_records_small_ends_at_once_on_the_calling_thread(
 
 
 def test_finish_here_leaves_a_job_with_much_output_to_the_recorder_thread(
-    sqlite_store: Store,
+    sqlite_store: SqlStore,
 ) -> None:
     recorder = Recorder(sqlite_store.jobs, cap_bytes=1 << 24, flush_seconds=60)
     job_id = _running_job(sqlite_store)
@@ -152,7 +170,9 @@ def test_finish_here_leaves_a_job_with_much_output_to_the_recorder_thread(
     assert _finished(sqlite_store, job_id) == (Status.COMPLETED, data)
 
 
-def test_finish_here_leaves_everything_while_the_store_is_unavailable(sqlite_store: Store) -> None:
+def test_finish_here_leaves_everything_while_the_store_is_unavailable(
+    sqlite_store: SqlStore,
+) -> None:
     job_id = _running_job(sqlite_store)
     flaky = FlakyJobs(sqlite_store.jobs, failures=1)
     recorder = Recorder(flaky, cap_bytes=1 << 20, flush_seconds=0.01)
@@ -167,7 +187,7 @@ def test_finish_here_leaves_everything_while_the_store_is_unavailable(sqlite_sto
     assert _finished(sqlite_store, job_id) == (Status.FAILED, b"kept\n")
 
 
-def test_finish_here_claims_the_freed_slots_in_the_same_transaction(sqlite_store: Store) -> None:
+def test_finish_here_claims_the_freed_slots_in_the_same_transaction(sqlite_store: SqlStore) -> None:
     recorder = Recorder(sqlite_store.jobs, cap_bytes=1 << 24, flush_seconds=60)
     small, large = _running_job(sqlite_store), _running_job(sqlite_store)
     for job_id, size in [(small, 10), (large, 2 << 20)]:

@@ -16,7 +16,7 @@ from jobhost.models import Category, Job, Mode, Status
 from jobhost.policy import ELEVATED_REFUSAL, MAIN_LOOP_REFUSAL
 from jobhost.service.jobs import JobOperations
 from jobhost.settings import Settings
-from jobhost.store import Store
+from jobhost.store import SqlStore
 from jobhost.store.job_listing import JobQuery
 from tests.engine.conftest import Harness
 from tests.store.conftest import FakeClock
@@ -30,8 +30,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(settings: Settings, clock: FakeClock) -> Iterator[Store]:
-    opened = Store.open(settings.store_url, clock)
+def store(settings: Settings, clock: FakeClock) -> Iterator[SqlStore]:
+    opened = SqlStore.open(settings.store_url, clock)
     opened.users.add_user("manager", frozenset({"task_manager"}), None)
     opened.users.add_user("plain", frozenset(), None)
     yield opened
@@ -39,7 +39,7 @@ def store(settings: Settings, clock: FakeClock) -> Iterator[Store]:
 
 
 @pytest.fixture
-def spool(settings: Settings, store: Store, clock: FakeClock) -> SpoolIntake:
+def spool(settings: Settings, store: SqlStore, clock: FakeClock) -> SpoolIntake:
     root = settings.data_dir / "JobSubmission"
     root.mkdir()
     operations = JobOperations(store.jobs, clock, lambda: None, 5.0)
@@ -59,7 +59,7 @@ def drop(spool: SpoolIntake, clock: FakeClock, folder: str, name: str, content: 
     return path
 
 
-def pending_jobs(store: Store, user_id: str) -> list[Job]:
+def pending_jobs(store: SqlStore, user_id: str) -> list[Job]:
     query = JobQuery(user_id, frozenset({Category.PENDING}))
     return store.jobs.listing(query).by_category.get(Category.PENDING, [])
 
@@ -71,7 +71,7 @@ def rejection(spool: SpoolIntake, name: str) -> str:
 
 
 def test_an_accepted_file_becomes_the_users_job_and_is_removed(
-    spool: SpoolIntake, store: Store, clock: FakeClock
+    spool: SpoolIntake, store: SqlStore, clock: FakeClock
 ) -> None:
     path = drop(spool, clock, "manager", "job.json", {**SHELL_JOB, "description": "from cron"})
 
@@ -88,7 +88,9 @@ def test_an_accepted_file_becomes_the_users_job_and_is_removed(
     assert not spool.rejected.exists()
 
 
-def test_files_are_taken_in_name_order(spool: SpoolIntake, store: Store, clock: FakeClock) -> None:
+def test_files_are_taken_in_name_order(
+    spool: SpoolIntake, store: SqlStore, clock: FakeClock
+) -> None:
     for name in ("b.json", "a.json", "c.json"):
         drop(spool, clock, "manager", name, {**SHELL_JOB, "jobName": name})
 
@@ -101,7 +103,7 @@ def test_files_are_taken_in_name_order(spool: SpoolIntake, store: Store, clock: 
 
 
 def test_invalid_json_is_rejected_with_the_reason_and_never_retried(
-    spool: SpoolIntake, store: Store, clock: FakeClock
+    spool: SpoolIntake, store: SqlStore, clock: FakeClock
 ) -> None:
     drop(spool, clock, "manager", "bad.json", '{"jobName": "x", ')
 
@@ -148,7 +150,7 @@ def test_a_file_still_being_written_is_left_until_it_settles(
     ],
 )  # fmt: skip
 def test_bad_submissions_are_rejected_with_the_apis_reason(
-    spool: SpoolIntake, store: Store, clock: FakeClock, content: object, reason: str
+    spool: SpoolIntake, store: SqlStore, clock: FakeClock, content: object, reason: str
 ) -> None:
     drop(spool, clock, "manager", "job.json", content)
 
@@ -159,7 +161,7 @@ def test_bad_submissions_are_rejected_with_the_apis_reason(
 
 
 def test_the_users_current_roles_decide_not_the_file(
-    spool: SpoolIntake, store: Store, clock: FakeClock
+    spool: SpoolIntake, store: SqlStore, clock: FakeClock
 ) -> None:
     # The seed wrote roles into the file and trusted them; here they are refused outright,
     # and the user's stored roles are what is checked.
@@ -174,7 +176,7 @@ def test_the_users_current_roles_decide_not_the_file(
 
 
 def test_a_folder_named_for_no_existing_user_has_its_files_rejected(
-    spool: SpoolIntake, store: Store, clock: FakeClock
+    spool: SpoolIntake, store: SqlStore, clock: FakeClock
 ) -> None:
     drop(spool, clock, "mallory", "job.json", SHELL_JOB)
 
@@ -185,7 +187,7 @@ def test_a_folder_named_for_no_existing_user_has_its_files_rejected(
 
 
 def test_only_json_files_in_user_id_folders_are_read(
-    spool: SpoolIntake, store: Store, clock: FakeClock
+    spool: SpoolIntake, store: SqlStore, clock: FakeClock
 ) -> None:
     ignored = [
         drop(spool, clock, "manager", "notes.txt", SHELL_JOB),
@@ -202,7 +204,7 @@ def test_only_json_files_in_user_id_folders_are_read(
 
 
 def test_links_out_of_the_spool_are_never_followed(
-    spool: SpoolIntake, store: Store, clock: FakeClock, tmp_path: Path
+    spool: SpoolIntake, store: SqlStore, clock: FakeClock, tmp_path: Path
 ) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -275,7 +277,7 @@ def make_bad_entries(folder: Path, count: int) -> list[str]:
 
 
 def test_bad_entries_are_rejected_without_leaking_or_stopping_the_pass(
-    spool: SpoolIntake, store: Store, clock: FakeClock
+    spool: SpoolIntake, store: SqlStore, clock: FakeClock
 ) -> None:
     # The store opens its connections lazily over the first two submissions (its pool's, then
     # the driver writes' own); the count after them is the base.

@@ -10,7 +10,7 @@ import pytest
 from jobhost.clock import SystemClock
 from jobhost.models import JobSpec, Mode
 from jobhost.settings import Settings
-from jobhost.store import Store
+from jobhost.store import SqlStore
 from tests.integration.conftest import Keys
 from tests.integration.server import Server, wait_finished, wait_for
 
@@ -68,7 +68,7 @@ def store_submit(server: Server, user_id: str, command: str) -> str:
     Users without elevated roles cannot submit free-form commands; their jobs arrive
     through catalog entries, which later work adds. Until then the store stands in.
     """
-    store = Store.open(Settings(data_dir=server.data_dir).store_url, SystemClock())
+    store = SqlStore.open(Settings(data_dir=server.data_dir).store_url, SystemClock())
     try:
         spec = JobSpec(name=f"{user_id}'s job", command=command, mode=Mode.RUNSPACE)
         return store.jobs.submit(user_id, spec).job_id

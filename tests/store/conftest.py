@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete
 
 from jobhost.settings import Settings
-from jobhost.store import Store
+from jobhost.store import SqlStore
 from jobhost.store.schema import api_keys, job_output, job_totals, jobs, users
 
 DIALECTS = [
@@ -48,7 +48,7 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def empty(store: Store) -> None:
+def empty(store: SqlStore) -> None:
     """Delete every row, children before parents (a module shares one PostgreSQL database)."""
     with store.db.write() as conn:
         for table in (job_output, jobs, job_totals, api_keys, users):
@@ -64,9 +64,11 @@ def _url(request: pytest.FixtureRequest, settings: Settings) -> str:
 
 
 @pytest.fixture(params=DIALECTS)
-def store(request: pytest.FixtureRequest, settings: Settings, clock: FakeClock) -> Iterator[Store]:
+def store(
+    request: pytest.FixtureRequest, settings: Settings, clock: FakeClock
+) -> Iterator[SqlStore]:
     """A migrated store on the fake ``clock``, with no rows in any table."""
-    opened = Store.open(_url(request, settings), clock)
+    opened = SqlStore.open(_url(request, settings), clock)
     try:
         empty(opened)
         yield opened

@@ -11,14 +11,14 @@ from sqlalchemy import text
 from jobhost.clock import SystemClock
 from jobhost.errors import StoreUnavailable
 from jobhost.models import JobSpec, Mode
-from jobhost.store import Store
+from jobhost.store import SqlStore
 from jobhost.store.checkpoint import SAFETY_NET_PAGES, WalCheckpointer
 from jobhost.store.jobs import OutputChunk
 
 EIGHT_MIB = 8 * 1024 * 1024
 
 
-def _write_output(store: Store) -> None:
+def _write_output(store: SqlStore) -> None:
     job = store.jobs.submit("u", JobSpec(name="j", command="true", mode=Mode.BACKGROUND_JOB))
     store.jobs.claim(1, "n")
     store.jobs.record([OutputChunk(job.job_id, 0, b"x" * EIGHT_MIB)])
@@ -26,7 +26,7 @@ def _write_output(store: Store) -> None:
 
 def test_commits_leave_the_log_to_the_thread_which_moves_it(tmp_path: Path) -> None:
     path = tmp_path / "bg.db"
-    store = Store.open(f"sqlite:///{path}", SystemClock(), background_checkpoints=True)
+    store = SqlStore.open(f"sqlite:///{path}", SystemClock(), background_checkpoints=True)
     try:
         with store.db.read() as conn:
             pages = conn.execute(text("PRAGMA wal_autocheckpoint")).scalar()
@@ -42,7 +42,7 @@ def test_commits_leave_the_log_to_the_thread_which_moves_it(tmp_path: Path) -> N
 
 def test_without_the_thread_sqlite_checkpoints_on_commit(tmp_path: Path) -> None:
     path = tmp_path / "fg.db"
-    store = Store.open(f"sqlite:///{path}", SystemClock())
+    store = SqlStore.open(f"sqlite:///{path}", SystemClock())
     try:
         with store.db.read() as conn:
             assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from jobhost.models import Category, Job, JobSpec, Mode, Outcome, Status
-from jobhost.store import JobStore, Store
+from jobhost.store import JobStore, SqlStore
 from jobhost.store.claims import ClaimOrder
 from jobhost.store.job_listing import JobQuery
 from jobhost.store.jobs import CHUNK_BYTES, Finish, OutputChunk, OutputProgress
@@ -27,7 +27,7 @@ def spec(name: str, mode: Mode = Mode.BACKGROUND_JOB, priority: int = 0) -> JobS
     return JobSpec(name=name, command=f"echo {name}", mode=mode, priority=priority)
 
 
-def submit(store: Store, name: str, user_id: str = "alice", **options: object) -> Job:
+def submit(store: SqlStore, name: str, user_id: str = "alice", **options: object) -> Job:
     return store.jobs.submit(user_id, spec(name, **options))  # type: ignore[arg-type]
 
 
@@ -35,17 +35,17 @@ def names(jobs: list[Job]) -> list[str]:
     return [job.spec.name for job in jobs]
 
 
-def current(store: Store, job: Job) -> Job:
+def current(store: SqlStore, job: Job) -> Job:
     found = store.jobs.get(job.job_id)
     assert found is not None
     return found
 
 
-def finish(store: Store, job: Job, status: Status, exit_code: int | None = None) -> None:
+def finish(store: SqlStore, job: Job, status: Status, exit_code: int | None = None) -> None:
     store.jobs.record(finishes=[Finish(job.job_id, Outcome(status, exit_code))])
 
 
-def claim_all(store: Store, count: int, node: str = "node-a") -> list[Job]:
+def claim_all(store: SqlStore, count: int, node: str = "node-a") -> list[Job]:
     claimed = store.jobs.claim(count, node)
     assert len(claimed) == count
     return claimed
@@ -69,7 +69,7 @@ MINIMAL_SPEC = JobSpec(name="x", command="true", mode=Mode.MAIN_LOOP)
 
 @pytest.mark.parametrize("job_spec", [FULL_SPEC, MINIMAL_SPEC], ids=["full", "minimal"])
 def test_submit_then_get_returns_every_field(
-    store: Store, clock: FakeClock, job_spec: JobSpec
+    store: SqlStore, clock: FakeClock, job_spec: JobSpec
 ) -> None:
     submitted = store.jobs.submit("alice", job_spec)
 
@@ -85,12 +85,12 @@ def test_submit_then_get_returns_every_field(
     assert (fetched.output_size, fetched.output_dropped) == (0, 0)
 
 
-def test_submit_gives_each_job_its_own_id(store: Store) -> None:
+def test_submit_gives_each_job_its_own_id(store: SqlStore) -> None:
     ids = {submit(store, f"job{i}").job_id for i in range(5)}
     assert len(ids) == 5
 
 
-def test_get_of_an_unknown_job_is_none(store: Store) -> None:
+def test_get_of_an_unknown_job_is_none(store: SqlStore) -> None:
     submit(store, "other")
     assert store.jobs.get("00000000-0000-0000-0000-000000000000") is None
 
@@ -98,14 +98,14 @@ def test_get_of_an_unknown_job_is_none(store: Store) -> None:
 # --- claim ------------------------------------------------------------------------------------
 
 
-def test_claim_takes_higher_priority_first_then_fifo(store: Store) -> None:
+def test_claim_takes_higher_priority_first_then_fifo(store: SqlStore) -> None:
     for name, priority in [("a", 0), ("b", 0), ("c", 5), ("d", -1), ("e", 5), ("f", 0)]:
         submit(store, name, priority=priority)
 
     assert names(store.jobs.claim(10, "n")) == ["c", "e", "a", "b", "f", "d"]
 
 
-def test_claim_one_at_a_time_follows_the_same_order(store: Store) -> None:
+def test_claim_one_at_a_time_follows_the_same_order(store: SqlStore) -> None:
     for name, priority in [("a", 0), ("b", 2), ("c", 0), ("d", 2)]:
         submit(store, name, priority=priority)
 
@@ -114,7 +114,7 @@ def test_claim_one_at_a_time_follows_the_same_order(store: Store) -> None:
     assert order == [["b"], ["d"], ["a"], ["c"], []]
 
 
-def test_claim_respects_the_limit(store: Store) -> None:
+def test_claim_respects_the_limit(store: SqlStore) -> None:
     for i in range(5):
         submit(store, f"j{i}")
 
@@ -126,7 +126,7 @@ def test_claim_respects_the_limit(store: Store) -> None:
     assert store.jobs.claim(10, "n") == []
 
 
-def test_claim_stops_after_the_first_main_loop_job(store: Store) -> None:
+def test_claim_stops_after_the_first_main_loop_job(store: SqlStore) -> None:
     submit(store, "bg1")
     submit(store, "main1", mode=Mode.MAIN_LOOP)
     submit(store, "bg2", mode=Mode.RUNSPACE)
@@ -142,7 +142,7 @@ def test_claim_stops_after_the_first_main_loop_job(store: Store) -> None:
     assert names(listing.by_category[Category.PENDING]) == ["bg3"]
 
 
-def test_claim_without_a_barrier_passes_main_loop_jobs(store: Store) -> None:
+def test_claim_without_a_barrier_passes_main_loop_jobs(store: SqlStore) -> None:
     submit(store, "main1", mode=Mode.MAIN_LOOP)
     submit(store, "main2", mode=Mode.MAIN_LOOP)
     submit(store, "bg")
@@ -150,7 +150,7 @@ def test_claim_without_a_barrier_passes_main_loop_jobs(store: Store) -> None:
     assert names(store.jobs.claim(10, "n")) == ["main1", "main2", "bg"]
 
 
-def test_record_claims_a_slot_for_each_job_it_finishes(store: Store) -> None:
+def test_record_claims_a_slot_for_each_job_it_finishes(store: SqlStore) -> None:
     for i in range(3):
         submit(store, f"r{i}")
     running = store.jobs.claim(3, "n")
@@ -158,7 +158,7 @@ def test_record_claims_a_slot_for_each_job_it_finishes(store: Store) -> None:
         submit(store, f"q{i}")
     finishes = [Finish(job.job_id, Outcome(Status.COMPLETED, 0)) for job in running[:2]]
 
-    claimed = store.jobs.record(finishes=finishes, claim=ClaimOrder(free=1, node="n"))
+    claimed = store.jobs.record_and_claim(ClaimOrder(free=1, node="n"), finishes=finishes)
 
     assert names(claimed) == ["q0", "q1", "q2"]
     listing = store.jobs.listing(JobQuery(None))
@@ -166,7 +166,7 @@ def test_record_claims_a_slot_for_each_job_it_finishes(store: Store) -> None:
     assert listing.counts[Category.COMPLETED] == 2
 
 
-def test_claim_marks_jobs_running_on_the_node(store: Store, clock: FakeClock) -> None:
+def test_claim_marks_jobs_running_on_the_node(store: SqlStore, clock: FakeClock) -> None:
     job = submit(store, "a")
     submitted_at = clock.now()
     clock.advance(12.5)
@@ -192,7 +192,7 @@ def _claim_until_empty(
 
 
 def claim_concurrently(
-    store: Store, clock: FakeClock, shared: bool, barrier: Mode | None = None
+    store: SqlStore, clock: FakeClock, shared: bool, barrier: Mode | None = None
 ) -> dict[str, list[str]]:
     """Job ids that each of four threads claimed (in its order) until the queue was empty.
 
@@ -203,7 +203,9 @@ def claim_concurrently(
     with ExitStack() as stack:
         stores = [store] * threads
         if not shared:
-            stores = [stack.enter_context(closing(Store.open(store.db.url, clock))) for _ in stores]
+            stores = [
+                stack.enter_context(closing(SqlStore.open(store.db.url, clock))) for _ in stores
+            ]
         with ThreadPoolExecutor(threads) as pool:
             futures = {
                 f"node-{i}": pool.submit(
@@ -215,7 +217,7 @@ def claim_concurrently(
 
 
 def assert_each_job_claimed_once(
-    store: Store, claimed: dict[str, list[str]], ids: list[str]
+    store: SqlStore, claimed: dict[str, list[str]], ids: list[str]
 ) -> None:
     every_claim = [job_id for node_ids in claimed.values() for job_id in node_ids]
     assert len(every_claim) == len(set(every_claim)), "a job was claimed twice"
@@ -233,7 +235,7 @@ SHARING = pytest.mark.parametrize("shared", [True, False], ids=["one-store", "st
 
 @SHARING
 def test_concurrent_claims_take_every_job_exactly_once(
-    store: Store, clock: FakeClock, shared: bool
+    store: SqlStore, clock: FakeClock, shared: bool
 ) -> None:
     ids = [submit(store, f"j{i}").job_id for i in range(200)]
 
@@ -248,7 +250,7 @@ def test_concurrent_claims_take_every_job_exactly_once(
 
 @SHARING
 def test_concurrent_claims_up_to_a_barrier_take_every_job_exactly_once(
-    store: Store, clock: FakeClock, shared: bool
+    store: SqlStore, clock: FakeClock, shared: bool
 ) -> None:
     # A claim that stops at a MainLoop job leaves some rows it looked at pending.
     modes = [Mode.MAIN_LOOP if i % 5 == 0 else Mode.BACKGROUND_JOB for i in range(200)]
@@ -262,7 +264,7 @@ def test_concurrent_claims_up_to_a_barrier_take_every_job_exactly_once(
 # --- output -----------------------------------------------------------------------------------
 
 
-def stored_chunks(store: Store, job_id: str) -> list[tuple[int, int]]:
+def stored_chunks(store: SqlStore, job_id: str) -> list[tuple[int, int]]:
     """(start, length) of each stored row of a job's output."""
     query = (
         select(job_output.c.start, job_output.c.data)
@@ -273,7 +275,7 @@ def stored_chunks(store: Store, job_id: str) -> list[tuple[int, int]]:
         return [(start, len(data)) for start, data in conn.execute(query)]
 
 
-def write_output(store: Store, job_id: str, data: bytes, sizes: list[int]) -> None:
+def write_output(store: SqlStore, job_id: str, data: bytes, sizes: list[int]) -> None:
     """Record ``data`` as consecutive chunks of the given sizes, one record() per chunk."""
     pos = 0
     for size in sizes:
@@ -282,7 +284,7 @@ def write_output(store: Store, job_id: str, data: bytes, sizes: list[int]) -> No
     assert pos == len(data)
 
 
-def test_record_splits_chunks_longer_than_chunk_bytes(store: Store) -> None:
+def test_record_splits_chunks_longer_than_chunk_bytes(store: SqlStore) -> None:
     job = submit(store, "a")
     data = random.Random(1).randbytes(2 * C + C // 2 + 10)
 
@@ -297,7 +299,7 @@ def test_record_splits_chunks_longer_than_chunk_bytes(store: Store) -> None:
     assert store.jobs.read_output(job.job_id, 0, len(data) + 1) == data
 
 
-def test_record_several_chunks_in_one_call(store: Store) -> None:
+def test_record_several_chunks_in_one_call(store: SqlStore) -> None:
     a, b = submit(store, "a"), submit(store, "b")
 
     store.jobs.record(
@@ -319,7 +321,7 @@ def _interesting_offsets(boundaries: list[int], total: int) -> list[int]:
     return sorted(o for o in offsets if o >= 0)
 
 
-def test_read_output_returns_exactly_the_requested_bytes(store: Store) -> None:
+def test_read_output_returns_exactly_the_requested_bytes(store: SqlStore) -> None:
     job = submit(store, "a")
     sizes = [2 * C + 100, 10, 1, C + 500, C]
     data = random.Random(2).randbytes(sum(sizes))
@@ -343,7 +345,7 @@ def test_read_output_returns_exactly_the_requested_bytes(store: Store) -> None:
             assert got == data[offset : offset + limit], (offset, limit)
 
 
-def test_read_output_of_a_job_without_output_is_empty(store: Store) -> None:
+def test_read_output_of_a_job_without_output_is_empty(store: SqlStore) -> None:
     job = submit(store, "a")
     submit_other = submit(store, "b")
     store.jobs.record(chunks=[OutputChunk(submit_other.job_id, 0, b"not mine")])
@@ -363,7 +365,7 @@ def test_read_output_of_a_job_without_output_is_empty(store: Store) -> None:
     limit=st.integers(0, 5 * C),
 )
 def test_read_output_matches_slicing(
-    store: Store, sizes: list[int], offset: int, limit: int
+    store: SqlStore, sizes: list[int], offset: int, limit: int
 ) -> None:
     job = submit(store, "a")
     data = random.Random(sum(sizes)).randbytes(sum(sizes))
@@ -372,7 +374,7 @@ def test_read_output_matches_slicing(
     assert store.jobs.read_output(job.job_id, offset, limit) == data[offset : offset + limit]
 
 
-def test_record_progress_sets_output_size_and_dropped(store: Store) -> None:
+def test_record_progress_sets_output_size_and_dropped(store: SqlStore) -> None:
     a, b = submit(store, "a"), submit(store, "b")
 
     store.jobs.record(progress=[OutputProgress(a.job_id, 1234, 0), OutputProgress(b.job_id, 9, 77)])
@@ -384,7 +386,7 @@ def test_record_progress_sets_output_size_and_dropped(store: Store) -> None:
 # --- finishing, stopping, cancelling, deleting ------------------------------------------------
 
 
-def test_record_finishes_running_and_stopping_jobs(store: Store, clock: FakeClock) -> None:
+def test_record_finishes_running_and_stopping_jobs(store: SqlStore, clock: FakeClock) -> None:
     running, stopping = submit(store, "run"), submit(store, "stop")
     claim_all(store, 2)
     assert store.jobs.request_stop(stopping.job_id)
@@ -402,7 +404,7 @@ def test_record_finishes_running_and_stopping_jobs(store: Store, clock: FakeCloc
         assert (done.status, done.exit_code, done.completed_at) == (status, code, clock.now())
 
 
-def test_record_does_not_finish_a_pending_job(store: Store) -> None:
+def test_record_does_not_finish_a_pending_job(store: SqlStore) -> None:
     job = submit(store, "a")
 
     finish(store, job, Status.COMPLETED, 0)
@@ -410,7 +412,7 @@ def test_record_does_not_finish_a_pending_job(store: Store) -> None:
     assert current(store, job) == job
 
 
-def test_record_does_not_overwrite_a_finished_job(store: Store, clock: FakeClock) -> None:
+def test_record_does_not_overwrite_a_finished_job(store: SqlStore, clock: FakeClock) -> None:
     job = submit(store, "a")
     claim_all(store, 1)
     finish(store, job, Status.COMPLETED, 0)
@@ -424,7 +426,7 @@ def test_record_does_not_overwrite_a_finished_job(store: Store, clock: FakeClock
     assert (done.status, done.exit_code) == (Status.COMPLETED, 0)
 
 
-def test_request_stop_only_stops_running_jobs_that_can_stop(store: Store) -> None:
+def test_request_stop_only_stops_running_jobs_that_can_stop(store: SqlStore) -> None:
     background = submit(store, "bg")
     main = submit(store, "main", mode=Mode.MAIN_LOOP)
     claim_all(store, 2)
@@ -445,7 +447,7 @@ def test_request_stop_only_stops_running_jobs_that_can_stop(store: Store) -> Non
     assert not store.jobs.request_stop("no-such-job")
 
 
-def test_cancel_only_cancels_pending_jobs(store: Store, clock: FakeClock) -> None:
+def test_cancel_only_cancels_pending_jobs(store: SqlStore, clock: FakeClock) -> None:
     running = submit(store, "running")
     claim_all(store, 1)
     pending = submit(store, "pending")
@@ -461,7 +463,7 @@ def test_cancel_only_cancels_pending_jobs(store: Store, clock: FakeClock) -> Non
     assert store.jobs.claim(10, "n") == []
 
 
-def test_delete_removes_a_finished_job_and_only_its_output(store: Store) -> None:
+def test_delete_removes_a_finished_job_and_only_its_output(store: SqlStore) -> None:
     done, kept = submit(store, "done"), submit(store, "kept")
     claim_all(store, 2)
     store.jobs.record(
@@ -477,7 +479,7 @@ def test_delete_removes_a_finished_job_and_only_its_output(store: Store) -> None
     assert not store.jobs.delete(done.job_id), "already gone"
 
 
-def test_delete_refuses_unfinished_jobs(store: Store) -> None:
+def test_delete_refuses_unfinished_jobs(store: SqlStore) -> None:
     running = submit(store, "running")
     claim_all(store, 1)
     stopping = submit(store, "stopping")
@@ -493,7 +495,7 @@ def test_delete_refuses_unfinished_jobs(store: Store) -> None:
     assert not store.jobs.delete("no-such-job")
 
 
-def test_cancelled_jobs_can_be_deleted(store: Store) -> None:
+def test_cancelled_jobs_can_be_deleted(store: SqlStore) -> None:
     job = submit(store, "a")
     store.jobs.cancel(job.job_id)
 
@@ -504,7 +506,7 @@ def test_cancelled_jobs_can_be_deleted(store: Store) -> None:
 # --- per-node views ---------------------------------------------------------------------------
 
 
-def test_stopping_on_and_unfinished_on_filter_by_node(store: Store) -> None:
+def test_stopping_on_and_unfinished_on_filter_by_node(store: SqlStore) -> None:
     a1, a2, a3 = submit(store, "a1"), submit(store, "a2"), submit(store, "a3")
     claim_all(store, 3, node="node-a")
     b1, b2 = submit(store, "b1"), submit(store, "b2")
@@ -532,7 +534,7 @@ def test_stopping_on_and_unfinished_on_filter_by_node(store: Store) -> None:
 
 
 @pytest.fixture
-def history(store: Store, clock: FakeClock) -> Store:
+def history(store: SqlStore, clock: FakeClock) -> SqlStore:
     """Jobs of alice and bob in every category, finished in an order unlike submission's.
 
     pending: p1 p2(bob) p3; running: r1 r2(bob, stopping) r3;
@@ -554,11 +556,11 @@ def history(store: Store, clock: FakeClock) -> Store:
     return store
 
 
-def listed(store: Store, query: JobQuery) -> dict[Category, list[str]]:
+def listed(store: SqlStore, query: JobQuery) -> dict[Category, list[str]]:
     return {cat: names(jobs) for cat, jobs in store.jobs.listing(query).by_category.items()}
 
 
-def test_listing_of_every_user(history: Store) -> None:
+def test_listing_of_every_user(history: SqlStore) -> None:
     listing = history.jobs.listing(JobQuery(None))
 
     assert listing.counts == {Category.PENDING: 3, Category.RUNNING: 3, Category.COMPLETED: 5}
@@ -578,7 +580,7 @@ def test_listing_of_every_user(history: Store) -> None:
     ],
 )
 def test_listing_of_one_user(
-    history: Store,
+    history: SqlStore,
     user_id: str,
     counts: tuple[int, int, int],
     expected: tuple[list[str], list[str], list[str]],
@@ -593,7 +595,7 @@ def test_listing_of_one_user(
     assert all(job.user_id == user_id for job in every_job)
 
 
-def test_listing_limit_caps_the_completed_list_but_not_the_counts(history: Store) -> None:
+def test_listing_limit_caps_the_completed_list_but_not_the_counts(history: SqlStore) -> None:
     listing = history.jobs.listing(JobQuery(None, limit=2))
 
     assert listing.counts == {Category.PENDING: 3, Category.RUNNING: 3, Category.COMPLETED: 5}
@@ -609,7 +611,7 @@ def test_listing_limit_caps_the_completed_list_but_not_the_counts(history: Store
     }
 
 
-def test_the_active_limit_caps_the_pending_and_running_lists(history: Store) -> None:
+def test_the_active_limit_caps_the_pending_and_running_lists(history: SqlStore) -> None:
     assert listed(history, JobQuery(None, limit=1, active_limit=2)) == {
         Category.PENDING: ["p1", "p2"],
         Category.RUNNING: ["r3", "r2"],
@@ -617,7 +619,7 @@ def test_the_active_limit_caps_the_pending_and_running_lists(history: Store) -> 
     }
 
 
-def test_listing_shows_only_the_asked_categories_but_counts_all(history: Store) -> None:
+def test_listing_shows_only_the_asked_categories_but_counts_all(history: SqlStore) -> None:
     query = JobQuery(None, categories=frozenset({Category.RUNNING}))
 
     listing = history.jobs.listing(query)
@@ -626,7 +628,7 @@ def test_listing_shows_only_the_asked_categories_but_counts_all(history: Store) 
     assert listing.counts == {Category.PENDING: 3, Category.RUNNING: 3, Category.COMPLETED: 5}
 
 
-def test_listing_returns_whole_jobs(history: Store) -> None:
+def test_listing_returns_whole_jobs(history: SqlStore) -> None:
     listing = history.jobs.listing(JobQuery("bob"))
 
     for jobs in listing.by_category.values():
@@ -639,7 +641,7 @@ def test_listing_returns_whole_jobs(history: Store) -> None:
 # --- runnable work ----------------------------------------------------------------------------
 
 
-def test_has_pending_reflects_the_queue(store: Store) -> None:
+def test_has_pending_reflects_the_queue(store: SqlStore) -> None:
     assert not store.jobs.has_pending()
     a = submit(store, "a")
     assert store.jobs.has_pending()
@@ -652,11 +654,11 @@ def test_has_pending_reflects_the_queue(store: Store) -> None:
     assert current(store, a).status is Status.RUNNING
 
 
-def completed_count(store: Store, user_id: str | None) -> int:
+def completed_count(store: SqlStore, user_id: str | None) -> int:
     return store.jobs.listing(JobQuery(user_id)).counts[Category.COMPLETED]
 
 
-def test_finished_counts_follow_finish_cancel_and_delete(store: Store) -> None:
+def test_finished_counts_follow_finish_cancel_and_delete(store: SqlStore) -> None:
     a1, a2, b1 = submit(store, "a1"), submit(store, "a2"), submit(store, "b1", "bob")
     cancelled = submit(store, "a3")
     claim_all(store, 3)
@@ -679,7 +681,7 @@ def test_finished_counts_follow_finish_cancel_and_delete(store: Store) -> None:
     assert completed_count(store, "carol") == 0
 
 
-def test_get_many_returns_the_existing_jobs_by_id(store: Store) -> None:
+def test_get_many_returns_the_existing_jobs_by_id(store: SqlStore) -> None:
     spec = JobSpec(name="j", command="true", mode=Mode.BACKGROUND_JOB)
     first, second = store.jobs.submit("u", spec), store.jobs.submit("u", spec)
     unknown = "00000000-0000-4000-8000-000000000000"
@@ -688,7 +690,7 @@ def test_get_many_returns_the_existing_jobs_by_id(store: Store) -> None:
     assert store.jobs.get_many([]) == {}
 
 
-def test_get_many_takes_more_ids_than_one_statement_may_bind(store: Store) -> None:
+def test_get_many_takes_more_ids_than_one_statement_may_bind(store: SqlStore) -> None:
     job = store.jobs.submit("u", JobSpec(name="j", command="true", mode=Mode.BACKGROUND_JOB))
     strays = [f"00000000-0000-4000-8000-{n:012d}" for n in range(40_000)]
     assert store.jobs.get_many([*strays, job.job_id]) == {job.job_id: job}

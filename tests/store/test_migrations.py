@@ -12,13 +12,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, text
 
 from jobhost.models import JobSpec, Mode
-from jobhost.store import Store
+from jobhost.store import SqlStore
 from jobhost.store.database import normalise_url
 from jobhost.store.migrate import alembic_config, migrate
 from jobhost.store.schema import metadata
 
 
-def schema_diff(store: Store) -> list[Any]:
+def schema_diff(store: SqlStore) -> list[Any]:
     """What autogenerate would change to make the database match ``schema.metadata``."""
     with store.db.engine.connect() as conn:
         context = MigrationContext.configure(
@@ -27,12 +27,12 @@ def schema_diff(store: Store) -> list[Any]:
         return list(compare_metadata(context, metadata))
 
 
-def revision(store: Store) -> str | None:
+def revision(store: SqlStore) -> str | None:
     with store.db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def test_migrations_build_the_declared_schema(store: Store) -> None:
+def test_migrations_build_the_declared_schema(store: SqlStore) -> None:
     assert schema_diff(store) == []
 
 
@@ -49,7 +49,7 @@ def index_definitions(conn: Connection, schema: str) -> dict[str, str]:
     }
 
 
-def declared_index_definitions(store: Store) -> dict[str, str]:
+def declared_index_definitions(store: SqlStore) -> dict[str, str]:
     """The indexes that ``metadata.create_all`` builds on the store's dialect."""
     if store.db.is_sqlite:
         engine = create_engine("sqlite://")
@@ -68,7 +68,7 @@ def declared_index_definitions(store: Store) -> dict[str, str]:
         return definitions
 
 
-def test_migrations_build_the_declared_indexes_and_their_conditions(store: Store) -> None:
+def test_migrations_build_the_declared_indexes_and_their_conditions(store: SqlStore) -> None:
     # compare_metadata ignores the WHERE clause of partial indexes; the database's own
     # rendering of each index does not.
     schema = "main" if store.db.is_sqlite else "public"
@@ -81,14 +81,14 @@ def test_migrations_build_the_declared_indexes_and_their_conditions(store: Store
     assert migrated == declared
 
 
-def test_the_database_is_at_the_newest_revision(store: Store) -> None:
+def test_the_database_is_at_the_newest_revision(store: SqlStore) -> None:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
     assert head is not None
     assert revision(store) == head
 
 
-def test_migrating_again_is_a_no_op(store: Store) -> None:
+def test_migrating_again_is_a_no_op(store: SqlStore) -> None:
     job = store.jobs.submit("alice", JobSpec(name="kept", command="true", mode=Mode.RUNSPACE))
     before = revision(store)
 
@@ -100,10 +100,10 @@ def test_migrating_again_is_a_no_op(store: Store) -> None:
     assert store.jobs.get(job.job_id) == job
 
 
-def test_reopening_a_migrated_database_keeps_its_rows(store: Store) -> None:
+def test_reopening_a_migrated_database_keeps_its_rows(store: SqlStore) -> None:
     job = store.jobs.submit("alice", JobSpec(name="kept", command="true", mode=Mode.RUNSPACE))
 
-    reopened = Store.open(store.db.url, store.jobs.clock)
+    reopened = SqlStore.open(store.db.url, store.jobs.clock)
     try:
         assert reopened.jobs.get(job.job_id) == job
     finally:
@@ -111,7 +111,7 @@ def test_reopening_a_migrated_database_keeps_its_rows(store: Store) -> None:
 
 
 @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
-def test_sqlite_runs_in_wal_mode_with_synchronous_normal(store: Store) -> None:
+def test_sqlite_runs_in_wal_mode_with_synchronous_normal(store: SqlStore) -> None:
     with store.db.engine.connect() as conn:
         pragma = conn.exec_driver_sql
 
@@ -137,7 +137,7 @@ def test_normalise_url_chooses_psycopg_for_plain_postgres_urls(url: str, expecte
     assert normalise_url(url) == expected
 
 
-def test_upgrading_counts_the_finished_jobs_already_stored(store: Store) -> None:
+def test_upgrading_counts_the_finished_jobs_already_stored(store: SqlStore) -> None:
     config = alembic_config()
     with store.db.write() as conn:
         config.attributes["connection"] = conn

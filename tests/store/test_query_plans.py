@@ -17,15 +17,15 @@ from sqlalchemy import event
 
 from jobhost.models import JobSpec, Mode, Outcome, Status
 from jobhost.settings import Settings
-from jobhost.store import Store
+from jobhost.store import SqlStore
 from jobhost.store.jobs import Finish
 from tests.store.conftest import FakeClock
 
 
 @pytest.fixture
-def busy_store(settings: Settings, clock: FakeClock) -> Iterator[Store]:
+def busy_store(settings: Settings, clock: FakeClock) -> Iterator[SqlStore]:
     """SQLite with 100 jobs pending and 200 running on one node."""
-    store = Store.open(f"sqlite:///{settings.data_dir / 'plans.db'}", clock)
+    store = SqlStore.open(f"sqlite:///{settings.data_dir / 'plans.db'}", clock)
     try:
         for _ in range(300):
             store.jobs.submit("alice", JobSpec(name="j", command="pass", mode=Mode.RUNSPACE))
@@ -35,7 +35,7 @@ def busy_store(settings: Settings, clock: FakeClock) -> Iterator[Store]:
         store.close()
 
 
-def statements_of(store: Store, action: Callable[[], object], verb: str) -> list[str]:
+def statements_of(store: SqlStore, action: Callable[[], object], verb: str) -> list[str]:
     """The ``verb`` statements (SELECT, UPDATE) ``action`` runs, parameters filled in, in
     order. Traced by SQLite itself, on the pool's connections and on the one the engine's
     writes use (``driver_write``), which bypass SQLAlchemy's events."""
@@ -59,20 +59,20 @@ def statements_of(store: Store, action: Callable[[], object], verb: str) -> list
     return [sql for sql in seen if sql.lstrip().upper().startswith(verb)]
 
 
-def plan(store: Store, sql: str) -> str:
+def plan(store: SqlStore, sql: str) -> str:
     with store.db.read() as conn:
         rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql).all()
     return " | ".join(str(row[-1]) for row in rows)
 
 
-def test_claim_walks_the_queue_index_without_sorting(busy_store: Store) -> None:
+def test_claim_walks_the_queue_index_without_sorting(busy_store: SqlStore) -> None:
     selects = statements_of(busy_store, lambda: busy_store.jobs.claim(10, "node-a"), "SELECT")
     found = plan(busy_store, selects[0])  # the queue: which jobs are next
     assert "ix_jobs_queue" in found
     assert "TEMP B-TREE" not in found
 
 
-def test_claimed_rows_are_updated_by_primary_key(busy_store: Store) -> None:
+def test_claimed_rows_are_updated_by_primary_key(busy_store: SqlStore) -> None:
     updates = statements_of(busy_store, lambda: busy_store.jobs.claim(10, "node-a"), "UPDATE")
     assert len(updates) == 1, updates
     assert "PRIMARY KEY" in plan(busy_store, updates[0])
@@ -80,7 +80,7 @@ def test_claimed_rows_are_updated_by_primary_key(busy_store: Store) -> None:
 
 @pytest.mark.parametrize("verb", ["SELECT", "UPDATE"])
 def test_finishing_looks_jobs_up_by_id_not_by_walking_the_running_ones(
-    busy_store: Store, verb: str
+    busy_store: SqlStore, verb: str
 ) -> None:
     running = busy_store.jobs.unfinished_on("node-a")[:10]
     finishes = [Finish(job.job_id, Outcome(Status.COMPLETED, 0)) for job in running]

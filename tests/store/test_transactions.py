@@ -11,13 +11,13 @@ from sqlalchemy import bindparam, select, text
 
 from jobhost.clock import SystemClock
 from jobhost.errors import StoreUnavailable
-from jobhost.store import Store, database, sqlite_driver
-from jobhost.store.schema import users
+from jobhost.store import SqlStore, database
+from jobhost.store.schema import jobs, users
 
 
 @pytest.mark.parametrize("kind", ["write", "driver_write"])
 def test_a_write_holds_the_write_lock_from_its_start(tmp_path: Path, kind: str) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+    store = SqlStore.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
     other = sqlite3.connect(tmp_path / "t.db", timeout=0, isolation_level=None)
     try:
         with getattr(store.db, kind)():
@@ -32,7 +32,7 @@ def test_a_write_holds_the_write_lock_from_its_start(tmp_path: Path, kind: str) 
 
 
 def test_a_read_sees_one_snapshot(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+    store = SqlStore.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
     other = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
     try:
         other.execute("CREATE TABLE t (n INTEGER)")
@@ -53,7 +53,7 @@ def test_a_write_that_cannot_get_the_lock_reports_the_store_unavailable(
     # BEGIN IMMEDIATE and the engine's hot statements go to the driver directly, past
     # SQLAlchemy's error wrapping; callers must still see StoreUnavailable, not sqlite3.
     monkeypatch.setattr(database, "_BUSY_TIMEOUT_MS", 50)
-    store = Store.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+    store = SqlStore.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
     other = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")
@@ -67,7 +67,7 @@ def test_a_write_that_cannot_get_the_lock_reports_the_store_unavailable(
 
 
 def test_a_failed_driver_write_leaves_nothing_and_the_next_one_works(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+    store = SqlStore.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
     try:
         with pytest.raises(RuntimeError), store.db.driver_write() as driver:
             driver.execute("INSERT INTO job_totals VALUES ('lost', 1)")
@@ -82,17 +82,17 @@ def test_a_failed_driver_write_leaves_nothing_and_the_next_one_works(tmp_path: P
 
 
 def test_a_job_row_names_only_the_tables_columns(tmp_path: Path) -> None:
-    # Column names are spliced into the SQL of the driver's insert: nothing else may be.
-    store = Store.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+    # SQLAlchemy would leave other names out of the insert silently; the store refuses them.
+    store = SqlStore.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
     try:
-        with pytest.raises(ValueError, match="not columns"), store.db.driver_write() as driver:
-            sqlite_driver.insert_job(driver, {"job_id": "x", "name) VALUES (1); --": 1})
+        with pytest.raises(ValueError, match="not columns"), store.db.dialect.write() as run:
+            run.insert(jobs, {"job_id": "x", "name) VALUES (1); --": 1})
     finally:
         store.close()
 
 
 def test_a_driver_connection_that_cannot_roll_back_is_replaced(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+    store = SqlStore.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
     try:
         with pytest.raises(RuntimeError), store.db.driver_write() as driver:
             driver.close()  # as a connection broken mid-transaction would be
@@ -105,7 +105,7 @@ def test_a_driver_connection_that_cannot_roll_back_is_replaced(tmp_path: Path) -
         store.close()
 
 
-def test_only_an_idle_sqlite_store_answers_without_waiting(store: Store) -> None:
+def test_only_an_idle_sqlite_store_answers_without_waiting(store: SqlStore) -> None:
     # The web runs short store work on its event loop only when this says so: never across
     # a network round trip, never behind a write of this process.
     if not store.db.is_sqlite:
@@ -120,17 +120,17 @@ def test_only_an_idle_sqlite_store_answers_without_waiting(store: Store) -> None
 
 
 def test_first_row_binds_parameters_by_name_in_statement_order(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+    store = SqlStore.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
     try:
         store.users.add_user("ann", frozenset({"user"}), None)
         store.users.add_user("bob", frozenset({"admin"}), None)
         query = select(users.c.user_id, users.c.roles).where(
             users.c.roles == bindparam("role"), users.c.user_id != bindparam("not_user")
         )
-        with store.db.driver_read() as driver:
+        with store.db.dialect.read() as run:
             # The mapping's order is the opposite of the statement's placeholders.
-            found = sqlite_driver.first_row(driver, query, {"not_user": "ann", "role": "admin"})
-            missing = sqlite_driver.first_row(driver, query, {"not_user": "bob", "role": "admin"})
+            found = run.first(query, {"not_user": "ann", "role": "admin"})
+            missing = run.first(query, {"not_user": "bob", "role": "admin"})
         assert found == {"user_id": "bob", "roles": "admin"}
         assert missing is None
     finally:
@@ -138,7 +138,7 @@ def test_first_row_binds_parameters_by_name_in_statement_order(tmp_path: Path) -
 
 
 def test_driver_reads_reuse_their_connections_and_see_each_commit(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+    store = SqlStore.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
     try:
         with store.db.driver_read() as first, store.db.driver_read() as second:
             assert first is not second  # two readers at once never share a connection
@@ -155,7 +155,7 @@ def test_driver_reads_reuse_their_connections_and_see_each_commit(tmp_path: Path
 
 
 def test_a_driver_read_that_failed_is_not_handed_out_again(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+    store = SqlStore.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
     try:
         with pytest.raises(StoreUnavailable), store.db.driver_read() as broken:
             broken.execute("SELECT * FROM no_such_table")

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from jobhost.errors import Conflict, NotFound
 from jobhost.models import ApiKey, JobSpec, Mode, User
-from jobhost.store import Store
+from jobhost.store import SqlStore
 from jobhost.store.schema import sessions
 from jobhost.store.users import LAST_USED_RESOLUTION_SECONDS
 from tests.store.conftest import FakeClock
@@ -16,24 +16,24 @@ TOKEN = "a" * 64
 OTHER_TOKEN = "b" * 64
 
 
-def only_key(store: Store) -> ApiKey:
+def only_key(store: SqlStore) -> ApiKey:
     [key] = store.users.list_keys()
     return key
 
 
 @pytest.fixture
-def alice(store: Store) -> User:
+def alice(store: SqlStore) -> User:
     return store.users.add_user("alice", frozenset({"task_manager", "debug"}), "argon-hash")
 
 
-def test_add_user_then_get_user(store: Store, clock: FakeClock) -> None:
+def test_add_user_then_get_user(store: SqlStore, clock: FakeClock) -> None:
     added = store.users.add_user("alice", frozenset({"task_manager", "debug"}), "argon-hash")
 
     assert added == User("alice", frozenset({"task_manager", "debug"}), clock.now(), True)
     assert store.users.get_user("alice") == added
 
 
-def test_a_user_without_password_or_roles(store: Store) -> None:
+def test_a_user_without_password_or_roles(store: SqlStore) -> None:
     added = store.users.add_user("bob@example.com", frozenset(), None)
 
     assert (added.roles, added.has_password) == (frozenset(), False)
@@ -41,12 +41,12 @@ def test_a_user_without_password_or_roles(store: Store) -> None:
     assert store.users.password_hash("bob@example.com") is None
 
 
-def test_get_user_of_an_unknown_user_is_none(store: Store, alice: User) -> None:
+def test_get_user_of_an_unknown_user_is_none(store: SqlStore, alice: User) -> None:
     assert store.users.get_user("mallory") is None
     assert store.users.get_user("ALICE") is None
 
 
-def test_list_and_count_users(store: Store, clock: FakeClock) -> None:
+def test_list_and_count_users(store: SqlStore, clock: FakeClock) -> None:
     assert (store.users.list_users(), store.users.count_users()) == ([], 0)
     for user_id in ["carol", "alice", "bob"]:
         store.users.add_user(user_id, frozenset({"debug"}), None)
@@ -57,7 +57,7 @@ def test_list_and_count_users(store: Store, clock: FakeClock) -> None:
     assert store.users.list_users()[2] == store.users.get_user("carol")
 
 
-def test_adding_a_user_twice_is_a_conflict(store: Store, alice: User) -> None:
+def test_adding_a_user_twice_is_a_conflict(store: SqlStore, alice: User) -> None:
     with pytest.raises(Conflict, match="alice"):
         store.users.add_user("alice", frozenset(), None)
 
@@ -65,7 +65,7 @@ def test_adding_a_user_twice_is_a_conflict(store: Store, alice: User) -> None:
     assert store.users.count_users() == 1
 
 
-def test_password_hash(store: Store, alice: User) -> None:
+def test_password_hash(store: SqlStore, alice: User) -> None:
     assert store.users.password_hash("alice") == "argon-hash"
     assert store.users.password_hash("mallory") is None
 
@@ -73,14 +73,14 @@ def test_password_hash(store: Store, alice: User) -> None:
 # --- keys -------------------------------------------------------------------------------------
 
 
-def test_add_key_for_a_missing_user_is_not_found(store: Store) -> None:
+def test_add_key_for_a_missing_user_is_not_found(store: SqlStore) -> None:
     with pytest.raises(NotFound, match="mallory"):
         store.users.add_key("key_1", "mallory", TOKEN, None, None)
 
     assert store.users.list_keys() == []
 
 
-def test_add_key_then_list_keys(store: Store, clock: FakeClock, alice: User) -> None:
+def test_add_key_then_list_keys(store: SqlStore, clock: FakeClock, alice: User) -> None:
     key = store.users.add_key("key_1", "alice", TOKEN, "laptop", clock.now() + 3600)
     clock.advance(1)
     second = store.users.add_key("key_2", "alice", OTHER_TOKEN, None, None)
@@ -89,7 +89,7 @@ def test_add_key_then_list_keys(store: Store, clock: FakeClock, alice: User) -> 
     assert store.users.list_keys() == [key, second]
 
 
-def test_adding_a_key_id_twice_is_a_conflict(store: Store, alice: User) -> None:
+def test_adding_a_key_id_twice_is_a_conflict(store: SqlStore, alice: User) -> None:
     first = store.users.add_key("key_1", "alice", TOKEN, None, None)
 
     with pytest.raises(Conflict, match="key_1"):
@@ -98,7 +98,7 @@ def test_adding_a_key_id_twice_is_a_conflict(store: Store, alice: User) -> None:
     assert store.users.list_keys() == [first]
 
 
-def test_user_for_token_finds_the_owner_of_the_hash(store: Store, alice: User) -> None:
+def test_user_for_token_finds_the_owner_of_the_hash(store: SqlStore, alice: User) -> None:
     store.users.add_key("key_1", "alice", TOKEN, None, None)
 
     user = store.users.user_for_token(TOKEN)
@@ -113,13 +113,13 @@ def test_user_for_token_finds_the_owner_of_the_hash(store: Store, alice: User) -
     assert store.users.user_for_token("") is None
 
 
-def test_user_for_token_returns_the_same_user_as_get_user(store: Store, alice: User) -> None:
+def test_user_for_token_returns_the_same_user_as_get_user(store: SqlStore, alice: User) -> None:
     store.users.add_key("key_1", "alice", TOKEN, None, None)
 
     assert store.users.user_for_token(TOKEN) == store.users.get_user("alice")
 
 
-def test_an_expired_key_finds_no_one(store: Store, clock: FakeClock, alice: User) -> None:
+def test_an_expired_key_finds_no_one(store: SqlStore, clock: FakeClock, alice: User) -> None:
     store.users.add_key("key_1", "alice", TOKEN, None, clock.now() + 100)
 
     clock.advance(99.5)
@@ -130,7 +130,7 @@ def test_an_expired_key_finds_no_one(store: Store, clock: FakeClock, alice: User
     assert store.users.user_for_token(TOKEN) is None
 
 
-def test_a_revoked_key_finds_no_one(store: Store, clock: FakeClock, alice: User) -> None:
+def test_a_revoked_key_finds_no_one(store: SqlStore, clock: FakeClock, alice: User) -> None:
     store.users.add_key("key_1", "alice", TOKEN, None, None)
     store.users.add_key("key_2", "alice", OTHER_TOKEN, None, None)
     clock.advance(5)
@@ -142,7 +142,7 @@ def test_a_revoked_key_finds_no_one(store: Store, clock: FakeClock, alice: User)
     assert store.users.user_for_token(OTHER_TOKEN) is not None, "only key_1 was revoked"
 
 
-def test_revoking_twice_keeps_the_first_revocation_time(store: Store, clock: FakeClock) -> None:
+def test_revoking_twice_keeps_the_first_revocation_time(store: SqlStore, clock: FakeClock) -> None:
     store.users.add_user("alice", frozenset(), None)
     store.users.add_key("key_1", "alice", TOKEN, None, None)
     first = store.users.revoke_key("key_1")
@@ -154,7 +154,7 @@ def test_revoking_twice_keeps_the_first_revocation_time(store: Store, clock: Fak
     assert only_key(store) == first
 
 
-def test_revoking_an_unknown_key_is_not_found(store: Store, alice: User) -> None:
+def test_revoking_an_unknown_key_is_not_found(store: SqlStore, alice: User) -> None:
     store.users.add_key("key_1", "alice", TOKEN, None, None)
 
     with pytest.raises(NotFound, match="key_2"):
@@ -164,7 +164,7 @@ def test_revoking_an_unknown_key_is_not_found(store: Store, alice: User) -> None
 
 
 def test_last_used_at_is_written_at_most_once_per_resolution(
-    store: Store, clock: FakeClock, alice: User
+    store: SqlStore, clock: FakeClock, alice: User
 ) -> None:
     store.users.add_key("key_1", "alice", TOKEN, None, None)
     assert only_key(store).last_used_at is None
@@ -186,7 +186,7 @@ def test_last_used_at_is_written_at_most_once_per_resolution(
 
 
 def test_a_failed_lookup_does_not_touch_last_used_at(
-    store: Store, clock: FakeClock, alice: User
+    store: SqlStore, clock: FakeClock, alice: User
 ) -> None:
     store.users.add_key("key_1", "alice", TOKEN, None, clock.now() + 10)
     clock.advance(20)
@@ -196,7 +196,7 @@ def test_a_failed_lookup_does_not_touch_last_used_at(
 
 
 def test_a_session_finds_its_user_until_it_expires(
-    store: Store, clock: FakeClock, alice: User
+    store: SqlStore, clock: FakeClock, alice: User
 ) -> None:
     store.users.add_session("hash-1", "alice", "csrf-1", clock.now() + 60)
 
@@ -207,7 +207,7 @@ def test_a_session_finds_its_user_until_it_expires(
 
 
 def test_ending_a_session_and_sweeping_expired_ones(
-    store: Store, clock: FakeClock, alice: User
+    store: SqlStore, clock: FakeClock, alice: User
 ) -> None:
     store.users.add_session("old", "alice", "csrf-old", clock.now() + 10)
     store.users.add_session("ended", "alice", "csrf-ended", clock.now() + 100)
@@ -220,7 +220,7 @@ def test_ending_a_session_and_sweeping_expired_ones(
     assert left == ["new"]
 
 
-def test_changing_roles_adds_and_removes_in_one_step(store: Store, alice: User) -> None:
+def test_changing_roles_adds_and_removes_in_one_step(store: SqlStore, alice: User) -> None:
     changed = store.users.change_roles(
         "alice", add=frozenset({"site_admin", "debug"}), remove=frozenset({"task_manager", "ops"})
     )
@@ -229,13 +229,13 @@ def test_changing_roles_adds_and_removes_in_one_step(store: Store, alice: User) 
     assert store.users.get_user("alice") == changed
 
 
-def test_changing_the_roles_of_an_unknown_user_is_not_found(store: Store) -> None:
+def test_changing_the_roles_of_an_unknown_user_is_not_found(store: SqlStore) -> None:
     with pytest.raises(NotFound, match="No such user: nobody"):
         store.users.change_roles("nobody", add=frozenset({"debug"}), remove=frozenset())
 
 
 def test_a_new_password_replaces_the_old_and_ends_the_users_sessions(
-    store: Store, clock: FakeClock, alice: User
+    store: SqlStore, clock: FakeClock, alice: User
 ) -> None:
     store.users.add_user("bob", frozenset(), "bob-hash")
     store.users.add_session("alices", "alice", "csrf-a", clock.now() + 60)
@@ -248,13 +248,13 @@ def test_a_new_password_replaces_the_old_and_ends_the_users_sessions(
     assert store.users.session_user("bobs") is not None
 
 
-def test_setting_the_password_of_an_unknown_user_is_not_found(store: Store) -> None:
+def test_setting_the_password_of_an_unknown_user_is_not_found(store: SqlStore) -> None:
     with pytest.raises(NotFound, match="No such user: nobody"):
         store.users.set_password("nobody", "hash")
 
 
 def test_removing_a_user_removes_their_keys_and_sessions_but_not_their_jobs(
-    store: Store, clock: FakeClock, alice: User
+    store: SqlStore, clock: FakeClock, alice: User
 ) -> None:
     store.users.add_user("bob", frozenset(), None)
     store.users.add_key("key_a", "alice", TOKEN, None, None)
@@ -271,6 +271,6 @@ def test_removing_a_user_removes_their_keys_and_sessions_but_not_their_jobs(
     assert store.jobs.get(job.job_id) is not None
 
 
-def test_removing_an_unknown_user_is_not_found(store: Store) -> None:
+def test_removing_an_unknown_user_is_not_found(store: SqlStore) -> None:
     with pytest.raises(NotFound, match="No such user: nobody"):
         store.users.remove_user("nobody")

@@ -15,14 +15,14 @@ import pytest
 from jobhost.clock import SystemClock
 from jobhost.errors import StoreBusy, StoreFull
 from jobhost.models import JobSpec, Mode
-from jobhost.store import Store, database, write_health
+from jobhost.store import SqlStore, database, write_health
 from jobhost.store.jobs import OutputChunk
 from tests.full_disk import cap_the_file
 
 
 @contextlib.contextmanager
-def _store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
+def _store(tmp_path: Path) -> Iterator[SqlStore]:
+    opened = SqlStore.open(f"sqlite:///{tmp_path / 't.db'}", SystemClock())
     try:
         yield opened
     finally:
@@ -40,20 +40,20 @@ def _other(tmp_path: Path) -> Iterator[sqlite3.Connection]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
+def store(tmp_path: Path) -> Iterator[SqlStore]:
     with _store(tmp_path) as opened:
         yield opened
 
 
 @pytest.fixture
-def other(tmp_path: Path, store: Store) -> Iterator[sqlite3.Connection]:
+def other(tmp_path: Path, store: SqlStore) -> Iterator[sqlite3.Connection]:
     with _other(tmp_path) as conn:
         yield conn
 
 
 @pytest.mark.parametrize("kind", ["write", "driver_write"])
 def test_a_write_that_may_not_wait_is_refused_at_once_and_is_no_failure(
-    store: Store, other: sqlite3.Connection, kind: str
+    store: SqlStore, other: sqlite3.Connection, kind: str
 ) -> None:
     other.execute("BEGIN IMMEDIATE")
     began = time.monotonic()
@@ -76,7 +76,7 @@ def test_waiting_for_this_process_and_for_sqlite_share_one_budget(
         _wait_behind_a_waiting_writer(store, other)
 
 
-def _wait_behind_a_waiting_writer(store: Store, other: sqlite3.Connection) -> None:
+def _wait_behind_a_waiting_writer(store: SqlStore, other: sqlite3.Connection) -> None:
     other.execute("BEGIN IMMEDIATE")
     holding = threading.Thread(target=_write_once_and_fail, args=(store,))
     holding.start()  # this process's writer, waiting for SQLite's lock, holds ours
@@ -94,13 +94,13 @@ def _wait_behind_a_waiting_writer(store: Store, other: sqlite3.Connection) -> No
     assert store.db.health.problem() is None  # the next commit ends a busy spell
 
 
-def _write_once_and_fail(store: Store) -> None:
+def _write_once_and_fail(store: SqlStore) -> None:
     with pytest.raises(StoreBusy), store.db.driver_write():
         pass
 
 
 def test_a_write_holding_up_the_others_makes_the_store_degraded(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(write_health, "STALLED_SECONDS", 0.2)
     with store.db.write():
@@ -110,7 +110,7 @@ def test_a_write_holding_up_the_others_makes_the_store_degraded(
     assert store.db.health.problem() is None
 
 
-def test_a_full_database_is_told_apart_and_reported(store: Store) -> None:
+def test_a_full_database_is_told_apart_and_reported(store: SqlStore) -> None:
     job = store.jobs.submit("alice", JobSpec(name="j", command="true", mode=Mode.BACKGROUND_JOB))
     cap_the_file(store)
     with pytest.raises(StoreFull):

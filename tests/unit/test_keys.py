@@ -12,7 +12,6 @@ from jobhost.auth.keys import TOKEN_PREFIX, create_key, hash_token, user_for_tok
 from jobhost.auth.passwords import generate_password, hash_password, verify_password
 from jobhost.errors import InvalidInput
 from jobhost.models import ApiKey, User
-from jobhost.store.users import UserStore
 
 URLSAFE = set(string.ascii_letters + string.digits + "-_")
 TOKEN = re.compile(r"jh_[A-Za-z0-9_-]{43}")  # 32 random bytes in unpadded base64url
@@ -26,8 +25,9 @@ class FixedClock:
         return 0.0
 
 
-class KeyRecorder(UserStore):
-    """Keeps what create_key hands to the store, in memory; any lookup is a test failure."""
+class KeyRecorder:
+    """An in-memory ``ApiKeys``: keeps what create_key hands to the store; any lookup is a
+    test failure."""
 
     def __init__(self) -> None:
         self.added: list[tuple[str, str, str, str | None, float | None]] = []

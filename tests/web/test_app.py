@@ -12,7 +12,7 @@ from sqlalchemy import text
 from jobhost.clock import SystemClock
 from jobhost.models import JobSpec, Mode, Outcome, Status
 from jobhost.settings import Settings
-from jobhost.store import Store
+from jobhost.store import SqlStore
 from jobhost.store.jobs import Finish, OutputChunk, OutputProgress
 from jobhost.web import jobs as web_jobs
 from jobhost.web.app import BASE, create_app
@@ -39,7 +39,7 @@ def test_an_unexpected_error_is_a_500_with_a_reference_and_no_trace(
     client: TestClient, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     job_id = _submit(client)
-    store = Store.open(settings.store_url, SystemClock())
+    store = SqlStore.open(settings.store_url, SystemClock())
     with store.db.write() as conn:  # a row no version of jobhost would write
         conn.execute(text("UPDATE jobs SET status = 'Bogus' WHERE job_id = :j"), {"j": job_id})
     store.close()
@@ -55,7 +55,7 @@ def test_an_unexpected_error_is_a_500_with_a_reference_and_no_trace(
 
 
 def test_a_broken_store_is_a_503(client: TestClient, settings: Settings) -> None:
-    store = Store.open(settings.store_url, SystemClock())
+    store = SqlStore.open(settings.store_url, SystemClock())
     with store.db.write() as conn:
         conn.execute(text("ALTER TABLE jobs RENAME TO jobs_gone"))
     store.close()
@@ -69,7 +69,7 @@ def test_a_broken_store_is_a_503(client: TestClient, settings: Settings) -> None
 def three_finished(settings: Settings, token: str) -> list[str]:
     """Three finished jobs of root's with 100 bytes of output each, oldest first; made
     before the app (and its engine) starts."""
-    store = Store.open(settings.store_url, SystemClock())
+    store = SqlStore.open(settings.store_url, SystemClock())
     try:
         ids = []
         for n in range(3):

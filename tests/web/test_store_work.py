@@ -15,19 +15,24 @@ from fastapi.testclient import TestClient
 from jobhost.auth.throttle import LoginThrottle
 from jobhost.clock import SystemClock
 from jobhost.settings import Settings
-from jobhost.store import Store
+from jobhost.store import SqlStore
 from jobhost.web.app import BASE, create_app
 from jobhost.web.deps import Services, store_work
 
 
 @pytest.fixture
-def services(settings: Settings) -> Iterator[Services]:
-    clock = SystemClock()
-    store = Store.open(settings.store_url, clock)
+def sql_store(settings: Settings) -> Iterator[SqlStore]:
+    store = SqlStore.open(settings.store_url, SystemClock())
     try:
-        yield Services(settings, store, clock, lambda: None, LoginThrottle(clock))
+        yield store
     finally:
         store.close()
+
+
+@pytest.fixture
+def services(settings: Settings, sql_store: SqlStore) -> Services:
+    clock = SystemClock()
+    return Services(settings, sql_store, clock, lambda: None, LoginThrottle(clock))
 
 
 def _thread_of_work(svc: Services) -> tuple[int, int]:
@@ -44,8 +49,10 @@ def test_work_runs_on_the_event_loop_while_sqlite_is_free(services: Services) ->
     assert ran_on == loop_thread
 
 
-def test_work_goes_to_a_thread_while_a_write_is_under_way(services: Services) -> None:
-    with services.store.db.driver_write():
+def test_work_goes_to_a_thread_while_a_write_is_under_way(
+    services: Services, sql_store: SqlStore
+) -> None:
+    with sql_store.db.driver_write():
         ran_on, loop_thread = _thread_of_work(services)
     assert ran_on != loop_thread
 
@@ -79,7 +86,7 @@ def test_a_submit_waiting_for_the_write_lock_holds_up_no_other_request(
 
 
 def test_work_whose_write_would_wait_starts_over_on_a_thread(
-    services: Services, settings: Settings
+    services: Services, sql_store: SqlStore, settings: Settings
 ) -> None:
     # Another process's write, invisible to this one (shared with the timer's thread).
     other = sqlite3.connect(
@@ -89,7 +96,7 @@ def test_work_whose_write_would_wait_starts_over_on_a_thread(
 
     def work() -> None:
         ran_on.append(threading.get_ident())
-        with services.store.db.driver_write():
+        with sql_store.db.driver_write():
             pass
 
     async def measure() -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from jobhost.clock import Clock
 from jobhost.errors import InvalidInput
 from jobhost.models import ApiKey, User
-from jobhost.store.users import UserStore
+from jobhost.store.protocol import ApiKeys
 
 TOKEN_PREFIX = "jh_"
 _TOKEN_BYTES = 32
@@ -32,7 +32,7 @@ def hash_token(token: str) -> str:
 
 
 def create_key(
-    users: UserStore, clock: Clock, user_id: str, label: str | None, expires_days: float | None
+    users: ApiKeys, clock: Clock, user_id: str, label: str | None, expires_days: float | None
 ) -> NewKey:
     if expires_days is not None and expires_days <= 0:
         raise InvalidInput("--expires-days must be a positive number")
@@ -45,7 +45,7 @@ def create_key(
     return NewKey(key, token)
 
 
-def user_for_token(users: UserStore, token: str) -> User | None:
+def user_for_token(users: ApiKeys, token: str) -> User | None:
     """The user a bearer token acts as, or None for an unknown, expired or revoked token."""
     if not token or len(token) > _MAX_TOKEN_LENGTH:
         return None

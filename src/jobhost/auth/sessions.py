@@ -9,7 +9,7 @@ from jobhost.auth.keys import hash_token
 from jobhost.auth.passwords import hash_password, verify_password
 from jobhost.clock import Clock
 from jobhost.models import User
-from jobhost.store.users import UserStore
+from jobhost.store.protocol import UserStore
 
 SESSION_COOKIE = "jobhost_session"
 CSRF_HEADER = "X-CSRF-Token"

@@ -56,10 +56,10 @@ def _open_store(settings: Settings) -> Store:
     # Imported here: SQLAlchemy and the migrations take a third of a second to load, which
     # the client commands (submit, logs, ...) never need.
     from jobhost.datadir import prepare_data_dir
-    from jobhost.store import Store
+    from jobhost.store import SqlStore
 
     prepare_data_dir(settings)
-    return Store.open(settings.store_url, SystemClock())
+    return SqlStore.open(settings.store_url, SystemClock())
 
 
 def _iso(timestamp: float | None) -> str | None:

@@ -34,7 +34,7 @@ from jobhost.engine.unstarted import (
 from jobhost.errors import JobhostError
 from jobhost.models import Job, Mode, Outcome, Status
 from jobhost.store.claims import ClaimOrder
-from jobhost.store.jobs import JobStore
+from jobhost.store.protocol import JobStore
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ from jobhost.engine.sources import OutputSource
 from jobhost.errors import JobhostError, StoreFull
 from jobhost.models import Job, Outcome, Status
 from jobhost.store.claims import ClaimOrder
-from jobhost.store.jobs import Finish, JobStore, OutputChunk, OutputProgress
+from jobhost.store.jobs import Finish, OutputChunk, OutputProgress
+from jobhost.store.protocol import Recording
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class _Finishing:
 
 
 class Recorder:
-    def __init__(self, jobs: JobStore, cap_bytes: int, flush_seconds: float) -> None:
+    def __init__(self, jobs: Recording, cap_bytes: int, flush_seconds: float) -> None:
         self._jobs = jobs
         self._cap = cap_bytes
         self._flush_seconds = flush_seconds
@@ -266,12 +267,25 @@ class Recorder:
                     )
                 )
         finishes = [Finish(item.job_id, item.outcome) for item in final]
-        claimed = self._jobs.record(chunks, progress, finishes, claim)
+        claimed = self._store(chunks, progress, finishes, claim)
         for chunk in chunks:
             _commit(watches[chunk.job_id], chunk.data)
         for watch in due:
             watch.source.release()
         return backlog, claimed
+
+    def _store(
+        self,
+        chunks: list[OutputChunk],
+        progress: list[OutputProgress],
+        finishes: list[Finish],
+        claim: ClaimOrder | None,
+    ) -> list[Job]:
+        """One commit: the output and outcomes, then, with ``claim``, the next jobs."""
+        if claim is None:
+            self._jobs.record(chunks, progress, finishes)
+            return []
+        return self._jobs.record_and_claim(claim, chunks, progress, finishes)
 
     def _collect(self, watch: _Watch, now: float, budget: int) -> bool:
         """Read up to ``budget`` bytes; True if the budget ran out (more may be waiting)."""

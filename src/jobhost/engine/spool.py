@@ -22,7 +22,7 @@ from jobhost.clock import Clock
 from jobhost.errors import JobhostError, StoreUnavailable
 from jobhost.service.jobs import JobOperations
 from jobhost.service.submission import InvalidJson, load_json
-from jobhost.store.users import UserStore
+from jobhost.store.protocol import UserStore
 
 logger = logging.getLogger(__name__)
 

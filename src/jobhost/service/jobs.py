@@ -15,7 +15,7 @@ from jobhost.errors import Conflict, Forbidden, InvalidInput, JobNotFound
 from jobhost.models import Category, Job, Mode, User
 from jobhost.service.submission import check_python, parse_submission
 from jobhost.store.job_listing import JobListing, JobQuery
-from jobhost.store.jobs import JobStore
+from jobhost.store.protocol import JobStore
 
 CANCELLED = "Job cancelled successfully"
 STOPPED = "Job stopped successfully"

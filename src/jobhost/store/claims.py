@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text, update
+from sqlalchemy import bindparam, select, text, update
 
 from jobhost.models import Mode, Status
-from jobhost.store import sqlite_driver
+from jobhost.store.database import in_batches
+from jobhost.store.dialects import Statements
 from jobhost.store.rows import JOB_COLUMNS
 from jobhost.store.schema import PENDING_CONDITION, jobs
 
@@ -18,7 +18,7 @@ from jobhost.store.schema import PENDING_CONDITION, jobs
 @dataclass(frozen=True, slots=True)
 class ClaimOrder:
     """Jobs to mark Running on ``node``: up to ``free`` of them, plus one for each job that
-    the same ``JobStore.record`` finishes (its slot is free again). The claim ends with the
+    the same ``record_and_claim`` finishes (its slot is free again). The claim ends with the
     first job in the ``barrier`` mode (MainLoop jobs block the dispatcher, so the jobs
     queued behind one must not be marked as started yet)."""
 
@@ -27,12 +27,16 @@ class ClaimOrder:
     barrier: Mode | None = None
 
 
-# The dispatcher's statements on PostgreSQL (SQLite runs store/sqlite_driver.py's): built
-# once, so that SQLAlchemy only looks up their compiled form instead of building anew.
-_CLAIM_QUEUE = text(
-    "SELECT seq, mode FROM jobs WHERE "
-    + PENDING_CONDITION
-    + " ORDER BY priority DESC, seq LIMIT :b_limit FOR UPDATE SKIP LOCKED"
+# Left to choose, SQLite's planner takes ix_jobs_status and sorts every pending job on each
+# claim (quadratic draining); named, it walks the queue index and stops after LIMIT rows.
+# PostgreSQL locks the rows it takes, skipping those another node is claiming.
+_QUEUE = (
+    select(jobs.c.seq, jobs.c.mode)
+    .where(text(PENDING_CONDITION))
+    .order_by(jobs.c.priority.desc(), jobs.c.seq)
+    .limit(bindparam("b_limit"))
+    .with_for_update(skip_locked=True)
+    .with_hint(jobs, "INDEXED BY ix_jobs_queue", "sqlite")
 )
 _CLAIM = (
     update(jobs)
@@ -54,24 +58,18 @@ def dispatch_order(row: Sequence[Any]) -> tuple[int, int]:
     return (-row[_PRIORITY], row[_SEQ])
 
 
-def claim_on_postgresql(
-    conn: Connection, limit: int, claim: ClaimOrder, now: float
-) -> Sequence[Sequence[Any]]:
-    queue = conn.execute(_CLAIM_QUEUE, {"b_limit": limit}).all()
-    seqs = _up_to_barrier(queue, claim.barrier)
-    if not seqs:
-        return []
-    return conn.execute(_CLAIM, {"b_seqs": seqs, "b_now": now, "b_node": claim.node}).all()
+def claim_next(run: Statements, limit: int, order: ClaimOrder, now: float) -> list[Sequence[Any]]:
+    """Mark the next ``limit`` pending jobs (up to ``order``'s barrier) Running on its node;
+    their rows, every column in table order, in no particular order."""
+    seqs = _up_to_barrier(run.rows(_QUEUE, {"b_limit": limit}), order.barrier)
+    rows: list[Sequence[Any]] = []
+    for batch in in_batches(seqs):
+        params = {"b_seqs": list(batch), "b_now": now, "b_node": order.node}
+        rows += run.rows(_CLAIM, params)
+    return rows
 
 
-def claim_on_sqlite(
-    driver: sqlite3.Connection, limit: int, claim: ClaimOrder, now: float
-) -> Sequence[Sequence[Any]]:
-    seqs = _up_to_barrier(sqlite_driver.queue(driver, limit), claim.barrier)
-    return sqlite_driver.mark_running(driver, seqs, now, claim.node) if seqs else []
-
-
-def _up_to_barrier(rows: Sequence[tuple[int, str]], barrier: Mode | None) -> list[int]:
+def _up_to_barrier(rows: Sequence[Sequence[Any]], barrier: Mode | None) -> list[int]:
     seqs = []
     for seq, mode in rows:
         seqs.append(seq)

@@ -11,23 +11,22 @@ reads never wait for it (WAL).
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Insert, Table, create_engine, event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import PoolProxiedConnection
 
 from jobhost.errors import StoreBusy, StoreFull, StoreUnavailable
 from jobhost.store.checkpoint import SAFETY_NET_PAGES, WalCheckpointer
+from jobhost.store.dialects import Dialect, dialect_for
 from jobhost.store.write_health import WriteHealth
 
 logger = logging.getLogger(__name__)
@@ -82,6 +81,9 @@ class Database:
             if background_checkpoints:
                 self._checkpointer = WalCheckpointer(self.checkpoint)
                 self._checkpointer.start()
+        self.dialect: Dialect = dialect_for(self)
+        """Runs the hot statements in this database's fastest form; the only dialect choice
+        outside this module."""
 
     def answers_without_waiting(self) -> bool:
         """Whether a short store call may run on an event loop right now: the database is
@@ -127,7 +129,7 @@ class Database:
     @contextlib.contextmanager
     def driver_write(self, wait: bool = True) -> Iterator[sqlite3.Connection]:
         """SQLite only: a write transaction straight on the driver, for the hot writes
-        (``store/sqlite_driver.py``: submit, claim, output and outcomes); waits as
+        (``dialect.write()``: submit, claim, output and outcomes); waits as
         ``write`` does. Its connections stay open, outside the pool: every driver write
         holds the write lock, so one thread at a time uses them."""
         at_once = self._is_at_once(wait)
@@ -294,7 +296,7 @@ def translate_errors(health: WriteHealth | None = None, at_once: bool = False) -
         _note(exc, None, health, at_once)
         raise
     except sqlite3.OperationalError as exc:
-        # Raised straight from the driver: BEGIN IMMEDIATE and store/sqlite_driver.py.
+        # Raised straight from the driver: BEGIN IMMEDIATE and store/sqlite_driver.py's.
         error = _classified(exc)
         _note(error, exc, health, at_once)
         raise error from exc
@@ -353,24 +355,6 @@ def in_batches(keys: Sequence[_K]) -> list[Sequence[_K]]:
     """``keys`` cut into runs of at most KEYS_PER_STATEMENT."""
     step = KEYS_PER_STATEMENT
     return [keys[at : at + step] for at in range(0, len(keys), step)]
-
-
-def add_to_counters(
-    conn: Connection, table: Table, key: str, column: str, deltas: Mapping[str, int]
-) -> None:
-    """Add ``deltas`` to per-key counters, creating missing rows (an upsert: spelt per dialect)."""
-    rows = [{key: name, column: delta} for name, delta in deltas.items() if delta]
-    if rows:
-        conn.execute(_counter_upsert(conn.dialect.name, table, key, column), rows)
-
-
-@functools.cache
-def _counter_upsert(dialect_name: str, table: Table, key: str, column: str) -> Insert:
-    """The upsert behind add_to_counters, built once per table (it runs on every finish)."""
-    stmt = (sqlite.insert if dialect_name == "sqlite" else postgresql.insert)(table)
-    return stmt.on_conflict_do_update(
-        index_elements=[key], set_={column: table.c[column] + stmt.excluded[column]}
-    )
 
 
 def lock_for_migration(conn: Connection) -> None:

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import collections
-import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 
 from jobhost.clock import Clock
 from jobhost.models import Category, Job, JobSpec, Mode, Outcome, Status, statuses_in
-from jobhost.store import claims, sqlite_driver, unstart
+from jobhost.store import claims, unstart
 from jobhost.store.changes import ChangeKind, Hub, JobChange
 from jobhost.store.claims import ClaimOrder
-from jobhost.store.database import Database, add_to_counters, in_batches
+from jobhost.store.database import Database, in_batches
+from jobhost.store.dialects import ConnectionStatements, Statements, add_to_counters
 from jobhost.store.job_listing import JobListing, JobQuery, count_by_category, list_category
 from jobhost.store.rows import job_from_row, job_values
 from jobhost.store.schema import (
@@ -59,6 +59,7 @@ class Finish:
 
 _BY_IDS = select(jobs).where(jobs.c.job_id.in_(bindparam("b_ids", expanding=True)))
 # The recorder's statements, run once per flush.
+_INSERT_OUTPUT = insert(job_output)
 _PROGRESS = (
     update(jobs)
     .where(jobs.c.job_id == bindparam("b_job_id"))
@@ -84,8 +85,9 @@ _FINISH = (
 )
 
 
-class JobStore:
-    """Every read and write of jobs and their output goes through these verbs."""
+class SqlJobStore:
+    """Every read and write of jobs and their output goes through these verbs (the
+    ``JobStore`` protocol)."""
 
     def __init__(self, db: Database, clock: Clock, hub: Hub | None = None) -> None:
         self.db = db
@@ -103,12 +105,8 @@ class JobStore:
             "status": Status.PENDING.value,
             "submitted_at": now,
         }
-        if self.db.is_sqlite:
-            with self.db.driver_write() as driver:
-                sqlite_driver.insert_job(driver, values)
-        else:
-            with self.db.write() as conn:
-                conn.execute(insert(jobs), values)
+        with self.db.dialect.write() as run:
+            run.insert(jobs, values)
         self.hub.publish([JobChange(job_id, ChangeKind.STATE, user_id)])
         return Job(
             job_id=job_id, user_id=user_id, spec=spec, status=Status.PENDING, submitted_at=now
@@ -143,37 +141,51 @@ class JobStore:
     def claim(self, limit: int, node: str, barrier: Mode | None = None) -> list[Job]:
         """Mark up to ``limit`` pending jobs Running on ``node`` and return them in dispatch
         order (``barrier``: see ClaimOrder)."""
-        return self.record(claim=ClaimOrder(limit, node, barrier))
+        return self._commit((), (), (), ClaimOrder(limit, node, barrier))
 
     def record(
         self,
         chunks: Sequence[OutputChunk] = (),
         progress: Sequence[OutputProgress] = (),
         finishes: Sequence[Finish] = (),
-        claim: ClaimOrder | None = None,
+    ) -> None:
+        """Store output and outcomes in one transaction, so a reader never sees a gap."""
+        self._commit(chunks, progress, finishes, None)
+
+    def record_and_claim(
+        self,
+        order: ClaimOrder,
+        chunks: Sequence[OutputChunk] = (),
+        progress: Sequence[OutputProgress] = (),
+        finishes: Sequence[Finish] = (),
     ) -> list[Job]:
-        """Store output and outcomes in one transaction, so a reader never sees a gap, and
-        make ``claim`` in that same transaction; returns the jobs claimed, in dispatch order.
+        """Store output and outcomes, then claim the next jobs for ``order``, in one commit;
+        returns the jobs claimed, in dispatch order.
 
         The dispatcher finishes the jobs that ended and claims the next in one go: each
         commit writes the pages it changed to the log, and the two touch the same pages
         (the jobs at the head of the queue), so one commit costs about what either did.
         """
-        limit = claim.free + len(finishes) if claim is not None else 0
+        return self._commit(chunks, progress, finishes, order)
+
+    def _commit(
+        self,
+        chunks: Sequence[OutputChunk],
+        progress: Sequence[OutputProgress],
+        finishes: Sequence[Finish],
+        order: ClaimOrder | None,
+    ) -> list[Job]:
+        """The unit of work behind record, claim and record_and_claim: one transaction."""
+        limit = order.free + len(finishes) if order is not None else 0
         if not (chunks or progress or finishes or limit > 0):
             return []
         now = self.clock.now()
         rows: Sequence[Sequence[Any]] = []
-        if self.db.is_sqlite:
-            with self.db.driver_write() as driver:
-                _record_on_sqlite(driver, chunks, progress, finishes, now)
-                if claim is not None and limit > 0:
-                    rows = claims.claim_on_sqlite(driver, limit, claim, now)
-        else:
-            with self.db.write() as conn:
-                _record_on_postgresql(conn, chunks, progress, finishes, now)
-                if claim is not None and limit > 0:
-                    rows = claims.claim_on_postgresql(conn, limit, claim, now)
+        with self.db.dialect.write() as run:
+            _store_output(run, chunks, progress)
+            _store_ends(run, finishes, now)
+            if order is not None and limit > 0:
+                rows = claims.claim_next(run, limit, order, now)
         # RETURNING keeps no order; dispatch order is the queue's.
         claimed = [job_from_row(row) for row in sorted(rows, key=claims.dispatch_order)]
         self.hub.publish(
@@ -218,7 +230,7 @@ class JobStore:
                 .returning(jobs.c.user_id)
             ).scalar()
             if owner is not None:
-                _count_finished(conn, {owner: 1})
+                _count_finished(ConnectionStatements(conn), {owner: 1})
         return self._changed(job_id, 0 if owner is None else 1)
 
     def delete(self, job_id: str) -> bool:
@@ -232,7 +244,7 @@ class JobStore:
             if owner is None:
                 return False
             conn.execute(delete(job_output).where(job_output.c.job_id == job_id))
-            _count_finished(conn, {owner: -1})
+            _count_finished(ConnectionStatements(conn), {owner: -1})
         self.hub.publish([JobChange(job_id, ChangeKind.DELETED, owner)])
         return True
 
@@ -292,42 +304,18 @@ class JobStore:
         return b"".join(parts)[:limit]
 
 
-def _record_on_sqlite(
-    driver: sqlite3.Connection,
-    chunks: Sequence[OutputChunk],
-    progress: Sequence[OutputProgress],
-    finishes: Sequence[Finish],
-    now: float,
-) -> None:
-    sqlite_driver.insert_output(driver, _stored_pieces(chunks))
-    sqlite_driver.set_progress(driver, [(p.size, p.dropped, p.job_id) for p in progress])
-    if finishes:
-        rows = sqlite_driver.owners_and_statuses(driver, [f.job_id for f in finishes])
-        ends = [(f.outcome.status.value, f.outcome.exit_code, now, f.job_id) for f in finishes]
-        sqlite_driver.finish(driver, ends)
-        sqlite_driver.count_finished(driver, _finished_per_owner(rows))
-
-
-def _record_on_postgresql(
-    conn: Connection,
-    chunks: Sequence[OutputChunk],
-    progress: Sequence[OutputProgress],
-    finishes: Sequence[Finish],
-    now: float,
+def _store_output(
+    run: Statements, chunks: Sequence[OutputChunk], progress: Sequence[OutputProgress]
 ) -> None:
     pieces = [
         {"job_id": job_id, "start": start, "data": data}
         for job_id, start, data in _stored_pieces(chunks)
     ]
-    if pieces:
-        conn.execute(insert(job_output), pieces)
-    if progress:
-        conn.execute(
-            _PROGRESS,
-            [{"b_job_id": p.job_id, "b_size": p.size, "b_dropped": p.dropped} for p in progress],
-        )
-    if finishes:
-        _finish_on_postgresql(conn, finishes, now)
+    run.run_many(_INSERT_OUTPUT, pieces)
+    run.run_many(
+        _PROGRESS,
+        [{"b_job_id": p.job_id, "b_size": p.size, "b_dropped": p.dropped} for p in progress],
+    )
 
 
 def _stored_pieces(chunks: Sequence[OutputChunk]) -> list[tuple[str, int, bytes]]:
@@ -339,11 +327,14 @@ def _stored_pieces(chunks: Sequence[OutputChunk]) -> list[tuple[str, int, bytes]
     ]
 
 
-def _finish_on_postgresql(conn: Connection, finishes: Sequence[Finish], now: float) -> None:
-    # Count only the jobs that really are still running, per owner.
-    ids = [f.job_id for f in finishes]
-    finished = _finished_per_owner(conn.execute(_OWNERS_AND_STATUSES, {"b_ids": ids}))
-    conn.execute(
+def _store_ends(run: Statements, finishes: Sequence[Finish], now: float) -> None:
+    """Record the outcomes of the jobs still running, and count them per owner."""
+    if not finishes:
+        return
+    owners: list[Sequence[Any]] = []
+    for batch in in_batches([f.job_id for f in finishes]):
+        owners += run.rows(_OWNERS_AND_STATUSES, {"b_ids": list(batch)})
+    run.run_many(
         _FINISH,
         [
             {
@@ -355,7 +346,7 @@ def _finish_on_postgresql(conn: Connection, finishes: Sequence[Finish], now: flo
             for f in finishes
         ],
     )
-    _count_finished(conn, finished)
+    _count_finished(run, _finished_per_owner(owners))
 
 
 def _finished_per_owner(rows: Iterable[Sequence[str]]) -> dict[str, int]:
@@ -363,5 +354,5 @@ def _finished_per_owner(rows: Iterable[Sequence[str]]) -> dict[str, int]:
     return dict(collections.Counter(owner for owner, status in rows if status in _ACTIVE))
 
 
-def _count_finished(conn: Connection, deltas: dict[str, int]) -> None:
-    add_to_counters(conn, job_totals, "user_id", "finished", deltas)
+def _count_finished(run: Statements, deltas: dict[str, int]) -> None:
+    add_to_counters(run, job_totals, "user_id", "finished", deltas)

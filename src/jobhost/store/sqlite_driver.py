@@ -1,137 +1,165 @@
-"""The hot writes on SQLite (submitting, claiming, storing output and outcomes), run on the
-sqlite3 driver itself, in a ``Database.driver_write()`` transaction; and ``first_row`` for
-hot lookups built with SQLAlchemy but run on the driver (``Database.driver_read()``).
+"""SQLAlchemy statements run straight on the sqlite3 driver: the hot path on SQLite.
 
-The dispatcher claims and finishes jobs hundreds of times a second while a queue drains.
-Through SQLAlchemy, checking out a connection, building each execution context, expanding
-``IN`` lists and wrapping results held the GIL several times longer than SQLite took to
-run the statements (py-spy, ``bench/engine_drain.py``: ``Connection.execute`` 47% of the
-dispatcher's cycle, the driver's own ``execute`` under 2%). The statements mean the same as
-the ones ``store/jobs.py`` builds with SQLAlchemy for PostgreSQL; the store tests run both.
+Every statement is declared once, with SQLAlchemy, beside the verb that runs it; on SQLite
+the hot ones (submit, claim, output, outcomes, the API-key lookup) are compiled here once
+and their text cached, then executed by sqlite3 itself, which also keeps their prepared
+form. Running them through SQLAlchemy held the GIL several times longer than SQLite took
+(docs/PERFORMANCE.md). Values go to the driver as given and rows come back as its tuples:
+for statements whose types need no bind or result processing (no Enum, DateTime or JSON).
 """
 
 from __future__ import annotations
 
-import functools
+import operator
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import ClauseElement, Executable, Select, Table, insert
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.compiler import SQLCompiler
 
-from jobhost.store.database import in_batches
-from jobhost.store.rows import JOB_COLUMNS
-from jobhost.store.schema import ACTIVE_CONDITION, PENDING_CONDITION
-
-# Left to choose, SQLite's planner takes ix_jobs_status and sorts every pending job on each
-# claim (quadratic draining); named, it walks the queue index and stops after LIMIT rows.
-_QUEUE = (
-    "SELECT seq, mode FROM jobs INDEXED BY ix_jobs_queue WHERE "
-    + PENDING_CONDITION
-    + " ORDER BY priority DESC, seq LIMIT ?"
-)
-_INSERT_OUTPUT = "INSERT INTO job_output (job_id, start, data) VALUES (?, ?, ?)"
-_PROGRESS = "UPDATE jobs SET output_size = ?, output_dropped = ? WHERE job_id = ?"
-_FINISH = (
-    "UPDATE jobs SET status = ?, exit_code = ?, completed_at = ? WHERE job_id = ? AND "
-    + ACTIVE_CONDITION
-)
-_COUNT_FINISHED = (
-    "INSERT INTO job_totals (user_id, finished) VALUES (?, ?) "
-    "ON CONFLICT (user_id) DO UPDATE SET finished = finished + excluded.finished"
-)
+_Params = Mapping[str, Any]
 
 
-def insert_job(driver: sqlite3.Connection, values: dict[str, Any]) -> None:
-    """Add a job row; columns left out take their defaults."""
-    driver.execute(_insert_job_sql(tuple(values)), tuple(values.values()))
+@dataclass(frozen=True, slots=True)
+class DriverSql:
+    """A statement compiled for sqlite3: its text, and its parameters in placeholder order."""
+
+    text: str
+    bind: Callable[[_Params], Sequence[Any]]
+    columns: tuple[str, ...]
+    expanding: str | None = None
+    """The parameter bound as a list (``IN``), whose length the text is compiled for."""
 
 
-def queue(driver: sqlite3.Connection, limit: int) -> list[tuple[int, str]]:
-    """(seq, mode) of the next ``limit`` pending jobs, in dispatch order."""
-    return driver.execute(_QUEUE, (limit,)).fetchall()
+class _Compiler(SQLiteCompiler):
+    """SQLite's compiler, rendering the statements' SQLite hints (``INDEXED BY``), which
+    SQLAlchemy's own leaves out, and no ``OFFSET 0`` after a LIMIT (one value less to bind
+    at every claim)."""
+
+    def get_from_hint_text(self, table: Any, text: str | None) -> str | None:
+        return text
+
+    def limit_clause(self, select: Any, **kw: Any) -> str:
+        if select._limit_clause is not None and select._offset_clause is None:
+            return "\n LIMIT " + self.process(select._limit_clause, **kw)
+        return str(super().limit_clause(select, **kw))  # type: ignore[no-untyped-call]
 
 
-def mark_running(
-    driver: sqlite3.Connection, seqs: Sequence[int], now: float, node: str
-) -> list[tuple[Any, ...]]:
-    """Mark these jobs Running on ``node``; their rows, every column in table order."""
-    rows: list[tuple[Any, ...]] = []
-    for batch in in_batches(seqs):
-        rows += driver.execute(_mark_running_sql(len(batch)), (now, node, *batch)).fetchall()
-    return rows
+class CompiledStatements:
+    """Each statement's text for this dialect, compiled at its first use."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._dialect = dialect
+        self._plain: dict[object, DriverSql] = {}
+        self._sized: dict[tuple[object, int], DriverSql] = {}
+
+    def of(self, stmt: Executable, params: _Params) -> DriverSql:
+        found = self._plain.get(stmt)
+        if found is None:
+            found = self._plain[stmt] = _driver_sql(self._compile(stmt))
+        if found.expanding is None:
+            return found
+        size = len(params[found.expanding])
+        sized = self._sized.get((stmt, size))
+        if sized is None:
+            sized = self._sized[(stmt, size)] = _expanded(self._compile(stmt), size)
+        return sized
+
+    def of_insert(self, table: Table, columns: tuple[str, ...]) -> DriverSql:
+        """``INSERT INTO table (columns) VALUES (...)``: the columns left out take their
+        defaults."""
+        found = self._plain.get((table, columns))
+        if found is None:
+            unknown = set(columns) - set(table.c.keys())
+            if unknown:  # SQLAlchemy would leave them out silently
+                raise ValueError(f"not columns of {table.name}: {sorted(unknown)}")
+            compiled = self._compile(insert(table), column_keys=list(columns))
+            found = self._plain[(table, columns)] = _driver_sql(compiled)
+        return found
+
+    def _compile(self, stmt: Executable, **kw: Any) -> SQLCompiler:
+        assert isinstance(stmt, ClauseElement)
+        return _Compiler(self._dialect, stmt, **kw)
 
 
-def insert_output(driver: sqlite3.Connection, pieces: Iterable[tuple[str, int, bytes]]) -> None:
-    """Store output pieces, each ``(job_id, start, data)``."""
-    driver.executemany(_INSERT_OUTPUT, pieces)
+class DriverStatements:
+    """Statements run on one sqlite3 connection, in whatever transaction it is in."""
+
+    dialect_name = "sqlite"
+
+    def __init__(self, driver: sqlite3.Connection, compiled: CompiledStatements) -> None:
+        self._driver = driver
+        self._compiled = compiled
+
+    def rows(self, stmt: Executable, params: _Params) -> list[tuple[Any, ...]]:
+        sql = self._compiled.of(stmt, params)
+        return self._driver.execute(sql.text, sql.bind(params)).fetchall()
+
+    def first(self, stmt: Select[Any], params: _Params) -> dict[str, Any] | None:
+        sql = self._compiled.of(stmt, params)
+        found = self._driver.execute(sql.text, sql.bind(params)).fetchone()
+        return dict(zip(sql.columns, found, strict=True)) if found is not None else None
+
+    def run_many(self, stmt: Executable, rows: Sequence[_Params]) -> None:
+        if rows:
+            sql = self._compiled.of(stmt, rows[0])
+            assert sql.expanding is None, "one statement text for every row"
+            self._driver.executemany(sql.text, map(sql.bind, rows))
+
+    def insert(self, table: Table, values: _Params) -> None:
+        sql = self._compiled.of_insert(table, tuple(values))
+        self._driver.execute(sql.text, sql.bind(values))
 
 
-def set_progress(driver: sqlite3.Connection, sizes: Iterable[tuple[int, int, str]]) -> None:
-    """Set how much output jobs have stored and dropped, each ``(size, dropped, job_id)``."""
-    driver.executemany(_PROGRESS, sizes)
+def _driver_sql(compiled: SQLCompiler) -> DriverSql:
+    names, constants, listed = _parameters(compiled)
+    return DriverSql(compiled.string, _binder(names, constants), _columns(compiled), listed)
 
 
-def owners_and_statuses(
-    driver: sqlite3.Connection, job_ids: Sequence[str]
-) -> list[tuple[str, str]]:
-    """(user_id, status) of these jobs, looked up by id (never by walking the running ones)."""
-    found: list[tuple[str, str]] = []
-    for batch in in_batches(job_ids):
-        found += driver.execute(_by_ids_sql(len(batch)), batch).fetchall()
-    return found
+def _expanded(compiled: SQLCompiler, size: int) -> DriverSql:
+    """The statement with its list parameter spelt out for ``size`` values: one text per
+    size, so that sqlite3 also reuses its prepared form."""
+    names, constants, listed = _parameters(compiled)
+    assert listed is not None and size > 0
+    placeholders = {name: [None] * size if name == listed else None for name in names}
+    text = compiled.construct_expanded_state(placeholders).statement
+    at = names.index(listed)
+    before, after = _binder(names[:at], constants), _binder(names[at + 1 :], constants)
+
+    def bind(params: _Params) -> Sequence[Any]:
+        return (*before(params), *params[listed], *after(params))
+
+    return DriverSql(text, bind, _columns(compiled), listed)
 
 
-def finish(driver: sqlite3.Connection, ends: Iterable[tuple[str, int | None, float, str]]) -> None:
-    """Record outcomes, each ``(status, exit_code, completed_at, job_id)``, of jobs that are
-    still running (the others are left as they are)."""
-    driver.executemany(_FINISH, ends)
+def _parameters(compiled: SQLCompiler) -> tuple[tuple[str, ...], dict[str, Any], str | None]:
+    """The parameters' names in placeholder order, the values the statement binds itself
+    (a status it sets, LIMIT's OFFSET 0), and the one bound as a list, if any."""
+    names = tuple(compiled.positiontup or ())
+    binds = {name: compiled.binds[name] for name in names}
+    constants = {name: bind.effective_value for name, bind in binds.items() if not bind.required}
+    listed = [name for name, bind in binds.items() if bind.expanding]
+    if len(listed) > 1:
+        raise ValueError(f"one list parameter at most, not {listed}")
+    return names, constants, listed[0] if listed else None
 
 
-def count_finished(driver: sqlite3.Connection, deltas: dict[str, int]) -> None:
-    driver.executemany(_COUNT_FINISHED, [(user, n) for user, n in deltas.items() if n])
+def _binder(names: tuple[str, ...], constants: dict[str, Any]) -> Callable[[_Params], Any]:
+    """A function from {name: value} to the values in ``names`` order, constants filled in."""
+    if not names:
+        return lambda _params: ()
+    pick = operator.itemgetter(*names)
+    if len(names) == 1:
+        return lambda params: (pick({**constants, **params}) if constants else pick(params),)
+    if constants:
+        return lambda params: pick({**constants, **params})
+    return pick
 
 
-def first_row(
-    driver: sqlite3.Connection, query: Select[Any], params: Mapping[str, object]
-) -> dict[str, Any] | None:
-    """The first row of ``query`` as {column: value}, or None. The query is compiled for
-    SQLite once and its statement cached by sqlite3, so a lookup costs about a quarter of
-    running it through SQLAlchemy (25 against 110 us for the API-key lookup). For queries
-    whose columns need no result processing (no Enum, DateTime or JSON types)."""
-    sql, order, names = _compiled(query)
-    found = driver.execute(sql, [params[name] for name in order]).fetchone()
-    return dict(zip(names, found, strict=True)) if found is not None else None
-
-
-@functools.lru_cache(maxsize=16)
-def _compiled(query: Select[Any]) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-    compiled = query.compile(dialect=sqlite.dialect())
-    return str(compiled), tuple(compiled.positiontup or ()), tuple(query.selected_columns.keys())
-
-
-@functools.lru_cache(maxsize=16)
-def _insert_job_sql(columns: tuple[str, ...]) -> str:
-    unknown = set(columns) - set(JOB_COLUMNS)
-    if unknown:  # names are spliced into the SQL: only the table's own may be
-        raise ValueError(f"not columns of jobs: {sorted(unknown)}")
-    return f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({_marks(len(columns))})"
-
-
-@functools.lru_cache(maxsize=128)
-def _mark_running_sql(count: int) -> str:
-    # One text per batch size, built once, so that sqlite3 also reuses its prepared form.
-    return (
-        "UPDATE jobs SET status = 'Running', started_at = ?, attempt = attempt + 1, node = ? "
-        f"WHERE seq IN ({_marks(count)}) RETURNING {', '.join(JOB_COLUMNS)}"
-    )
-
-
-@functools.lru_cache(maxsize=128)
-def _by_ids_sql(count: int) -> str:
-    return f"SELECT user_id, status FROM jobs WHERE job_id IN ({_marks(count)})"
-
-
-def _marks(count: int) -> str:
-    return ", ".join("?" * count)
+def _columns(compiled: SQLCompiler) -> tuple[str, ...]:
+    stmt = compiled.statement
+    return tuple(stmt.selected_columns.keys()) if isinstance(stmt, Select) else ()

@@ -14,7 +14,7 @@ from jobhost.auth.throttle import LoginThrottle
 from jobhost.clock import Clock, SystemClock
 from jobhost.engine.engine import Engine
 from jobhost.settings import Settings
-from jobhost.store import Store
+from jobhost.store import SqlStore
 from jobhost.web import health, jobs, login, page, streams
 from jobhost.web.deps import Services
 from jobhost.web.errors import install_error_handlers
@@ -30,7 +30,7 @@ def create_app(settings: Settings, clock: Clock | None = None, run_engine: bool 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = Store.open(settings.store_url, the_clock, background_checkpoints=True)
+        store = SqlStore.open(settings.store_url, the_clock, background_checkpoints=True)
         engine = Engine(settings, store, the_clock, os.environ) if run_engine else None
         if engine is not None:
             engine.start()

@@ -109,14 +109,10 @@ async def store_work(svc: Services, work: Callable[[], _T]) -> _T:
     """Run a route's blocking store work on the event loop when the store answers without
     waiting (short SQLite work costs less there than a thread hop), else in the threadpool.
     ``work`` may start over on a thread after StoreBusy, so earlier writes must be idempotent."""
-    db = svc.store.db
-    if db.answers_without_waiting():
-        try:
-            with db.without_waiting():
-                return work()
-        except StoreBusy:
-            pass
-    return await run_in_threadpool(work)
+    try:
+        return svc.store.run_at_once(work)
+    except StoreBusy:
+        return await run_in_threadpool(work)
 
 
 async def _services(connection: HTTPConnection) -> Services:

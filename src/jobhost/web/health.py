@@ -20,7 +20,7 @@ async def healthz(svc: Svc) -> HealthResponse | JSONResponse:
     """200 once the server is ready and its store answers; needs no credentials. 503
     ``degraded``, with the reason, while the store reads but cannot write."""
     await store_work(svc, svc.store.jobs.ping)
-    problem = svc.store.db.health.problem()
+    problem = svc.store.write_problem()
     if problem is None:
         return {"status": "ok"}
     body: DegradedResponse = {
