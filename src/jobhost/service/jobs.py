@@ -5,7 +5,6 @@ Framework-free: the web routes are a thin skin over these methods.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -28,7 +27,9 @@ OTHERS_REFUSAL = (
 
 _STOP_WAIT_EXTRA_SECONDS = 2.0
 _STOP_WAIT_MAX_SECONDS = 60.0
-_STOP_POLL_SECONDS = 0.02
+# A stop waits on the change feed; this is how often it reads the job even without a change
+# (a write from another process publishes nothing here).
+_STOP_RECHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,12 +132,16 @@ class JobOperations:
         grace = self.stop_grace if grace is None else grace
         wait = min(grace + _STOP_WAIT_EXTRA_SECONDS, _STOP_WAIT_MAX_SECONDS)
         deadline = self.clock.monotonic() + wait
-        while self.clock.monotonic() < deadline:
-            current = self.jobs.get(job.job_id)
-            if current is None or current.status.is_finished:
-                return True
-            time.sleep(_STOP_POLL_SECONDS)
-        return False
+        # Watch first, then read: an end published between the two is not missed.
+        with self.jobs.hub.watch(job.job_id) as changes:
+            while True:
+                current = self.jobs.get(job.job_id)
+                if current is None or current.status.is_finished:
+                    return True
+                left = deadline - self.clock.monotonic()
+                if left <= 0:
+                    return False
+                changes.wait(min(left, _STOP_RECHECK_SECONDS))
 
 
 def _refuse_finished(job: Job) -> str:
