@@ -5,7 +5,6 @@ Framework-free: the web routes are a thin skin over these methods.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ from jobhost.clock import Clock
 from jobhost.errors import Conflict, Forbidden, InvalidInput, JobNotFound
 from jobhost.models import Category, Job, Mode, User
 from jobhost.service.submission import check_python, parse_submission
+from jobhost.store.changes import ChangeKind, JobChange, Subscription
 from jobhost.store.job_listing import JobListing, JobQuery
 from jobhost.store.protocol import JobStore
 
@@ -28,7 +28,9 @@ OTHERS_REFUSAL = (
 
 _STOP_WAIT_EXTRA_SECONDS = 2.0
 _STOP_WAIT_MAX_SECONDS = 60.0
-_STOP_POLL_SECONDS = 0.02
+# A stop waits on the change feed; this is how often it reads the job even without a change
+# (a write from another process publishes nothing here).
+_STOP_RECHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,87 @@ class WhoseJobs:
 
     all_users: bool = False
     user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRead:
+    """One look at a followed job: its output from an offset, and the job as it is now."""
+
+    data: bytes
+    job: Job | None
+    """None: the job was deleted."""
+    at_end: bool
+    """The job has finished and ``data`` reaches its last byte."""
+
+
+@dataclass(frozen=True, slots=True)
+class SeenChange:
+    """A job change a caller may see: the job as it is now, or None if it was deleted."""
+
+    job_id: str
+    job: Job | None
+
+
+class OutputFollow:
+    """One caller following one job's output; each look checks they may still see the job."""
+
+    def __init__(self, jobs: JobStore, job: Job, requested: str) -> None:
+        self._jobs = jobs
+        self.job = job
+        self._requested = requested
+
+    def subscribe(self) -> Subscription:
+        """The job's changes; call from the event loop that will wait on them."""
+        return self._jobs.hub.subscribe(self.job.job_id)
+
+    def read(self, user: User, offset: int, limit: int) -> OutputRead:
+        """Up to ``limit`` bytes from ``offset`` and the job now; 404 once ``user`` may no
+        longer see it (say, their roles changed)."""
+        data = self._jobs.read_output(self.job.job_id, offset, limit)
+        current = self._jobs.get(self.job.job_id)
+        if current is None:
+            return OutputRead(data, None, at_end=False)
+        if not policy.may_see(user, current):
+            raise JobNotFound(self._requested)
+        at_end = current.status.is_finished and offset + len(data) >= current.output_size
+        return OutputRead(data, current, at_end)
+
+
+class JobEvents:
+    """One caller's feed of job changes: their own jobs', or everyone's if privileged."""
+
+    def __init__(self, jobs: JobStore, all_users: bool) -> None:
+        self._jobs = jobs
+        self._all_users = all_users
+
+    def subscribe(self) -> Subscription:
+        """Every job's changes; call from the event loop that will wait on them."""
+        return self._jobs.hub.subscribe()
+
+    def check(self, user: User) -> None:
+        """403 if ``user`` (as of now) may not watch what this feed covers."""
+        _scope_user(user, WhoseJobs(self._all_users))
+
+    def seen(self, user: User, batch: list[JobChange]) -> list[SeenChange]:
+        """The jobs whose state changed in ``batch`` that ``user`` watches, each once, in the
+        order of its last change."""
+        owner = _scope_user(user, WhoseJobs(self._all_users))
+        latest: dict[str, JobChange] = {}
+        for change in batch:
+            if change.kind is not ChangeKind.OUTPUT:
+                latest.pop(change.job_id, None)
+                latest[change.job_id] = change
+        # One query for the batch: a busy engine changes thousands of jobs a second.
+        changed = [c.job_id for c in latest.values() if c.kind is not ChangeKind.DELETED]
+        jobs = self._jobs.get_many(changed)
+        seen: list[SeenChange] = []
+        for change in latest.values():
+            if change.kind is ChangeKind.DELETED:
+                if owner in (None, change.user_id):
+                    seen.append(SeenChange(change.job_id, None))
+            elif (job := jobs.get(change.job_id)) is not None and owner in (None, job.user_id):
+                seen.append(SeenChange(change.job_id, job))
+        return seen
 
 
 class JobOperations:
@@ -76,6 +159,16 @@ class JobOperations:
     def output(self, user: User, job_id: str, offset: int, limit: int) -> tuple[Job, bytes]:
         job = self.get(user, job_id)
         return job, self.jobs.read_output(job.job_id, offset, limit)
+
+    def follow(self, user: User, job_id: str) -> OutputFollow:
+        """Follow the output of a job the caller may see (``get``'s refusals)."""
+        return OutputFollow(self.jobs, self.get(user, job_id), job_id)
+
+    def events(self, user: User, all_users: bool) -> JobEvents:
+        """The caller's feed of job changes; 403 for everyone's unless privileged."""
+        feed = JobEvents(self.jobs, all_users)
+        feed.check(user)
+        return feed
 
     def output_tail(self, job: Job, limit: int) -> bytes:
         return self.jobs.read_output(job.job_id, max(0, job.output_size - limit), limit)
@@ -131,12 +224,16 @@ class JobOperations:
         grace = self.stop_grace if grace is None else grace
         wait = min(grace + _STOP_WAIT_EXTRA_SECONDS, _STOP_WAIT_MAX_SECONDS)
         deadline = self.clock.monotonic() + wait
-        while self.clock.monotonic() < deadline:
-            current = self.jobs.get(job.job_id)
-            if current is None or current.status.is_finished:
-                return True
-            time.sleep(_STOP_POLL_SECONDS)
-        return False
+        # Watch first, then read: an end published between the two is not missed.
+        with self.jobs.hub.watch(job.job_id) as changes:
+            while True:
+                current = self.jobs.get(job.job_id)
+                if current is None or current.status.is_finished:
+                    return True
+                left = deadline - self.clock.monotonic()
+                if left <= 0:
+                    return False
+                changes.wait(min(left, _STOP_RECHECK_SECONDS))
 
 
 def _refuse_finished(job: Job) -> str:

@@ -21,13 +21,12 @@ from fastapi import APIRouter, WebSocket
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from jobhost import policy
-from jobhost.errors import Forbidden, InvalidInput, JobhostError, JobNotFound
-from jobhost.models import Job, User
-from jobhost.service.jobs import OTHERS_REFUSAL, JobOperations
-from jobhost.store.changes import ChangeKind, JobChange
+from jobhost.errors import Forbidden, InvalidInput, JobhostError
+from jobhost.models import User
+from jobhost.service.jobs import SeenChange
 from jobhost.web.deps import Identity, Services, identify, services
 from jobhost.web.errors import status_of
+from jobhost.web.jobs import job_operations
 from jobhost.web.records import MAX_OFFSET, decode_stream, job_record
 
 logger = logging.getLogger(__name__)
@@ -131,12 +130,6 @@ async def _close(websocket: WebSocket, code: int) -> None:
             await websocket.close(code)
 
 
-def _operations(svc: Services) -> JobOperations:
-    return JobOperations(
-        svc.store.jobs, svc.clock, svc.wake_engine, svc.settings.stop_grace_seconds
-    )
-
-
 def _offset(websocket: WebSocket) -> int:
     text = websocket.query_params.get("offset", "0")
     # ASCII only: str.isdigit also takes superscripts and other scripts' digits.
@@ -146,87 +139,57 @@ def _offset(websocket: WebSocket) -> int:
 
 
 async def _stream(websocket: WebSocket, svc: Services, caller: _Caller) -> None:
-    ops = _operations(svc)
+    ops = job_operations(svc)
     offset = _offset(websocket)
     requested = websocket.query_params.get("jobId", "")
-    job = await run_in_threadpool(ops.get, await caller.current(), requested)
+    follow = await run_in_threadpool(ops.follow, await caller.current(), requested)
+    job = follow.job
     await websocket.send_json({"type": "state", "job": job_record(job, svc.clock.now())})
-    with svc.store.jobs.hub.subscribe(job.job_id) as changes:
+    with follow.subscribe() as changes:
         while True:
-            data = await run_in_threadpool(
-                svc.store.jobs.read_output, job.job_id, offset, STREAM_CHUNK_BYTES
-            )
-            current = await run_in_threadpool(svc.store.jobs.get, job.job_id)
-            if current is not None and not policy.may_see(await caller.current(), current):
-                raise JobNotFound(requested)
-            if current is None:
+            user = await caller.current()
+            read = await run_in_threadpool(follow.read, user, offset, STREAM_CHUNK_BYTES)
+            if read.job is None:
                 await websocket.send_json({"type": "deleted", "jobId": job.job_id})
                 return
-            at_end = current.status.is_finished and offset + len(data) >= current.output_size
-            text, used = decode_stream(data, at_end)
+            text, used = decode_stream(read.data, read.at_end)
             if used:
                 message = {"offset": offset, "nextOffset": offset + used, "data": text}
                 await websocket.send_json({"type": "output", **message})
                 offset += used
-            if current.status is not job.status:
-                job = current
+            if read.job.status is not job.status:
+                job = read.job
                 await websocket.send_json(
                     {"type": "state", "job": job_record(job, svc.clock.now())}
                 )
-            if at_end:
+            if read.at_end:
                 await websocket.send_json(
-                    {"type": "end", "job": job_record(current, svc.clock.now())}
+                    {"type": "end", "job": job_record(read.job, svc.clock.now())}
                 )
                 return
-            if len(data) < STREAM_CHUNK_BYTES:
+            if len(read.data) < STREAM_CHUNK_BYTES:
                 await changes.next_batch(FALLBACK_POLL_SECONDS)
 
 
 async def _events(websocket: WebSocket, svc: Services, caller: _Caller) -> None:
     all_users = websocket.query_params.get("allUsers", "false").lower() == "true"
-    _check_scope(await caller.current(), all_users)
+    feed = job_operations(svc).events(await caller.current(), all_users)
     await websocket.send_json({"type": "ready"})
-    with svc.store.jobs.hub.subscribe() as changes:
+    with feed.subscribe() as changes:
         while True:
             batch = await changes.next_batch(RECHECK_SECONDS)
             user = await caller.current()
-            _check_scope(user, all_users)
+            feed.check(user)
             if changes.lagged:
                 changes.lagged = False
                 await websocket.send_json({"type": "resync"})
-            for message in await run_in_threadpool(_event_messages, svc, user, all_users, batch):
-                await websocket.send_json(message)
+            seen = await run_in_threadpool(feed.seen, user, batch)
+            now = svc.clock.now()
+            for change in seen:
+                await websocket.send_json(_event_message(change, now))
 
 
-def _check_scope(user: User, all_users: bool) -> None:
-    if all_users and not policy.is_privileged(user):
-        raise Forbidden(OTHERS_REFUSAL)
-
-
-def _event_messages(
-    svc: Services, user: User, all_users: bool, batch: list[JobChange]
-) -> list[dict[str, Any]]:
-    """One message per job whose state changed and that the caller watches, in order."""
-    latest: dict[str, JobChange] = {}
-    for change in batch:
-        if change.kind is not ChangeKind.OUTPUT:
-            latest.pop(change.job_id, None)
-            latest[change.job_id] = change
-    messages: list[dict[str, Any]] = []
-    now = svc.clock.now()
-    # One query for the batch: a busy engine changes thousands of jobs a second.
-    changed = [c.job_id for c in latest.values() if c.kind is not ChangeKind.DELETED]
-    jobs = svc.store.jobs.get_many(changed)
-    for change in latest.values():
-        if change.kind is ChangeKind.DELETED:
-            if _watches(user, all_users, change.user_id):
-                messages.append({"type": "deleted", "jobId": change.job_id})
-            continue
-        job: Job | None = jobs.get(change.job_id)
-        if job is not None and _watches(user, all_users, job.user_id):
-            messages.append({"type": "job", "job": job_record(job, now)})
-    return messages
-
-
-def _watches(user: User, all_users: bool, owner: str | None) -> bool:
-    return owner == user.user_id or (all_users and policy.is_privileged(user))
+def _event_message(change: SeenChange, now: float) -> dict[str, Any]:
+    if change.job is None:
+        return {"type": "deleted", "jobId": change.job_id}
+    return {"type": "job", "job": job_record(change.job, now)}
