@@ -126,3 +126,6 @@ def test_two_folders_sharing_one_sqlite_file_exclude_each_other(tmp_path: Path) 
     finally:
         proc.kill()
         proc.wait()
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.close()
+        proc.stdout.close()
