@@ -16,11 +16,10 @@ import os
 import stat
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from jobhost.engine.runners.runas import RunAs, resolve_run_as
 from jobhost.errors import InvalidInput
 from jobhost.settings import Settings
+from jobhost.store.database import sqlite_file
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ PASSABLE_DIR = 0o711  # with a run-as user: others may pass through, never list
 PRIVATE_FILE = 0o600
 WORKSPACE = "workspace"
 # Folders only the server reads; the run-as user's way to its workspace passes beside them.
-# The spool's name is engine/spool.py's SPOOL_FOLDER, spelt out: importing that module would
+# The spool's name is service/spool.py's SPOOL_FOLDER, spelt out: importing that module would
 # slow every store-opening command.
 _PRIVATE_FOLDERS = ("runs", "JobSubmission")
 
@@ -43,22 +42,14 @@ def prepare_data_dir(settings: Settings) -> RunAs | None:
     _private_dir(data, PASSABLE_DIR if run_as else PRIVATE_DIR, changed, str(data))
     for name in _PRIVATE_FOLDERS:
         _private_dir(data / name, PRIVATE_DIR, changed, name)
-    store = sqlite_file(settings)
+    store = sqlite_file(settings.store_url)
     if store is not None:
-        _private_store(store, changed, data)
+        _private_store(store.absolute(), changed, data)
     if run_as is not None:
         _give_workspace(data / WORKSPACE, run_as, changed)
     if changed:
         logger.warning("set the data folder's permissions: %s", ", ".join(changed))
     return run_as
-
-
-def sqlite_file(settings: Settings) -> Path | None:
-    """The SQLite store's file, or None for another database or one in memory."""
-    url = make_url(settings.store_url)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    return Path(str(url.database)).absolute()
 
 
 def _private_dir(path: Path, mode: int, changed: list[str], label: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jobhost.engine.spool import SPOOL_FOLDER
+from jobhost.service.spool import SPOOL_FOLDER
 from tests.integration.server import (
     Server,
     create_key,

@@ -11,11 +11,12 @@ from sqlalchemy import text
 
 from jobhost.clock import SystemClock
 from jobhost.models import JobSpec, Mode, Outcome, Status
+from jobhost.server import create_app
 from jobhost.settings import Settings
 from jobhost.store import SqlStore
 from jobhost.store.jobs import Finish, OutputChunk, OutputProgress
 from jobhost.web import jobs as web_jobs
-from jobhost.web.app import BASE, create_app
+from jobhost.web.app import BASE
 
 
 @pytest.fixture

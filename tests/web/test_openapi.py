@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from jobhost.server import create_app
 from jobhost.settings import Settings
-from jobhost.web.app import create_app
 
 PUBLIC = {("get", "/healthz"), ("post", "/api/v1/auth/login")}
 

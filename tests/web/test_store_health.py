@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from jobhost.server import create_app
 from jobhost.settings import Settings
-from jobhost.web.app import BASE, create_app
+from jobhost.web.app import BASE
 from tests.full_disk import cap_the_file
 
 

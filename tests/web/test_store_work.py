@@ -14,9 +14,10 @@ from fastapi.testclient import TestClient
 
 from jobhost.auth.throttle import LoginThrottle
 from jobhost.clock import SystemClock
+from jobhost.server import create_app
 from jobhost.settings import Settings
 from jobhost.store import SqlStore
-from jobhost.web.app import BASE, create_app
+from jobhost.web.app import BASE
 from jobhost.web.deps import Services, store_work
 
 

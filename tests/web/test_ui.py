@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from jobhost.server import create_app
 from jobhost.settings import Settings
-from jobhost.web.app import create_app
 from jobhost.web.page import PAGE, UI_DIR
 
 STATIC = PAGE + "static/"

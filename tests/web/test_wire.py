@@ -14,8 +14,8 @@ import pytest
 from typing_extensions import is_typeddict
 
 from jobhost import wire
+from jobhost.server import create_app
 from jobhost.settings import Settings
-from jobhost.web.app import create_app
 
 RECORDS = [
     record

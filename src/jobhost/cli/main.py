@@ -5,11 +5,9 @@ Errors are one line on stderr and a non-zero exit status.
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import os
-import socket
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
@@ -88,67 +86,11 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on [JOBHOST_PORT]")] = None,
 ) -> None:
     """Run the web server and the job engine in one process."""
-    from jobhost.engine.lock import lock_data_folder
-    from jobhost.listening import bind_listeners
-    from jobhost.store.database import sqlite_file
+    from jobhost import server
 
     settings = _settings(host=host, port=port)
-    # Before anything touches the folder (store, bootstrap, recovery); held until exit.
-    lock_data_folder(settings.data_dir, sqlite_file(settings.store_url))
     _configure_logging(settings.log_level)
-    # Bound before the first start makes the admin: a busy port must not eat the
-    # credentials, which are printed only once.
-    sockets = bind_listeners(settings.host, settings.port)
-    try:
-        store = _open_store(settings)
-        try:
-            _bootstrap_admin(store)
-        finally:
-            store.close()
-        _run_server(settings, sockets)
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def _run_server(settings: Settings, sockets: list[socket.socket]) -> None:
-    import uvicorn
-
-    from jobhost.listening import describe
-    from jobhost.web.access_log import AccessLog
-    from jobhost.web.app import create_app
-    from jobhost.web.redaction import redact_uvicorn_logs
-
-    redact_uvicorn_logs()
-    app = create_app(settings)
-    # Everything imported and built so far lives as long as the server: moved out of the
-    # collector's reach, a full collection no longer walks it.
-    gc.freeze()
-    # Our own access log rather than uvicorn's (see web/access_log.py), at the same level.
-    logged = settings.access_log and logging.getLogger().isEnabledFor(logging.INFO)
-    access_log = AccessLog(app, sys.stdout) if logged else None
-    trusted = settings.trusted_proxy_list
-    config = uvicorn.Config(
-        access_log or app,
-        log_level=settings.log_level,
-        access_log=False,
-        # Forwarded headers only from the proxies named: anyone else could pick the client
-        # address the login throttle counts.
-        proxy_headers=bool(trusted),
-        forwarded_allow_ips=trusted,
-        timeout_graceful_shutdown=int(settings.stop_grace_seconds) + 5,
-    )
-    server = uvicorn.Server(config)
-    for sock in sockets:
-        logger.info("listening on %s", describe(sock))
-    try:
-        server.run(sockets=sockets)
-    except KeyboardInterrupt:
-        pass  # uvicorn raises Ctrl-C again once it has shut down; a clean stop, as uvicorn.run
-    finally:
-        if access_log is not None:
-            access_log.flush()
-    if not server.started:
+    if not server.serve(settings, _bootstrap_admin):
         raise typer.Exit(3)  # as uvicorn.run: the app's startup failed
 
 

@@ -24,7 +24,6 @@ from jobhost.engine.runners.process import ProcessRunner
 from jobhost.engine.runners.process_tree import reap_orphans
 from jobhost.engine.runners.thread import ThreadRunner
 from jobhost.engine.sources import BufferSource, EmptySource
-from jobhost.engine.spool import SpoolIntake
 from jobhost.engine.unstarted import (
     BEFORE_IT_STARTED,
     STOPPED_BEFORE_IT_STARTED,
@@ -69,10 +68,8 @@ class Dispatcher:
         clock: Clock,
         limits: DispatchLimits,
         node: str,
-        intake: SpoolIntake | None = None,
     ) -> None:
         self._jobs = jobs
-        self._intake = intake
         self._recorder = recorder
         self._processes = processes
         self._threads = ThreadRunner()
@@ -178,16 +175,7 @@ class Dispatcher:
         self._reap_orphans()
         self._honour_stop_requests()
         self._enforce_timeouts()
-        if self._intake is not None and self._intake.due():
-            self._take_in(self._intake)
         await self._finish_and_start()
-
-    def _take_in(self, intake: SpoolIntake) -> None:
-        # The spool is a side door: whatever goes wrong there must not keep jobs from starting.
-        try:
-            intake.take_in()
-        except Exception:
-            logger.exception("spool pass failed", extra={"action": "spool"})
 
     async def shutdown(self) -> None:
         """Stop Python jobs (they cannot outlive the process); BackgroundJobs keep running."""

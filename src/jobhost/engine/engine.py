@@ -20,8 +20,6 @@ from jobhost.engine.lock import lock_data_folder
 from jobhost.engine.recorder import Recorder
 from jobhost.engine.runners.process import ProcessRunner
 from jobhost.engine.runners.process_tree import become_subreaper
-from jobhost.engine.spool import SPOOL_FOLDER, SpoolIntake
-from jobhost.service.jobs import JobOperations
 from jobhost.settings import Settings
 from jobhost.store import Store
 from jobhost.store.database import sqlite_file
@@ -68,7 +66,6 @@ class Engine:
             clock,
             limits,
             settings.node_name,
-            _spool(settings, store, clock),
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -108,18 +105,3 @@ class Engine:
         except Exception:
             logger.exception("the dispatcher failed", extra={"action": "dispatch"})
             raise
-
-
-def _spool(settings: Settings, store: Store, clock: Clock) -> SpoolIntake:
-    root = settings.data_dir / SPOOL_FOLDER
-    root.mkdir(exist_ok=True)
-    # Submitting from inside the dispatcher's own cycle: no wake-up needed.
-    operations = JobOperations(store.jobs, clock, lambda: None, settings.stop_grace_seconds)
-    return SpoolIntake(
-        root,
-        store.users,
-        operations,
-        clock,
-        max_file_bytes=settings.max_body_bytes,
-        min_interval=min(0.5, settings.tick_seconds),
-    )

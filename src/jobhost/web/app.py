@@ -1,20 +1,19 @@
-"""The ASGI application: routes, error envelope, body limit, and the lifespan that opens
-the store and starts the engine."""
+"""The ASGI application: routes, error envelope, body limit, and a lifespan that opens the
+backend it is handed (``jobhost.server`` builds it: store, engine, intakes)."""
 
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 
 from jobhost import __version__
 from jobhost.auth.throttle import LoginThrottle
-from jobhost.clock import Clock, SystemClock
-from jobhost.engine.engine import Engine
+from jobhost.clock import Clock
 from jobhost.settings import Settings
-from jobhost.store import SqlStore
+from jobhost.store import Store
 from jobhost.web import health, jobs, login, page, streams
 from jobhost.web.deps import Services
 from jobhost.web.errors import install_error_handlers
@@ -24,24 +23,33 @@ from jobhost.web.openapi import document_credentials
 BASE = "/apps/WebHostTaskManagement/api/v1"
 
 
-def create_app(settings: Settings, clock: Clock | None = None, run_engine: bool = True) -> FastAPI:
-    """The app; with ``run_engine`` the job engine runs in the same process."""
-    the_clock = clock or SystemClock()
+@dataclass(frozen=True)
+class Backend:
+    """What the routes need from the process that hosts them; the web never sees the engine,
+    only a callable that asks it for a dispatch cycle."""
+
+    store: Store
+    clock: Clock
+    wake_engine: Callable[[], None]
+
+
+OpenBackend = Callable[[], contextlib.AbstractContextManager[Backend]]
+
+
+def create_app(settings: Settings, open_backend: OpenBackend) -> FastAPI:
+    """The app; ``open_backend`` is entered for the lifespan and left at shutdown."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = SqlStore.open(settings.store_url, the_clock, background_checkpoints=True)
-        engine = Engine(settings, store, the_clock, os.environ) if run_engine else None
-        if engine is not None:
-            engine.start()
-        wake = engine.wake if engine is not None else _nothing
-        app.state.services = Services(settings, store, the_clock, wake, LoginThrottle(the_clock))
-        try:
+        with open_backend() as backend:
+            app.state.services = Services(
+                settings,
+                backend.store,
+                backend.clock,
+                backend.wake_engine,
+                LoginThrottle(backend.clock),
+            )
             yield
-        finally:
-            if engine is not None:
-                engine.stop()
-            store.close()
 
     app = FastAPI(
         title="jobhost",
@@ -58,7 +66,3 @@ def create_app(settings: Settings, clock: Clock | None = None, run_engine: bool 
     app.include_router(login.router)
     app.include_router(page.router)
     return app
-
-
-def _nothing() -> None:
-    pass

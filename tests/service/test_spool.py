@@ -1,24 +1,24 @@
-"""The spool intake against a real SQLite store and a real folder, on a fake clock."""
+"""The spool intake against a real SQLite store and a real folder, on a fake clock but for
+the tests of its thread."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from jobhost.clock import SystemClock
-from jobhost.engine.dispatcher import Dispatcher, DispatchLimits
-from jobhost.engine.spool import SETTLE_SECONDS, SpoolIntake
-from jobhost.models import Category, Job, Mode, Status
+from jobhost.models import Category, Job, Mode
 from jobhost.policy import ELEVATED_REFUSAL, MAIN_LOOP_REFUSAL
 from jobhost.service.jobs import JobOperations
+from jobhost.service.spool import SETTLE_SECONDS, SpoolIntake
 from jobhost.settings import Settings
 from jobhost.store import SqlStore
 from jobhost.store.job_listing import JobQuery
-from tests.engine.conftest import Harness
 from tests.store.conftest import FakeClock
 
 SHELL_JOB = {"jobName": "nightly", "command": "echo hi", "executionMode": "BackgroundJob"}
@@ -312,36 +312,49 @@ def rejection_of_entry(spool: SpoolIntake, name: str) -> str:
     return (spool.rejected / f"{name}.error.txt").read_text()
 
 
-class _BrokenIntake(SpoolIntake):
-    """An intake whose every pass fails, as one that meets an error nobody foresaw."""
+def threaded(settings: Settings, store: SqlStore, wake: Callable[[], None]) -> SpoolIntake:
+    """An intake for its own thread: on the real clock, a pass every 10 ms."""
+    operations = JobOperations(store.jobs, SystemClock(), wake, 5.0)
+    root = settings.data_dir / "JobSubmission"
+    root.mkdir(exist_ok=True)
+    return SpoolIntake(root, store.users, operations, SystemClock(), 8192, min_interval=0.01)
 
-    def __init__(self) -> None:
-        self.passes = 0
 
-    def due(self) -> bool:
-        return True
+def test_a_failing_spool_pass_is_logged_and_the_next_pass_still_runs(
+    settings: Settings, store: SqlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    intake = threaded(settings, store, lambda: None)
+    passes: list[int] = []
+    second_pass = threading.Event()
 
-    def take_in(self) -> int:
-        self.passes += 1
+    def take_in() -> int:
+        passes.append(1)
+        if len(passes) == 2:
+            second_pass.set()
         raise OSError("the spool folder went away")
 
+    intake.take_in = take_in  # type: ignore[method-assign]
+    intake.start()
+    try:
+        assert second_pass.wait(10)
+    finally:
+        intake.stop()
 
-def test_a_failing_spool_pass_does_not_keep_jobs_from_starting(harness: Harness) -> None:
-    intake = _BrokenIntake()
-    limits = DispatchLimits(4, 1.0, 0.05)
-    harness.dispatcher = Dispatcher(
-        harness.store.jobs,
-        harness.recorder,
-        harness.processes,
-        SystemClock(),
-        limits,
-        harness.node,
-        intake,
-    )
-    job_id = harness.submit("echo ran")
+    assert "spool pass failed" in caplog.text
 
-    harness.run()
 
-    assert intake.passes >= 1
-    assert harness.job(job_id).status is Status.COMPLETED
-    assert harness.output(job_id) == "ran\n"
+def test_the_intake_thread_submits_dropped_files_and_wakes_the_engine(
+    settings: Settings, store: SqlStore, clock: FakeClock
+) -> None:
+    woken = threading.Event()
+    intake = threaded(settings, store, woken.set)
+    drop(intake, clock, "manager", "job.json", SHELL_JOB)
+
+    intake.start()
+    try:
+        assert woken.wait(10)
+    finally:
+        intake.stop()
+
+    assert [job.spec.name for job in pending_jobs(store, "manager")] == ["nightly"]
+    assert not (intake.root / "manager" / "job.json").exists()

@@ -4,7 +4,8 @@ A JSON file holding a submit body, dropped into a user's folder, is submitted as
 with that user's *current* roles checked (the seed trusted roles written inside the file).
 Accepted files are removed; a bad one is moved to ``.rejected/`` with a ``.error.txt`` beside
 it and never retried. Only folders named by a valid user id are read, only ``*.json`` regular
-files in them, and nothing outside the spool folder is touched.
+files in them, and nothing outside the spool folder is touched. A front door like the web: it
+runs on its own thread, submits through the service layer and wakes the engine.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import itertools
 import logging
 import os
 import stat
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +33,7 @@ REJECTED_FOLDER = ".rejected"
 # A file that does not parse yet may still be being written; it is rejected only once it has
 # been left alone this long. Writers that rename a finished file into place never hit this.
 SETTLE_SECONDS = 2.0
-# How many files one pass takes in, so that a flood cannot stall the dispatcher's cycle.
+# How many files one pass takes in, so that a flood cannot hold up other users' files long.
 FILES_PER_PASS = 100
 
 
@@ -67,6 +69,27 @@ class SpoolIntake:
         self._max_file_bytes = max_file_bytes
         self._min_interval = min_interval
         self._next_pass = 0.0
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Take the spool in on a thread of its own, a pass every ``min_interval``."""
+        self._thread = threading.Thread(target=self._run, name="jobhost-spool", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """End the thread after the pass under way, if any."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(max(0.0, self._next_pass - self._clock.monotonic())):
+            # The spool is a side door: whatever goes wrong in a pass, the next one runs.
+            try:
+                self.take_in()
+            except Exception:
+                logger.exception("spool pass failed", extra={"action": "spool"})
 
     def due(self) -> bool:
         """True when a pass is due; passes are spaced so an idle spool costs little."""
@@ -85,7 +108,7 @@ class SpoolIntake:
                 self._reject(entry, str(exc))
                 continue
             except Exception as exc:
-                # One entry must never stop the pass (nor the dispatcher's cycle around it).
+                # One entry must never stop the pass.
                 logger.exception("spool file %s could not be submitted", entry.path)
                 self._reject(entry, f"Could not be submitted: {type(exc).__name__}: {exc}")
                 continue
