@@ -95,6 +95,13 @@ class JobSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     working_directory: str | None = None
     priority: int = 0
+    depends_on: tuple[str, ...] = ()
+    run_at: float | None = None
+    """Not before this time (seconds since the epoch; a retry's time once one is due)."""
+    max_retries: int = 0
+    retry_delay_seconds: float | None = None
+    """The first retry's delay; None: the default (policy.DEFAULT_RETRY_DELAY_SECONDS)."""
+    rerun_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +120,8 @@ class Job:
     output_size: int = 0
     output_dropped: int = 0
     node: str | None = None
+    pending_reason: str | None = None
+    """Why a pending-category job is not running, as the dispatcher last decided."""
 
     @property
     def mode(self) -> Mode:

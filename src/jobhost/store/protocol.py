@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
-from jobhost.store.changes import Hub
 from jobhost.models import ApiKey, Job, JobSpec, Mode, User
+from jobhost.store.changes import Hub
 from jobhost.store.claims import ClaimOrder
 from jobhost.store.job_listing import JobListing, JobQuery
 from jobhost.store.jobs import Finish, OutputChunk, OutputProgress
