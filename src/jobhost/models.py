@@ -140,6 +140,18 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueState:
+    """What the dispatcher decided at its last claim, from which the jobs left ``Pending``
+    take their reason: ``running`` of ``slots`` taken, and the users it passed over for
+    their ``user_limit`` with how many they run."""
+
+    running: int
+    slots: int
+    user_limit: int | None = None
+    users_at_limit: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """How a run ended: the facts a runner reports and the store records."""
 
