@@ -97,7 +97,8 @@ def test_the_claim_takes_what_a_walk_of_the_queue_would(
     empty(store)
     for i, (user, priority) in enumerate(queue):
         submit(store, f"j{i}", user, priority)
-    expected, counts = [], collections.Counter(running)
+    expected: list[str] = []
+    counts = collections.Counter(running)
     by_order = sorted(enumerate(queue), key=lambda item: (-item[1][1], item[0]))
     for i, (user, _priority) in by_order:
         if len(expected) < free and counts[user] < per_user:
