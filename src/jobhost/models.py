@@ -95,6 +95,13 @@ class JobSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     working_directory: str | None = None
     priority: int = 0
+    depends_on: tuple[str, ...] = ()
+    run_at: float | None = None
+    """Not before this time (seconds since the epoch; a retry's time once one is due)."""
+    max_retries: int = 0
+    retry_delay_seconds: float | None = None
+    """The first retry's delay; None: the default (policy.DEFAULT_RETRY_DELAY_SECONDS)."""
+    rerun_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +120,8 @@ class Job:
     output_size: int = 0
     output_dropped: int = 0
     node: str | None = None
+    pending_reason: str | None = None
+    """Why a pending-category job is not running, as the dispatcher last decided."""
 
     @property
     def mode(self) -> Mode:
@@ -128,6 +137,18 @@ class Job:
             return None
         end = self.completed_at if self.completed_at is not None else now
         return max(0.0, end - self.started_at)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueState:
+    """What the dispatcher decided at its last claim, from which the jobs left ``Pending``
+    take their reason: ``running`` of ``slots`` taken, and the users it passed over for
+    their ``user_limit`` with how many they run."""
+
+    running: int
+    slots: int
+    user_limit: int | None = None
+    users_at_limit: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
 
-from jobhost.models import Category, Job, Mode, Status, User
+from jobhost.models import Category, Job, Mode, QueueState, Status, User
 
 PRIVILEGED_ROLES = frozenset({"task_manager", "debug", "system_admin", "site_admin"})
 # The roles jobhost itself gives meaning to; operators may invent others for catalog entries.
@@ -18,6 +19,7 @@ ELEVATED_REFUSAL = (
     "(task_manager, debug, system_admin, or site_admin)"
 )
 MAIN_LOOP_STOP_REFUSAL = "Cannot stop MainLoop jobs - they execute synchronously"
+PRIORITY_REFUSAL = "Priority above 0 requires elevated roles"
 
 # User ids name folders in the spool (JobSubmission/<UserID>/), so they must be path-safe:
 # no separators, no leading dot. E-mail-like ids, as the seed used, are allowed.
@@ -40,6 +42,14 @@ def submit_refusal(user: User, mode: Mode) -> str | None:
         return MAIN_LOOP_REFUSAL
     if not is_privileged(user):
         return ELEVATED_REFUSAL
+    return None
+
+
+def priority_refusal(user: User, priority: int) -> str | None:
+    """Why ``user`` may not ask for ``priority``, or None if allowed: above 0 is for
+    privileged roles (a submit, and later a template start, check it alike)."""
+    if priority > 0 and not is_privileged(user):
+        return PRIORITY_REFUSAL
     return None
 
 
@@ -71,3 +81,41 @@ def is_valid_role(text: str) -> bool:
 def finished_status_for_exit(exit_code: int) -> Status:
     """How a job that ran to its end is recorded: Completed on exit code 0, else Failed."""
     return Status.COMPLETED if exit_code == 0 else Status.FAILED
+
+
+def pending_reason(
+    *,
+    slots: tuple[int, int] | None = None,
+    user_limit: tuple[int, int] | None = None,
+    waiting_for: str | None = None,
+    scheduled_for: float | None = None,
+    retry: tuple[int, int, float] | None = None,
+) -> str:
+    """The PendingReason sentence, from exactly one of: ``slots`` or ``user_limit``
+    (running, limit), ``waiting_for`` (a job id), ``scheduled_for`` (a time), ``retry``
+    (retry number, retries allowed, its time). Every writer of a reason shares it."""
+    if slots is not None:
+        return f"waiting for a free slot ({slots[0]} of {slots[1]} running)"
+    if user_limit is not None:
+        return f"user limit reached ({user_limit[0]} of {user_limit[1]} running)"
+    if waiting_for is not None:
+        return f"waiting for {waiting_for}"
+    if scheduled_for is not None:
+        return f"scheduled for {_utc(scheduled_for)}"
+    if retry is not None:
+        return f"retry {retry[0]} of {retry[1]} at {_utc(retry[2])}"
+    raise ValueError("pending_reason needs one reason")
+
+
+def queue_reason(state: QueueState, user_id: str) -> str:
+    """Why a Pending job of ``user_id`` is not running, by the dispatcher's last decision."""
+    running = state.users_at_limit.get(user_id)
+    if running is not None and state.user_limit is not None:
+        return pending_reason(user_limit=(running, state.user_limit))
+    return pending_reason(slots=(state.running, state.slots))
+
+
+def _utc(timestamp: float) -> str:
+    """A time as the records show one: ISO 8601 UTC with milliseconds."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

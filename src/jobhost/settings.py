@@ -35,6 +35,8 @@ class Settings(BaseModel):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
     max_concurrent_jobs: Annotated[int, Field(ge=1, le=100_000)] = 10
+    # How many of those one user's jobs may take; unset: no limit. Jobs beyond it wait.
+    max_jobs_per_user: Annotated[int, Field(ge=1, le=100_000)] | None = None
     shell: str = "/bin/sh -c"
     stop_grace_seconds: Annotated[float, Field(ge=0, le=3600)] = 5.0
     max_body_bytes: Annotated[int, Field(ge=1024, le=1024 * MiB)] = MiB

@@ -39,6 +39,10 @@ class JobRecord(TypedDict):
     Priority: int
     DependsOn: list[str]
     Attempt: int
+    PendingReason: str | None
+    RunAt: str | None
+    MaxRetries: int
+    RerunOf: str | None
 
 
 class JobDetail(JobRecord):

@@ -45,15 +45,22 @@ class Harness:
             settings.stop_grace_seconds,
             0.05,
             settings.default_timeout_seconds,
+            settings.max_jobs_per_user,
         )
         self.dispatcher = Dispatcher(
             store.jobs, self.recorder, self.processes, SystemClock(), limits, node
         )
         self.recorder.start()
 
-    def submit(self, command: str, mode: Mode = Mode.BACKGROUND_JOB, **options: object) -> str:
+    def submit(
+        self,
+        command: str,
+        mode: Mode = Mode.BACKGROUND_JOB,
+        user: str = "tester",
+        **options: object,
+    ) -> str:
         spec = JobSpec(name="test", command=command, mode=mode, **options)  # type: ignore[arg-type]
-        return self.store.jobs.submit("tester", spec).job_id
+        return self.store.jobs.submit(user, spec).job_id
 
     def run(self, during: Callable[[], Awaitable[None]] | None = None) -> None:
         """Dispatch until nothing is pending or running; ``during`` runs alongside."""

@@ -27,6 +27,8 @@ RECORD_KEYS = {
     "JobID", "JobName", "Description", "ExecutionMode", "UserID", "Status", "SubmittedAt",
     "StartedAt", "CompletedAt", "DateStarted", "DateCompleted", "Runtime", "Success",
     "ExitCode", "CanStop", "Priority", "DependsOn", "Attempt",
+    # CONTRACT Part 2, queue control
+    "PendingReason", "RunAt", "MaxRetries", "RerunOf",
 }  # fmt: skip
 
 

@@ -8,6 +8,7 @@ These tests capture the statements the store really runs and ask SQLite for thei
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import event
 from jobhost.models import JobSpec, Mode, Outcome, Status
 from jobhost.settings import Settings
 from jobhost.store import SqlStore
+from jobhost.store.claims import ClaimOrder
 from jobhost.store.jobs import Finish
 from tests.store.conftest import FakeClock
 
@@ -68,6 +70,16 @@ def plan(store: SqlStore, sql: str) -> str:
 def test_claim_walks_the_queue_index_without_sorting(busy_store: SqlStore) -> None:
     selects = statements_of(busy_store, lambda: busy_store.jobs.claim(10, "node-a"), "SELECT")
     found = plan(busy_store, selects[0])  # the queue: which jobs are next
+    assert "ix_jobs_queue" in found
+    assert "TEMP B-TREE" not in found
+
+
+def test_the_claim_under_a_per_user_limit_walks_the_queue_index_too(busy_store: SqlStore) -> None:
+    order = ClaimOrder(10, "node-a", per_user=5, running={"bob": 5})
+    claim = functools.partial(busy_store.jobs.record_and_claim, order)
+    selects = statements_of(busy_store, claim, "SELECT")
+    assert "NOT IN" in selects[0]
+    found = plan(busy_store, selects[0])
     assert "ix_jobs_queue" in found
     assert "TEMP B-TREE" not in found
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from jobhost.models import Job, JobSpec, Mode, Status, User
+from jobhost.models import Job, JobSpec, Mode, QueueState, Status, User
 from jobhost.policy import (
     can_stop,
     effective_roles,
@@ -14,6 +14,9 @@ from jobhost.policy import (
     is_valid_role,
     is_valid_user_id,
     may_see,
+    pending_reason,
+    priority_refusal,
+    queue_reason,
     submit_refusal,
 )
 
@@ -159,3 +162,40 @@ def test_is_valid_role_accepts_lowercase_identifiers(text: str) -> None:
 )
 def test_is_valid_role_rejects_everything_else(text: str) -> None:
     assert not is_valid_role(text)
+
+
+PRIORITY = "Priority above 0 requires elevated roles"
+
+
+@pytest.mark.parametrize("priority", [1, 50, 100])
+def test_priority_above_zero_is_refused_without_a_privileged_role(priority: int) -> None:
+    assert priority_refusal(_user(), priority) == PRIORITY
+    assert priority_refusal(_user("viewer"), priority) == PRIORITY
+
+
+@pytest.mark.parametrize("role", PRIVILEGED)
+def test_priority_above_zero_is_allowed_to_each_privileged_role(role: str) -> None:
+    assert priority_refusal(_user(role), 100) is None
+
+
+@pytest.mark.parametrize("priority", [-100, -1, 0])
+def test_priority_of_zero_or_below_is_anyone_s(priority: int) -> None:
+    assert priority_refusal(_user(), priority) is None
+
+
+def test_pending_reasons_read_as_the_contract_says() -> None:
+    at = 1_767_225_600.25  # 2026-01-01T00:00:00.250Z
+    assert pending_reason(slots=(10, 10)) == "waiting for a free slot (10 of 10 running)"
+    assert pending_reason(user_limit=(3, 3)) == "user limit reached (3 of 3 running)"
+    assert pending_reason(waiting_for=SAMPLE_ID) == f"waiting for {SAMPLE_ID}"
+    assert pending_reason(scheduled_for=at) == "scheduled for 2026-01-01T00:00:00.250Z"
+    assert pending_reason(retry=(2, 3, at)) == "retry 2 of 3 at 2026-01-01T00:00:00.250Z"
+    with pytest.raises(ValueError):
+        pending_reason()
+
+
+def test_a_queued_job_is_told_its_user_s_limit_before_the_slots() -> None:
+    state = QueueState(running=4, slots=4, user_limit=2, users_at_limit={"alice": 2})
+    assert queue_reason(state, "alice") == "user limit reached (2 of 2 running)"
+    assert queue_reason(state, "bob") == "waiting for a free slot (4 of 4 running)"
+    assert queue_reason(QueueState(1, 1), "alice") == "waiting for a free slot (1 of 1 running)"

@@ -32,6 +32,10 @@ RECORD_KEYS = {
     "Priority",
     "DependsOn",
     "Attempt",
+    "PendingReason",
+    "RunAt",
+    "MaxRetries",
+    "RerunOf",
 }
 NOT_STARTED = {Status.PENDING, Status.WAITING, Status.SCHEDULED, Status.CANCELLED}
 RUNNING = {Status.RUNNING, Status.STOPPING}
@@ -134,6 +138,10 @@ def test_a_finished_record_shows_its_values() -> None:
         "Priority": 3,
         "DependsOn": [],
         "Attempt": 1,
+        "PendingReason": None,
+        "RunAt": None,
+        "MaxRetries": 0,
+        "RerunOf": None,
     }
 
 

@@ -96,7 +96,7 @@ def test_an_empty_body_names_a_required_field() -> None:
     assert _refusal({}) in {f"Missing required field: {name}" for name in REQUIRED}
 
 
-@pytest.mark.parametrize("name", ["jobname", "priority", "Command", "bogus"])
+@pytest.mark.parametrize("name", ["jobname", "Priority", "Command", "runat", "bogus"])
 def test_an_unknown_field_is_named(name: str) -> None:
     assert _refusal(_payload(**{name: "x"})) == f"Unknown field: {name}"
 
@@ -253,3 +253,52 @@ def test_a_mainloop_job_cannot_have_a_timeout() -> None:
     assert (
         parse_submission(_payload(executionMode="Runspace", timeoutSeconds=5)).timeout_seconds == 5
     )
+
+
+def test_the_queue_control_fields_reach_the_spec() -> None:
+    a, b = "0f1c2d3e-4a5b-4c6d-8e9f-a0b1c2d3e4f5", "1f1c2d3e-4a5b-4c6d-8e9f-a0b1c2d3e4f5"
+    spec = parse_submission(
+        _payload(
+            priority=-5,
+            dependsOn=[a.upper(), b, a],
+            runAt="2026-12-03T15:00:00.250Z",
+            maxRetries=3,
+            retryDelaySeconds=2.5,
+        )
+    )
+    assert spec.priority == -5
+    assert spec.depends_on == (a, b)  # lower-cased, each once, in the order given
+    assert spec.run_at == 1796310000.25
+    assert (spec.max_retries, spec.retry_delay_seconds) == (3, 2.5)
+    plain = parse_submission(_payload())
+    assert (plain.priority, plain.depends_on, plain.run_at, plain.max_retries) == (0, (), None, 0)
+    assert plain.retry_delay_seconds is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"priority": 101}, "Invalid priority"),
+        ({"priority": -101}, "Invalid priority"),
+        ({"priority": "1"}, "Invalid priority"),
+        ({"priority": True}, "Invalid priority"),
+        ({"priority": 1.5}, "Invalid priority"),
+        ({"dependsOn": []}, "Invalid dependsOn"),
+        ({"dependsOn": "x"}, "Invalid dependsOn"),
+        ({"dependsOn": [1]}, "Invalid dependsOn.0"),
+        ({"dependsOn": ["../x"]}, "Invalid dependsOn: ../x is not a job id (a UUID)"),
+        ({"dependsOn": [f"{n:08x}-0000-4000-8000-000000000000" for n in range(101)]},
+         "Invalid dependsOn"),
+        ({"runAt": "tomorrow"}, "Invalid runAt: must be a UTC time such as"),
+        ({"runAt": "2026-12-03T15:00:00"}, "Invalid runAt: must say its time zone"),
+        ({"runAt": 1796310000}, "Invalid runAt"),
+        ({"runAt": "9999-12-31T23:59:59-23:59"}, "Invalid runAt"),
+        ({"maxRetries": 11}, "Invalid maxRetries"),
+        ({"maxRetries": -1}, "Invalid maxRetries"),
+        ({"retryDelaySeconds": -1}, "Invalid retryDelaySeconds"),
+        ({"retryDelaySeconds": 86401}, "Invalid retryDelaySeconds"),
+        ({"runAt": "2026-12-03T15:00:00\udfffZ"}, "Invalid runAt"),
+    ],
+)  # fmt: skip
+def test_a_bad_queue_control_field_is_named(fields: dict[str, object], message: str) -> None:
+    assert _refusal(_payload(**fields)).startswith(message)

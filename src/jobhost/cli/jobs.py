@@ -113,6 +113,16 @@ def submit(
             show_default=False,
         ),
     ] = None,
+    priority: Annotated[
+        int | None,
+        typer.Option(
+            min=-100,
+            max=100,
+            help="-100..100 (default 0): higher runs first, in submission order within a "
+            "priority. Above 0 needs a privileged role.",
+            show_default=False,
+        ),
+    ] = None,
     raw: Raw = False,
     url: Url = None,
 ) -> None:
@@ -128,6 +138,8 @@ def submit(
         options = _submit_options(mode, timeout, cwd, client.connection.url)
         if variables:
             options["env"] = variables
+        if priority is not None:
+            options["priority"] = priority
         job_id = client.submit(text, name or _default_name(text), **options)
         if not (wait or follow):
             print(job_id)

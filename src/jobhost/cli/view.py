@@ -74,10 +74,18 @@ def jobs_table(listing: JobList, jobs: list[Job], show_user: bool) -> Table:
         user = [safe(job.user_id)] if show_user else []
         exit_code = "-" if job.exit_code is None else str(job.exit_code)
         table.add_row(
-            job.id, Text(one_line(job.name, 40)), status_text(job), job.mode.value, *user,
+            job.id, Text(one_line(job.name, 40)), _status_cell(job), job.mode.value, *user,
             when(job.submitted_at), duration(job.runtime), exit_code,
         )  # fmt: skip
     return table
+
+
+def _status_cell(job: Job) -> Text:
+    """The status, with a pending job's reason under it."""
+    cell = status_text(job)
+    if job.pending_reason:
+        cell += Text("\n") + Text(one_line(job.pending_reason), style="dim")
+    return cell
 
 
 def _counts_caption(listing: JobList, shown: int) -> str:
@@ -96,6 +104,7 @@ def status_lines(job: Job) -> list[tuple[str, Text]]:
         ("job", Text(job.id)),
         ("name", safe(job.name)),
         ("status", status_text(job) + Text(stop_note)),
+        *([("reason", safe(job.pending_reason))] if job.pending_reason else []),
         ("mode", Text(job.mode.value)),
         ("user", safe(job.user_id)),
         ("submitted", Text(when(job.submitted_at))),

@@ -96,6 +96,8 @@ class SubmitOptions(TypedDict, total=False):
     """Seconds between SIGTERM and SIGKILL when the job is stopped."""
     env: Mapping[str, str]
     working_directory: str
+    priority: int
+    """-100..100: higher runs first; above 0 needs a privileged role."""
 
 
 class Scope(TypedDict, total=False):
@@ -135,6 +137,7 @@ def submit(command: str, name: str, **options: Unpack[SubmitOptions]) -> Call[st
         "stopGraceSeconds": options.get("stop_grace"),
         "env": dict(env) if env is not None else None,
         "workingDirectory": options.get("working_directory"),
+        "priority": options.get("priority"),
     }
     mode = options.get("mode", "BackgroundJob")
     body: dict[str, object] = {"jobName": name, "command": command, "executionMode": mode}

@@ -35,6 +35,11 @@ class Job:
     priority: int
     attempt: int
     depends_on: tuple[str, ...] = ()
+    pending_reason: str | None = None
+    """Why a pending-category job is not running yet, as the dispatcher decided."""
+    run_at: datetime | None = None
+    max_retries: int = 0
+    rerun_of: str | None = None
     command: str | None = None
     output: str | None = None
     output_bytes: int | None = None
@@ -68,6 +73,10 @@ class Job:
             "priority": self.priority,
             "attempt": self.attempt,
             "depends_on": list(self.depends_on),
+            "pending_reason": self.pending_reason,
+            "run_at": _iso(self.run_at),
+            "max_retries": self.max_retries,
+            "rerun_of": self.rerun_of,
             "command": self.command,
             "output": self.output,
             "output_bytes": self.output_bytes,
@@ -139,6 +148,10 @@ def job_from_record(record: Mapping[str, Any]) -> Job:
         priority=int(r.get("Priority") or 0),
         attempt=int(r.get("Attempt") or 0),
         depends_on=tuple(_str(item) for item in r.get("DependsOn") or ()),
+        pending_reason=_optional_str(r.get("PendingReason")),
+        run_at=_time(r.get("RunAt")),
+        max_retries=int(r.get("MaxRetries") or 0),
+        rerun_of=_optional_str(r.get("RerunOf")),
         command=_optional_str(r.get("Command")),
         output=_optional_str(r.get("Output")),
         output_bytes=_optional_int(r.get("OutputBytes")),

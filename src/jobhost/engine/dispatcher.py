@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from jobhost.clock import Clock
+from jobhost.engine.queue_decisions import QueueDecisions
 from jobhost.engine.recorder import FinishedHere, Recorder
 from jobhost.engine.runners import FailedRun, Run, StopReason, not_started_outcome
 from jobhost.engine.runners.inline import run_inline
@@ -50,6 +52,7 @@ class DispatchLimits:
     stop_grace: float
     tick: float
     default_timeout: float | None = None
+    max_per_user: int | None = None
 
 
 @dataclass(slots=True)
@@ -77,6 +80,7 @@ class Dispatcher:
         self._limits = limits
         self._node = node
         self._active: dict[str, _Active] = {}
+        self._queue = QueueDecisions(jobs, node, limits.max_concurrent, limits.max_per_user)
         self._tasks: set[asyncio.Task[None]] = set()
         self._ended: list[tuple[Job, Outcome]] = []
         self._wake: asyncio.Event | None = None
@@ -253,11 +257,12 @@ class Dispatcher:
     async def _finish_and_start(self) -> None:
         """Record the jobs that ended and claim as many as the freed slots allow, in one
         transaction, then start the claimed jobs."""
-        free = self._limits.max_concurrent - len(self._active)
-        claimed = self._record_ends(ClaimOrder(free, self._node, barrier=Mode.MAIN_LOOP))
+        claimed = self._record_ends(self._queue.order(len(self._active), self._owners()))
         if claimed is None:  # nothing ended, or the claim could not go with the ends
-            free = self._limits.max_concurrent - len(self._active)
-            claimed = self._jobs.claim(free, self._node, barrier=Mode.MAIN_LOOP)
+            order = self._queue.order(len(self._active), self._owners())
+            claimed = self._jobs.record_and_claim(order)
+        owners = itertools.chain(self._owners(), (job.user_id for job in claimed))
+        self._queue.publish(len(self._active) + len(claimed), owners)
         # Runspace jobs first: handed to a thread in microseconds, they count as started
         # once claimed (engine/unstarted.py), where a process takes half a millisecond.
         claimed.sort(key=_is_not_runspace)
@@ -266,6 +271,9 @@ class Dispatcher:
                 await self._run_inline(job)
             else:
                 self._start(job)
+
+    def _owners(self) -> Iterator[str]:
+        return (active.job.user_id for active in self._active.values())
 
     def _with_default_timeout(self, job: Job) -> Job:
         """The job with the server's default timeout filled in where it set none."""

@@ -58,6 +58,7 @@ class Engine:
             settings.stop_grace_seconds,
             settings.tick_seconds,
             settings.default_timeout_seconds,
+            settings.max_jobs_per_user,
         )
         self.dispatcher = Dispatcher(
             store.jobs,

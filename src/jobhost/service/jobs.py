@@ -133,7 +133,9 @@ class JobOperations:
 
     def submit(self, user: User, payload: Mapping[str, object]) -> Job:
         spec = parse_submission(payload)
-        refusal = policy.submit_refusal(user, spec.mode)
+        refusal = policy.priority_refusal(user, spec.priority) or policy.submit_refusal(
+            user, spec.mode
+        )
         if refusal is not None:
             raise Forbidden(refusal)
         check_python(spec)

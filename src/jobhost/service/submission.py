@@ -5,6 +5,7 @@ Framework-free so that the web and the spool intake validate submissions identic
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import os
@@ -15,6 +16,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from jobhost import policy
 from jobhost.errors import InvalidInput
 from jobhost.models import JobSpec, Mode, parse_mode
 from jobhost.python_source import compile_python
@@ -28,6 +30,11 @@ MAX_ENV_ENTRIES = 100
 MAX_ARG_BYTES = 128 * 1024 - 1
 MAX_ENV_BYTES = 1024 * 1024
 MAX_TIMEOUT_SECONDS = 30 * 86400
+MAX_DEPENDENCIES = 100
+MAX_RETRIES = 10
+MAX_RETRY_DELAY_SECONDS = 86400
+MAX_RUN_AT_YEAR = 9998
+RUN_AT_FORMAT = "a UTC time such as 2026-12-03T15:00:00Z"
 INVALID_MODE = "Invalid execution mode. Must be one of: MainLoop, Runspace, BackgroundJob"
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
@@ -53,6 +60,11 @@ class SubmitRequest(BaseModel):
     timeoutSeconds: Annotated[float, Field(gt=0, le=MAX_TIMEOUT_SECONDS)] | None = None
     env: dict[str, str] | None = None
     workingDirectory: str | None = None
+    priority: Annotated[int, Field(ge=-100, le=100)] = 0
+    dependsOn: Annotated[list[str], Field(min_length=1, max_length=MAX_DEPENDENCIES)] | None = None
+    runAt: str | None = None
+    maxRetries: Annotated[int, Field(ge=0, le=MAX_RETRIES)] = 0
+    retryDelaySeconds: Annotated[float, Field(ge=0, le=MAX_RETRY_DELAY_SECONDS)] | None = None
 
 
 TOO_DEEP = "nested too deeply"
@@ -100,7 +112,40 @@ def parse_submission(payload: Mapping[str, object]) -> JobSpec:
         timeout_seconds=request.timeoutSeconds,
         env=_check_env(request.env or {}),
         working_directory=_check_directory(request.workingDirectory),
+        priority=request.priority,
+        depends_on=_check_dependencies(request.dependsOn or []),
+        run_at=_parse_run_at(request.runAt),
+        max_retries=request.maxRetries,
+        retry_delay_seconds=request.retryDelaySeconds,
     )
+
+
+def _check_dependencies(job_ids: list[str]) -> tuple[str, ...]:
+    """Well-formed ids, lower-cased, each once, in the order given; whether the caller may
+    see them is the service's to check."""
+    for job_id in job_ids:
+        if not policy.is_valid_job_id(job_id):
+            shown = repr(job_id[:60])[1:-1]
+            raise InvalidInput(f"Invalid dependsOn: {shown} is not a job id (a UUID)")
+    return tuple(dict.fromkeys(job_id.lower() for job_id in job_ids))
+
+
+def _parse_run_at(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        when = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"Invalid runAt: must be {RUN_AT_FORMAT}") from None
+    if when.tzinfo is None:
+        raise InvalidInput(f"Invalid runAt: must say its time zone, as {RUN_AT_FORMAT}")
+    try:
+        utc = when.astimezone(datetime.UTC)
+    except OverflowError:  # past year 9999 once in UTC
+        utc = datetime.datetime.max.replace(tzinfo=datetime.UTC)
+    if utc.year > MAX_RUN_AT_YEAR:
+        raise InvalidInput(f"Invalid runAt: must be before the year {MAX_RUN_AT_YEAR + 1}")
+    return utc.timestamp()
 
 
 def check_python(spec: JobSpec) -> None:
@@ -156,6 +201,7 @@ def _check_unicode(request: SubmitRequest) -> None:
         "command": request.command,
         "description": request.description or "",
         "workingDirectory": request.workingDirectory or "",
+        "runAt": request.runAt or "",
     }
     for field, text in texts.items():
         if found := _SURROGATE.search(text):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -10,8 +11,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, text, update
 
+from jobhost import policy
 from jobhost.clock import Clock
-from jobhost.models import Category, Job, JobSpec, Mode, Outcome, Status, statuses_in
+from jobhost.models import Category, Job, JobSpec, Mode, Outcome, QueueState, Status, statuses_in
 from jobhost.store import claims, unstart
 from jobhost.store.changes import ChangeKind, Hub, JobChange
 from jobhost.store.claims import ClaimOrder
@@ -95,6 +97,8 @@ class SqlJobStore:
         self.hub = hub or Hub()
         self.stop_requests = 0
         """Counts stops asked through this store, so the engine looks for them only then."""
+        self.queue_state: QueueState | None = None
+        """The dispatcher's last decision (publish_queue_state); None without one here."""
 
     def submit(self, user_id: str, spec: JobSpec) -> Job:
         job_id = str(uuid.uuid4())
@@ -115,7 +119,7 @@ class SqlJobStore:
     def get(self, job_id: str) -> Job | None:
         with self.db.read() as conn:
             row = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).first()
-        return job_from_row(row) if row else None
+        return self._explained(job_from_row(row)) if row else None
 
     def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
         """The jobs among ``job_ids`` that exist, by id."""
@@ -125,7 +129,8 @@ class SqlJobStore:
             # more than one statement may bind.
             for batch in in_batches(job_ids):
                 rows = conn.execute(_BY_IDS, {"b_ids": list(batch)})
-                found.update((job.job_id, job) for job in map(job_from_row, rows))
+                explained = (self._explained(job_from_row(row)) for row in rows)
+                found.update((job.job_id, job) for job in explained)
         return found
 
     def listing(self, query: JobQuery) -> JobListing:
@@ -136,7 +141,23 @@ class SqlJobStore:
             for category in Category:
                 if category in query.categories:
                     listing.by_category[category] = list_category(conn, query, category)
+        pending = listing.by_category.get(Category.PENDING)
+        if pending and self.queue_state is not None:
+            listing.by_category[Category.PENDING] = [self._explained(job) for job in pending]
         return listing
+
+    def publish_queue_state(self, state: QueueState) -> None:
+        """Keep the dispatcher's latest decision, from which every job read while Pending
+        takes its PendingReason: held here as it changes rather than written to each
+        waiting row (a busy queue's reasons would be rewritten on every claim)."""
+        self.queue_state = state
+
+    def _explained(self, job: Job) -> Job:
+        """The job with its PendingReason by the queue state, if it is Pending."""
+        state = self.queue_state
+        if state is None or job.status is not Status.PENDING:
+            return job
+        return dataclasses.replace(job, pending_reason=policy.queue_reason(state, job.user_id))
 
     def claim(self, limit: int, node: str, barrier: Mode | None = None) -> list[Job]:
         """Mark up to ``limit`` pending jobs Running on ``node`` and return them in dispatch
@@ -183,9 +204,9 @@ class SqlJobStore:
         rows: Sequence[Sequence[Any]] = []
         with self.db.dialect.write() as run:
             _store_output(run, chunks, progress)
-            _store_ends(run, finishes, now)
+            finished = _store_ends(run, finishes, now)
             if order is not None and limit > 0:
-                rows = claims.claim_next(run, limit, order, now)
+                rows = claims.claim_next(run, limit, order, now, finished)
         # RETURNING keeps no order; dispatch order is the queue's.
         claimed = [job_from_row(row) for row in sorted(rows, key=claims.dispatch_order)]
         self.hub.publish(
@@ -327,10 +348,10 @@ def _stored_pieces(chunks: Sequence[OutputChunk]) -> list[tuple[str, int, bytes]
     ]
 
 
-def _store_ends(run: Statements, finishes: Sequence[Finish], now: float) -> None:
-    """Record the outcomes of the jobs still running, and count them per owner."""
+def _store_ends(run: Statements, finishes: Sequence[Finish], now: float) -> dict[str, int]:
+    """Record the outcomes of the jobs still running, and count them per owner; the counts."""
     if not finishes:
-        return
+        return {}
     owners: list[Sequence[Any]] = []
     for batch in in_batches([f.job_id for f in finishes]):
         owners += run.rows(_OWNERS_AND_STATUSES, {"b_ids": list(batch)})
@@ -346,7 +367,9 @@ def _store_ends(run: Statements, finishes: Sequence[Finish], now: float) -> None
             for f in finishes
         ],
     )
-    _count_finished(run, _finished_per_owner(owners))
+    finished = _finished_per_owner(owners)
+    _count_finished(run, finished)
+    return finished
 
 
 def _finished_per_owner(rows: Iterable[Sequence[str]]) -> dict[str, int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
-from jobhost.models import ApiKey, Job, JobSpec, Mode, User
+from jobhost.models import ApiKey, Job, JobSpec, Mode, QueueState, User
 from jobhost.store.changes import Hub
 from jobhost.store.claims import ClaimOrder
 from jobhost.store.job_listing import JobListing, JobQuery
@@ -60,6 +60,9 @@ class JobStore(Recording, Protocol):
     def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]: ...
 
     def listing(self, query: JobQuery) -> JobListing: ...
+
+    def publish_queue_state(self, state: QueueState) -> None:
+        """What the dispatcher decided, for the PendingReason of the jobs it left Pending."""
 
     def claim(self, limit: int, node: str, barrier: Mode | None = None) -> list[Job]:
         """Mark up to ``limit`` pending jobs Running on ``node``; them, in dispatch order."""

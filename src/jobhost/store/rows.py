@@ -22,6 +22,11 @@ def job_values(spec: JobSpec) -> dict[str, Any]:
         "timeout_seconds": spec.timeout_seconds,
         "env": json.dumps(dict(spec.env), sort_keys=True) if spec.env else None,
         "working_directory": spec.working_directory,
+        "depends_on": json.dumps(list(spec.depends_on)) if spec.depends_on else None,
+        "run_at": spec.run_at,
+        "max_retries": spec.max_retries,
+        "retry_delay_seconds": spec.retry_delay_seconds,
+        "rerun_of": spec.rerun_of,
     }
 
 
@@ -62,6 +67,12 @@ def job_from_row(row: Sequence[Any]) -> Job:
         output_dropped,
         node,
         _requeues,
+        depends_on,
+        run_at,
+        max_retries,
+        retry_delay_seconds,
+        pending_reason,
+        rerun_of,
     ) = row
     spec = JobSpec(
         name=name,
@@ -73,6 +84,11 @@ def job_from_row(row: Sequence[Any]) -> Job:
         env=json.loads(env) if env else {},
         working_directory=working_directory,
         priority=priority,
+        depends_on=tuple(json.loads(depends_on)) if depends_on else (),
+        run_at=run_at,
+        max_retries=max_retries,
+        retry_delay_seconds=retry_delay_seconds,
+        rerun_of=rerun_of,
     )
     return Job(
         job_id=job_id,
@@ -87,6 +103,7 @@ def job_from_row(row: Sequence[Any]) -> Job:
         output_size=output_size,
         output_dropped=output_dropped,
         node=node,
+        pending_reason=pending_reason,
     )
 
 

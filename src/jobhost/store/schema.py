@@ -91,6 +91,13 @@ jobs = Table(
     # Times a restarting engine put the job back in the queue because it had been claimed
     # but never started (store/unstart.py); once only, so a job cannot loop forever.
     Column("requeues", Integer, nullable=False, server_default=text("0")),
+    # Queue control (CONTRACT Part 2, "Submit: more fields").
+    Column("depends_on", Text, nullable=True),  # JSON list of job ids, in the order given
+    Column("run_at", Double, nullable=True),  # Scheduled until then (a retry's time too)
+    Column("max_retries", Integer, nullable=False, server_default=text("0")),
+    Column("retry_delay_seconds", Double, nullable=True),
+    Column("pending_reason", Text, nullable=True),  # set by the dispatcher, said as is
+    Column("rerun_of", String(36), nullable=True),
     Index("ix_jobs_user_status_seq", "user_id", "status", "seq"),
     # Counting the pending and running jobs of every user seeks these few statuses.
     Index("ix_jobs_status", "status"),
@@ -125,6 +132,23 @@ Index(
     jobs.c.node,
     sqlite_where=text(ACTIVE_CONDITION),
     postgresql_where=text(ACTIVE_CONDITION),
+)
+
+# The jobs each Scheduled job waits on the clock for: the earliest is the dispatcher's alarm.
+SCHEDULED_CONDITION = "status = 'Scheduled'"
+Index(
+    "ix_jobs_run_at",
+    jobs.c.run_at,
+    sqlite_where=text(SCHEDULED_CONDITION),
+    postgresql_where=text(SCHEDULED_CONDITION),
+)
+
+# Which jobs wait on which: a job's end looks up exactly its dependents (the key's prefix).
+job_dependencies = Table(
+    "job_dependencies",
+    metadata,
+    Column("depends_on", String(36), primary_key=True),
+    Column("job_id", String(36), primary_key=True),
 )
 
 # A job's output as consecutive byte ranges; chunks never exceed store.jobs.CHUNK_BYTES.

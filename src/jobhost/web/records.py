@@ -6,7 +6,7 @@ import math
 import time
 
 from jobhost import policy
-from jobhost.models import Job
+from jobhost.models import Category, Job
 from jobhost.wire import JobDetail, JobRecord
 
 RECORD_OUTPUT_BYTES = 1024 * 1024
@@ -51,8 +51,12 @@ def job_record(job: Job, now: float) -> JobRecord:
         "ExitCode": job.exit_code,
         "CanStop": policy.can_stop(job),
         "Priority": job.spec.priority,
-        "DependsOn": [],
+        "DependsOn": list(job.spec.depends_on),
         "Attempt": job.attempt,
+        "PendingReason": job.pending_reason if job.status.category is Category.PENDING else None,
+        "RunAt": iso(job.spec.run_at),
+        "MaxRetries": job.spec.max_retries,
+        "RerunOf": job.spec.rerun_of,
     }
 
 
