@@ -50,6 +50,9 @@ class Settings(BaseModel):
     log_level: str = "info"
     # One line per HTTP request at info level (web/access_log.py), written in batches.
     access_log: bool = True
+    # Finished jobs older than this many days are deleted with their output (engine/
+    # retention.py); 0 keeps everything.
+    retention_days: Annotated[float, Field(ge=0, le=100 * 366)] = 30.0
     # The OS user BackgroundJobs run as (engine/runners/runas.py); unset: the server's own.
     run_as: str | None = None
 

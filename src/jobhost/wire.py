@@ -61,6 +61,12 @@ class SubmitResponse(TypedDict):
     executionMode: str
 
 
+class RerunResponse(SubmitResponse):
+    """The new job's submit answer; ``rerunOf`` is the finished job it repeats."""
+
+    rerunOf: str
+
+
 class JobLists(TypedDict):
     pending: list[JobRecord]
     running: list[JobRecord]

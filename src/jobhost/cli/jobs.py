@@ -1,5 +1,5 @@
-"""The job commands (``submit``, ``jobs``, ``status``, ``logs``, ``stop``, ``rm``): the CLI
-side of ``jobhost.Client``, against a running server.
+"""The job commands (``submit``, ``rerun``, ``jobs``, ``status``, ``logs``, ``stop``,
+``rm``): the CLI side of ``jobhost.Client``, against a running server.
 
 The server is ``--url`` or ``JOBHOST_URL`` (default http://127.0.0.1:8080); the API key is
 ``JOBHOST_TOKEN``, never an option, so that it does not show in the process list.
@@ -141,18 +141,44 @@ def submit(
         if priority is not None:
             options["priority"] = priority
         job_id = client.submit(text, name or _default_name(text), **options)
-        if not (wait or follow):
-            print(job_id)
-            return
-        if follow:
-            err.print(f"submitted job {job_id}", markup=False)
-            job = attach(client, job_id, OutputFollower(client, job_id, OutputWriter(raw)))
-        else:
-            print(job_id, flush=True)
-            job = attach(client, job_id, SpinnerWaiter(client, job_id))
-            if job.status is not Status.COMPLETED:
-                show_tail(job, TAIL_LINES)
-        raise typer.Exit(finish(job))
+        _watch_new_job(client, job_id, wait, follow, raw)
+
+
+def _watch_new_job(client: Client, job_id: str, wait: bool, follow: bool, raw: bool) -> None:
+    """Print a new job's id; with ``follow`` or ``wait`` stay with it and exit with its code."""
+    if not (wait or follow):
+        print(job_id)
+        return
+    if follow:
+        err.print(f"submitted job {job_id}", markup=False)
+        job = attach(client, job_id, OutputFollower(client, job_id, OutputWriter(raw)))
+    else:
+        print(job_id, flush=True)
+        job = attach(client, job_id, SpinnerWaiter(client, job_id))
+        if job.status is not Status.COMPLETED:
+            show_tail(job, TAIL_LINES)
+    raise typer.Exit(finish(job))
+
+
+def rerun(
+    job_id: JobId,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Show a spinner until the job ends; exit with its code")
+    ] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Print the output live; exit with its code")
+    ] = False,
+    raw: Raw = False,
+    url: Url = None,
+) -> None:
+    """Submit a finished job again as a new job of yours and print the new id.
+
+    The new job has the old one's command, mode, name, environment, working directory,
+    timeouts, priority and retries, but not its run-at time or dependencies.
+    With --follow the id goes to stderr and the output to stdout.
+    """
+    with _connect(url) as client:
+        _watch_new_job(client, client.rerun(job_id), wait, follow, raw)
 
 
 def _submit_options(
@@ -332,6 +358,7 @@ def rm(job_id: JobId, url: Url = None) -> None:
 def register(app: typer.Typer) -> None:
     """Adds the job commands to the ``jobhost`` command."""
     app.command(epilog=EXIT_CODES_HELP, context_settings={"allow_interspersed_args": False})(submit)
+    app.command(epilog=EXIT_CODES_HELP)(rerun)
     app.command()(jobs)
     app.command()(status)
     app.command()(logs)

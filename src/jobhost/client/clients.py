@@ -64,6 +64,11 @@ class Client:
         """Submit a job; returns its id."""
         return self._send(protocol.submit(command, name, **options))
 
+    def rerun(self, job_id: str) -> str:
+        """Submit a finished job again as a new job of yours; returns the new job's id.
+        Its runAt and dependsOn are not carried over; an unfinished job is a 409."""
+        return self._send(protocol.rerun(job_id))
+
     def get(self, job_id: str) -> Job:
         return self._send(protocol.get(job_id))
 
@@ -165,6 +170,9 @@ class AsyncClient:
 
     async def submit(self, command: str, name: str, **options: Unpack[SubmitOptions]) -> str:
         return await self._send(protocol.submit(command, name, **options))
+
+    async def rerun(self, job_id: str) -> str:
+        return await self._send(protocol.rerun(job_id))
 
     async def get(self, job_id: str) -> Job:
         return await self._send(protocol.get(job_id))

@@ -145,6 +145,11 @@ def submit(command: str, name: str, **options: Unpack[SubmitOptions]) -> Call[st
     return Call("POST", "/jobs/submit", submitted_job_id, body=body)
 
 
+def rerun(job_id: str) -> Call[str]:
+    """Submit a finished job again (without its runAt and dependsOn); the new job's id."""
+    return Call("POST", "/jobs/rerun", submitted_job_id, body={"jobId": job_id})
+
+
 def get(job_id: str) -> Call[Job]:
     return Call("GET", "/jobs", job_from_answer, params={"jobId": job_id})
 

@@ -18,6 +18,7 @@ from jobhost.engine import capture
 from jobhost.engine.dispatcher import Dispatcher, DispatchLimits
 from jobhost.engine.lock import lock_data_folder
 from jobhost.engine.recorder import Recorder
+from jobhost.engine.retention import Retention, RunFolders
 from jobhost.engine.runners.process import ProcessRunner
 from jobhost.engine.runners.process_tree import become_subreaper
 from jobhost.settings import Settings
@@ -53,6 +54,8 @@ class Engine:
             os.environ if server_env is None else server_env,
             run_as,
         )
+        folders = RunFolders(processes.run_dir_ids, processes.remove_run_dir)
+        self.retention = Retention(store.jobs, clock, settings.retention_days, folders)
         limits = DispatchLimits(
             settings.max_concurrent_jobs,
             settings.stop_grace_seconds,
@@ -80,6 +83,7 @@ class Engine:
         self.recorder.start()
         self._thread.start()
         self._ready.wait()
+        self.retention.start()
 
     def wake(self) -> None:
         """Ask for a dispatch cycle now (thread-safe)."""
@@ -89,6 +93,7 @@ class Engine:
     def stop(self, timeout: float = 30.0) -> None:
         if self._loop is not None and self._stopping is not None:
             self._loop.call_soon_threadsafe(self._stopping.set)
+        self.retention.stop()
         self._thread.join(timeout)
         self.recorder.close()
         capture.uninstall()

@@ -6,13 +6,13 @@ Framework-free: the web routes are a thin skin over these methods.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from jobhost import policy
 from jobhost.clock import Clock
 from jobhost.errors import Conflict, Forbidden, InvalidInput, JobNotFound
-from jobhost.models import Category, Job, Mode, User
-from jobhost.service.submission import check_python, parse_submission
+from jobhost.models import Category, Job, JobSpec, Mode, User
+from jobhost.service.submission import check_python, parse_submission, rerun_payload
 from jobhost.store.changes import ChangeKind, JobChange, Subscription
 from jobhost.store.job_listing import JobListing, JobQuery
 from jobhost.store.protocol import JobStore
@@ -132,7 +132,19 @@ class JobOperations:
         self.stop_grace = stop_grace
 
     def submit(self, user: User, payload: Mapping[str, object]) -> Job:
-        spec = parse_submission(payload)
+        return self._submit_spec(user, parse_submission(payload))
+
+    def rerun(self, user: User, job_id: str) -> Job:
+        """Submit a finished job again as the caller's, through submit's own checks: its
+        fields are parsed anew (a working directory gone since is a 400), under the
+        caller's roles. runAt and dependsOn are not carried over (they were about then)."""
+        old = self.get(user, job_id)
+        if not old.status.is_finished:
+            raise Conflict(f"Job has not finished: {old.job_id} is {old.status.value}")
+        spec = parse_submission(rerun_payload(old.spec))
+        return self._submit_spec(user, replace(spec, rerun_of=old.job_id))
+
+    def _submit_spec(self, user: User, spec: JobSpec) -> Job:
         refusal = policy.priority_refusal(user, spec.priority) or policy.submit_refusal(
             user, spec.mode
         )

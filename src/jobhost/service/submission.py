@@ -67,6 +67,22 @@ class SubmitRequest(BaseModel):
     retryDelaySeconds: Annotated[float, Field(ge=0, le=MAX_RETRY_DELAY_SECONDS)] | None = None
 
 
+class RerunRequest(BaseModel):
+    """The body of ``POST jobs/rerun``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    jobId: str
+
+
+def parse_rerun(payload: Mapping[str, object]) -> str:
+    """The job id a rerun asks for (its form is the service's to check), or InvalidInput."""
+    try:
+        return RerunRequest.model_validate(payload).jobId
+    except ValidationError as exc:
+        raise InvalidInput(_describe(exc)) from None
+
+
 TOO_DEEP = "nested too deeply"
 
 
@@ -118,6 +134,28 @@ def parse_submission(payload: Mapping[str, object]) -> JobSpec:
         max_retries=request.maxRetries,
         retry_delay_seconds=request.retryDelaySeconds,
     )
+
+
+def rerun_payload(spec: JobSpec) -> dict[str, object]:
+    """The submit body that asks for ``spec`` again, without its runAt and dependsOn (a
+    rerun runs now, on its own); parse_submission of it checks it anew."""
+    optional: dict[str, object | None] = {
+        "description": spec.description,
+        "stopGraceSeconds": spec.stop_grace_seconds,
+        "timeoutSeconds": spec.timeout_seconds,
+        "env": dict(spec.env) or None,
+        "workingDirectory": spec.working_directory,
+        "retryDelaySeconds": spec.retry_delay_seconds,
+    }
+    payload: dict[str, object] = {
+        "jobName": spec.name,
+        "command": spec.command,
+        "executionMode": spec.mode.value,
+        "priority": spec.priority,
+        "maxRetries": spec.max_retries,
+    }
+    payload.update({key: value for key, value in optional.items() if value is not None})
+    return payload
 
 
 def _check_dependencies(job_ids: list[str]) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, delete, insert, select, text, update
 from jobhost import policy
 from jobhost.clock import Clock
 from jobhost.models import Category, Job, JobSpec, Mode, Outcome, QueueState, Status, statuses_in
-from jobhost.store import claims, unstart
+from jobhost.store import claims, retention, unstart
 from jobhost.store.changes import ChangeKind, Hub, JobChange
 from jobhost.store.claims import ClaimOrder
 from jobhost.store.database import Database, in_batches
@@ -268,6 +268,13 @@ class SqlJobStore:
             _count_finished(ConnectionStatements(conn), {owner: -1})
         self.hub.publish([JobChange(job_id, ChangeKind.DELETED, owner)])
         return True
+
+    def purge_finished(self, before: float, limit: int) -> list[str]:
+        """Delete up to ``limit`` jobs that finished before ``before``, oldest first, with
+        their output, in one short transaction; the ids deleted (none: no more that old)."""
+        purged = retention.purge_finished(self.db, before, limit)
+        self.hub.publish([JobChange(p.job_id, ChangeKind.DELETED, p.user_id) for p in purged])
+        return [p.job_id for p in purged]
 
     def _changed(self, job_id: str, rowcount: int) -> bool:
         """Publish a state change if the update hit the job; True if it did."""

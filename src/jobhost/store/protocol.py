@@ -75,6 +75,10 @@ class JobStore(Recording, Protocol):
 
     def delete(self, job_id: str) -> bool: ...
 
+    def purge_finished(self, before: float, limit: int) -> list[str]:
+        """Delete up to ``limit`` jobs that finished before ``before`` with their output, in
+        one short transaction; the ids deleted."""
+
     def stopping_on(self, node: str) -> list[str]: ...
 
     def unfinished_on(self, node: str) -> list[Job]: ...

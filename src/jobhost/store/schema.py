@@ -143,6 +143,19 @@ Index(
     postgresql_where=text(SCHEDULED_CONDITION),
 )
 
+# Finished jobs by when they finished, per status (so that SQLite's planner prefers it to
+# ix_jobs_status): retention deletes the oldest (store/retention.py).
+FINISHED_CONDITION = (
+    "status IN ('Completed', 'Failed', 'Stopped', 'TimedOut', 'Interrupted', 'Cancelled')"
+)
+Index(
+    "ix_jobs_finished",
+    jobs.c.status,
+    jobs.c.completed_at,
+    sqlite_where=text(FINISHED_CONDITION),
+    postgresql_where=text(FINISHED_CONDITION),
+)
+
 # Which jobs wait on which: a job's end looks up exactly its dependents (the key's prefix).
 job_dependencies = Table(
     "job_dependencies",

@@ -9,13 +9,14 @@ from fastapi.responses import JSONResponse, Response
 
 from jobhost.models import Category, Job
 from jobhost.service.jobs import DELETED, JobOperations, WhoseJobs
-from jobhost.service.submission import SubmitRequest
+from jobhost.service.submission import RerunRequest, SubmitRequest, parse_rerun
 from jobhost.store.job_listing import JobListing
 from jobhost.web.deps import (
     Caller,
     Services,
     Svc,
     identity,
+    json_object,
     parse_json_object,
     services,
     store_work,
@@ -36,6 +37,7 @@ from jobhost.wire import (
     JobResponse,
     MessageResponse,
     OutputResponse,
+    RerunResponse,
     ResultsResponse,
     SubmitResponse,
 )
@@ -93,13 +95,37 @@ async def submit(request: Request) -> Response:
         return ops.submit(user, parse_json_object(body))
 
     job = await store_work(svc, authenticate_and_submit)
-    answer: SubmitResponse = {
+    return _unchecked(_submitted(job))
+
+
+@router.post(
+    "/rerun",
+    response_model=RerunResponse,
+    openapi_extra=NEEDS_CREDENTIALS
+    | {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": RerunRequest.model_json_schema()}},
+        }
+    },
+)
+def rerun(
+    user: Caller, ops: Ops, body: Annotated[dict[str, object], Depends(json_object)]
+) -> Response:
+    """Submit a finished job again as the caller's (without its runAt and dependsOn), under
+    submit's role rules; 409 while it has not finished."""
+    job = ops.rerun(user, parse_rerun(body))
+    answer: RerunResponse = {**_submitted(job), "rerunOf": job.spec.rerun_of or ""}
+    return _unchecked(answer)
+
+
+def _submitted(job: Job) -> SubmitResponse:
+    return {
         "success": True,
         "jobId": job.job_id,
         "message": "Job submitted successfully",
         "executionMode": job.mode.value,
     }
-    return _unchecked(answer)
 
 
 @router.get("", response_model=JobListResponse | JobResponse, openapi_extra=NEEDS_CREDENTIALS)
@@ -231,7 +257,7 @@ def delete_result(user: Caller, ops: Ops, jobId: JobId) -> MessageResponse:
 
 
 def _unchecked(
-    content: SubmitResponse | JobListResponse | OutputResponse | ResultsResponse,
+    content: SubmitResponse | JobListResponse | OutputResponse | ResultsResponse | RerunResponse,
 ) -> Response:
     """Our own body, sent without FastAPI checking it against the response model: for a
     thousand running jobs that check cost more than building the records, and for every

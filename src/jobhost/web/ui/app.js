@@ -7,6 +7,7 @@ import { byId, h } from "./dom.js";
 import { findActionButton, JobsView } from "./jobs-view.js";
 import { LiveUpdates } from "./live.js";
 import { OutputModal } from "./output-modal.js";
+import { clearQueueFields, queueFields, showDependencyChoices } from "./submit-form.js";
 
 const PRIVILEGED = ["task_manager", "debug", "system_admin", "site_admin"];
 const MODES = [
@@ -24,6 +25,8 @@ const view = new JobsView(byId("app-view"), {
   output: openOutput,
   details: openOutput,
   remove: removeJob,
+  rerun: rerunJob,
+  show: showJob,
 });
 const modal = new OutputModal(returnFocus);
 const live = new LiveUpdates({
@@ -100,7 +103,9 @@ function signedIn(body) {
   byId("user-name").textContent = body.user.UserID;
   byId("all-users").checked = false;
   byId("all-users-toggle").hidden = !privileged;
-  setUpSubmitForm(privileged, body.user.Roles.includes("debug"));
+  const debug = body.user.Roles.includes("debug");
+  view.canRerun = (job) => privileged && (job.ExecutionMode !== "MainLoop" || debug);
+  setUpSubmitForm(privileged, debug);
   byId("loading").hidden = true;
   byId("login-view").hidden = true;
   byId("session-bar").hidden = false;
@@ -152,7 +157,10 @@ async function refresh() {
   try {
     const query = { maxResults: 100, allUsers: state.allUsers ? "true" : undefined };
     const listing = await request("GET", `${BASE}/jobs`, { query });
-    if (session === state.session) view.render(listing, state.allUsers);
+    if (session === state.session) {
+      view.render(listing, state.allUsers);
+      showDependencyChoices(listing, state.user.UserID);
+    }
   } catch (error) {
     if (session === state.session && error.status !== 401) {
       notify(`Could not read the jobs: ${error.message}`, true);
@@ -227,6 +235,31 @@ function openOutput(job, button) {
   modal.open(job, button);
 }
 
+/** Submit a finished job again (POST jobs/rerun), then show the new job. */
+async function rerunJob(job, button) {
+  button.disabled = true;
+  try {
+    const body = await request("POST", `${BASE}/jobs/rerun`, { body: { jobId: job.JobID } });
+    notify(`Submitted again: ${job.JobName}`);
+    scheduleRefresh(0);
+    await showJob(body.jobId, button);
+  } catch (error) {
+    notify(error.message, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** Open the details of a job by id (a dependency, the job a rerun repeats, a new job). */
+async function showJob(jobId, opener) {
+  try {
+    const { job } = await request("GET", `${BASE}/jobs`, { query: { jobId } });
+    modal.open(job, opener);
+  } catch (error) {
+    notify(error.message, true);
+  }
+}
+
 function returnFocus(job, opener) {
   if (state.user === null) return;
   if (opener?.isConnected && !opener.disabled) {
@@ -269,10 +302,12 @@ async function submitJob(event) {
   const body = { jobName: name, command, executionMode: byId("submit-mode").value };
   if (description.trim()) body.description = description;
   try {
+    Object.assign(body, queueFields());
     await request("POST", `${BASE}/jobs/submit`, { body });
     error.textContent = "";
     notify(`Submitted: ${name}`);
     for (const id of ["submit-name", "submit-description", "submit-command"]) byId(id).value = "";
+    clearQueueFields();
     byId("submit-name").focus();
     scheduleRefresh(0);
   } catch (failure) {

@@ -9,10 +9,15 @@ import { formatDuration, h, timeElement } from "./dom.js";
 const SECTIONS = ["pending", "running", "completed"];
 
 export class JobsView {
-  /** actions: {cancel, stop, output, details, remove}, each (job, button) → void. */
+  /**
+   * actions: {cancel, stop, output, details, remove, rerun}, each (job, button) → void, and
+   * show(jobId, link) → void for links to other jobs. canRerun(job) says whether this user
+   * may run a finished job again (set once signed in).
+   */
   constructor(root, actions) {
     this.root = root;
     this.actions = actions;
+    this.canRerun = () => false;
     this.rows = new Map(); // JobID → {element, signature, runtime, job, baseRuntime, baseAt}
   }
 
@@ -54,7 +59,12 @@ export class JobsView {
   }
 
   rowFor(job, showOwner) {
-    const signature = JSON.stringify({ ...job, Runtime: isRunning(job) ? 0 : job.Runtime, showOwner });
+    const signature = JSON.stringify({
+      ...job,
+      Runtime: isRunning(job) ? 0 : job.Runtime,
+      showOwner,
+      rerun: this.canRerun(job),
+    });
     let row = this.rows.get(job.JobID);
     if (row === undefined || row.signature !== signature) {
       const runtime = h("span", { class: "runtime" });
@@ -91,7 +101,7 @@ export class JobsView {
     const description = job.Description ? h("p", { class: "job-desc", text: job.Description }) : null;
     return h(
       "li",
-      { class: `job status-${category(job)}`, dataset: { jobId: job.JobID } },
+      { class: `job status-${category(job)}`, id: `job-${job.JobID}`, dataset: { jobId: job.JobID } },
       h(
         "div",
         { class: "job-main" },
@@ -103,6 +113,7 @@ export class JobsView {
           statusBadge(job.Status),
         ),
         description,
+        this.reason(job),
         h("dl", { class: "job-meta" }, this.meta(job, showOwner, runtime)),
       ),
       h("div", { class: "job-actions" }, this.buttons(job)),
@@ -118,7 +129,35 @@ export class JobsView {
       items.push(["Exit code", h("span", { text: String(job.ExitCode) })]);
     }
     if (showOwner) items.push(["User", h("span", { class: "owner", text: job.UserID })]);
+    if (category(job) === "pending" && job.RunAt) items.push(["Runs at", timeElement(job.RunAt)]);
+    if (category(job) === "pending" && job.DependsOn?.length) {
+      items.push(["Waits for", h("span", { class: "job-links" }, this.links(job.DependsOn))]);
+    }
+    if (job.RerunOf) items.push(["Rerun of", this.links([job.RerunOf])]);
     return items.map(([term, value]) => h("div", {}, h("dt", { text: term }), h("dd", {}, value)));
+  }
+
+  /** Why a pending job is not running, as the dispatcher last decided. */
+  reason(job) {
+    if (category(job) !== "pending" || !job.PendingReason) return null;
+    return h("p", { class: "job-reason", text: job.PendingReason });
+  }
+
+  /** Links to other jobs by id: each opens that job's details. */
+  links(jobIds) {
+    return jobIds.map((jobId) =>
+      h("a", {
+        href: `#job-${jobId}`,
+        class: "job-link",
+        title: jobId,
+        "aria-label": `Job ${jobId}`,
+        text: jobId.slice(0, 8),
+        onclick: (event) => {
+          event.preventDefault();
+          this.actions.show(jobId, event.currentTarget);
+        },
+      }),
+    );
   }
 
   buttons(job) {
@@ -137,7 +176,11 @@ export class JobsView {
       case "running":
         return [act("output", "View output"), this.stopControl(job, act)];
       default:
-        return [act("details", "View details"), act("remove", "Delete", "danger")];
+        return [
+          act("details", "View details"),
+          this.canRerun(job) ? act("rerun", "Run again") : null,
+          act("remove", "Delete", "danger"),
+        ];
     }
   }
 

@@ -232,6 +232,8 @@ export class OutputModal {
       ["User", job.UserID ?? "—"],
     ];
     const wide = [];
+    if (category(job) === "pending" && job.PendingReason) wide.push(["Why pending", job.PendingReason]);
+    if (job.RerunOf) wide.push(["Rerun of", h("code", { text: job.RerunOf })]);
     if (job.Description) wide.push(["Description", job.Description]);
     if (job.Command !== undefined) wide.push(["Command", h("code", { class: "command", text: job.Command })]);
     const item = (cls) => ([term, value]) => h("div", { class: cls }, h("dt", { text: term }), h("dd", {}, value));
