@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 import uuid
 
@@ -18,6 +19,12 @@ ELEVATED_REFUSAL = (
     "(task_manager, debug, system_admin, or site_admin)"
 )
 MAIN_LOOP_STOP_REFUSAL = "Cannot stop MainLoop jobs - they execute synchronously"
+
+DEFAULT_RETRY_DELAY_SECONDS = 10.0
+MAX_RETRY_JITTER = 0.1
+"""A retry's delay is stretched by a random fraction below this, so that jobs that failed
+together do not all come back at the same moment."""
+_RETRIED = frozenset({Status.FAILED, Status.TIMED_OUT, Status.INTERRUPTED})
 
 # User ids name folders in the spool (JobSubmission/<UserID>/), so they must be path-safe:
 # no separators, no leading dot. E-mail-like ids, as the seed used, are allowed.
@@ -71,3 +78,36 @@ def is_valid_role(text: str) -> bool:
 def finished_status_for_exit(exit_code: int) -> Status:
     """How a job that ran to its end is recorded: Completed on exit code 0, else Failed."""
     return Status.COMPLETED if exit_code == 0 else Status.FAILED
+
+
+def is_retried(status: Status) -> bool:
+    """Whether a job ending in ``status`` runs again while it has retries left (Stopped and
+    Cancelled never do)."""
+    return status in _RETRIED
+
+
+def retry_delay(first_delay: float, retry: int, jitter: float) -> float:
+    """Seconds before retry number ``retry`` (from 1): ``first_delay`` doubled for each
+    retry before it, stretched by ``jitter`` (a fraction in [0, MAX_RETRY_JITTER))."""
+    if retry < 1 or not 0 <= jitter < MAX_RETRY_JITTER:
+        raise ValueError(f"retry {retry} with jitter {jitter}")
+    return first_delay * 2.0 ** (retry - 1) * (1 + jitter)
+
+
+def attempt_header(attempt: int, max_retries: int) -> str:
+    """The line that opens the output of every attempt after the first."""
+    return f"[Attempt {attempt} of {1 + max_retries}]"
+
+
+def scheduled_reason(run_at: float) -> str:
+    return f"scheduled for {utc_text(run_at)}"
+
+
+def retry_reason(retry: int, max_retries: int, run_at: float) -> str:
+    return f"retry {retry} of {max_retries} at {utc_text(run_at)}"
+
+
+def utc_text(timestamp: float) -> str:
+    """A time as the API writes it: ISO 8601 in UTC, to the millisecond, with a Z."""
+    when = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
+    return when.isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"

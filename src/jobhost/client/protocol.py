@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Generic, TypedDict, TypeVar, Unpack
 
 from jobhost import __version__
@@ -96,6 +97,12 @@ class SubmitOptions(TypedDict, total=False):
     """Seconds between SIGTERM and SIGKILL when the job is stopped."""
     env: Mapping[str, str]
     working_directory: str
+    run_at: datetime
+    """Not before this time (Scheduled until then); a naive datetime is local time."""
+    max_retries: int
+    """Run again, up to this many more times, after Failed, TimedOut or Interrupted."""
+    retry_delay: float
+    """Seconds before the first retry (doubling for each later one; server default 10)."""
 
 
 class Scope(TypedDict, total=False):
@@ -135,11 +142,20 @@ def submit(command: str, name: str, **options: Unpack[SubmitOptions]) -> Call[st
         "stopGraceSeconds": options.get("stop_grace"),
         "env": dict(env) if env is not None else None,
         "workingDirectory": options.get("working_directory"),
+        "runAt": _utc_text(options.get("run_at")),
+        "maxRetries": options.get("max_retries"),
+        "retryDelaySeconds": options.get("retry_delay"),
     }
     mode = options.get("mode", "BackgroundJob")
     body: dict[str, object] = {"jobName": name, "command": command, "executionMode": mode}
     body.update({key: value for key, value in optional.items() if value is not None})
     return Call("POST", "/jobs/submit", submitted_job_id, body=body)
+
+
+def _utc_text(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def get(job_id: str) -> Call[Job]:
