@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from jobhost.clock import SystemClock
+from jobhost.engine.alarm import STORE_RETRY_SECONDS
 from jobhost.engine.recorder import Recorder
 from jobhost.engine.runners.process import ProcessRunner, running_job_pid
 from jobhost.engine.runners.process_tree import become_subreaper
+from jobhost.errors import StoreUnavailable
 from jobhost.models import Mode, Status
 from jobhost.settings import Settings
 from jobhost.store import SqlStore
@@ -112,6 +114,28 @@ def test_the_alarm_is_read_when_a_job_is_scheduled_not_on_every_cycle(
         await loop
 
     asyncio.run(main())
+
+
+def test_a_store_that_refuses_to_promote_is_tried_again_without_spinning(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_at = time.time() + 0.1
+    job_id = harness.submit("echo ran", run_at=run_at)
+    tries: list[float] = []
+    promote_due = harness.store.jobs.promote_due
+
+    def refusing(now: float) -> int:
+        tries.append(now)
+        if len(tries) <= 2:
+            raise StoreUnavailable()
+        return promote_due(now)
+
+    monkeypatch.setattr(harness.store.jobs, "promote_due", refusing)
+    harness.run()
+
+    assert harness.output(job_id) == "ran\n"
+    assert len(tries) == 3
+    assert tries[2] - tries[0] >= 2 * STORE_RETRY_SECONDS - 0.01
 
 
 def test_a_failing_job_runs_again_with_attempt_headers_until_its_retries_are_spent(
