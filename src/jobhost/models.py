@@ -159,6 +159,9 @@ class Outcome:
     exit_code: int | None = None
     note: str | None = None
     """A line appended to the job's output, e.g. ``[Job stopped by user]``."""
+    may_retry: bool = True
+    """False for an end that must be final even if the job has retries left (a job that
+    never started, put back once already: it may be what stops the server)."""
 
 
 @dataclass(frozen=True, slots=True)

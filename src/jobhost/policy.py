@@ -21,6 +21,12 @@ ELEVATED_REFUSAL = (
 MAIN_LOOP_STOP_REFUSAL = "Cannot stop MainLoop jobs - they execute synchronously"
 PRIORITY_REFUSAL = "Priority above 0 requires elevated roles"
 
+DEFAULT_RETRY_DELAY_SECONDS = 10.0
+MAX_RETRY_JITTER = 0.1
+"""A retry's delay is stretched by a random fraction below this, so that jobs that failed
+together do not all come back at the same moment."""
+_RETRIED = frozenset({Status.FAILED, Status.TIMED_OUT, Status.INTERRUPTED})
+
 # User ids name folders in the spool (JobSubmission/<UserID>/), so they must be path-safe:
 # no separators, no leading dot. E-mail-like ids, as the seed used, are allowed.
 _USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
@@ -101,9 +107,9 @@ def pending_reason(
     if waiting_for is not None:
         return f"waiting for {waiting_for}"
     if scheduled_for is not None:
-        return f"scheduled for {_utc(scheduled_for)}"
+        return f"scheduled for {utc_text(scheduled_for)}"
     if retry is not None:
-        return f"retry {retry[0]} of {retry[1]} at {_utc(retry[2])}"
+        return f"retry {retry[0]} of {retry[1]} at {utc_text(retry[2])}"
     raise ValueError("pending_reason needs one reason")
 
 
@@ -115,7 +121,34 @@ def queue_reason(state: QueueState, user_id: str) -> str:
     return pending_reason(slots=(state.running, state.slots))
 
 
-def _utc(timestamp: float) -> str:
-    """A time as the records show one: ISO 8601 UTC with milliseconds."""
-    moment = datetime.fromtimestamp(timestamp, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def is_retried(status: Status) -> bool:
+    """Whether a job ending in ``status`` runs again while it has retries left (Stopped and
+    Cancelled never do)."""
+    return status in _RETRIED
+
+
+def retry_delay(first_delay: float, retry: int, jitter: float) -> float:
+    """Seconds before retry number ``retry`` (from 1): ``first_delay`` doubled for each
+    retry before it, stretched by ``jitter`` (a fraction in [0, MAX_RETRY_JITTER))."""
+    if retry < 1 or not 0 <= jitter < MAX_RETRY_JITTER:
+        raise ValueError(f"retry {retry} with jitter {jitter}")
+    return first_delay * 2.0 ** (retry - 1) * (1 + jitter)
+
+
+def attempt_header(attempt: int, max_retries: int) -> str:
+    """The line that opens the output of every attempt after the first."""
+    return f"[Attempt {attempt} of {1 + max_retries}]"
+
+
+def scheduled_reason(run_at: float) -> str:
+    return pending_reason(scheduled_for=run_at)
+
+
+def retry_reason(retry: int, max_retries: int, run_at: float) -> str:
+    return pending_reason(retry=(retry, max_retries, run_at))
+
+
+def utc_text(timestamp: float) -> str:
+    """A time as the API writes it: ISO 8601 in UTC, to the millisecond, with a Z."""
+    when = datetime.fromtimestamp(timestamp, UTC)
+    return when.isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jobhost.clock import SystemClock
+from jobhost.clock import Clock, SystemClock
 from jobhost.engine import capture
 from jobhost.engine.dispatcher import Dispatcher, DispatchLimits
 from jobhost.engine.recorder import Recorder
@@ -24,9 +24,17 @@ SERVER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "SERVER_SECRET": "do-not-l
 
 
 class Harness:
-    """A dispatcher and recorder over one store; ``run`` drains the queue in burst mode."""
+    """A dispatcher and recorder over one store; ``run`` drains the queue in burst mode.
+    The dispatcher keeps time by ``clock`` and sleeps a ``tick`` at most."""
 
-    def __init__(self, settings: Settings, store: SqlStore, node: str = "test-node") -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: SqlStore,
+        node: str = "test-node",
+        clock: Clock | None = None,
+        tick: float = 0.05,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.node = node
@@ -43,12 +51,12 @@ class Harness:
         limits = DispatchLimits(
             settings.max_concurrent_jobs,
             settings.stop_grace_seconds,
-            0.05,
+            tick,
             settings.default_timeout_seconds,
             settings.max_jobs_per_user,
         )
         self.dispatcher = Dispatcher(
-            store.jobs, self.recorder, self.processes, SystemClock(), limits, node
+            store.jobs, self.recorder, self.processes, clock or SystemClock(), limits, node
         )
         self.recorder.start()
 

@@ -105,3 +105,20 @@ def test_finishing_looks_jobs_up_by_id_not_by_walking_the_running_ones(
         assert "(job_id=?)" in found, (sql, found)
         assert "ix_jobs_active" not in found
         assert "ix_jobs_status" not in found
+
+
+@pytest.mark.parametrize("verb", ["SELECT", "UPDATE"])
+def test_the_alarm_and_promotion_seek_the_scheduled_index(busy_store: SqlStore, verb: str) -> None:
+    now = busy_store.jobs.clock.now()
+    for ahead in range(50):
+        spec = JobSpec(name="later", command="pass", mode=Mode.RUNSPACE, run_at=now + ahead + 1)
+        busy_store.jobs.submit("alice", spec)
+
+    def alarm_and_promotion() -> None:
+        busy_store.jobs.next_run_at()
+        busy_store.jobs.promote_due(now + 10)
+
+    [sql] = [s for s in statements_of(busy_store, alarm_and_promotion, verb) if " jobs" in s]
+    found = plan(busy_store, sql)
+    assert "ix_jobs_run_at" in found, (sql, found)
+    assert "TEMP B-TREE" not in found

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import io
 
 import pytest
 
 from jobhost.cli.attach import OutputWriter, exit_code_for
-from jobhost.cli.jobs import _command_text, _default_name
+from jobhost.cli.jobs import _command_text, _default_name, parse_at
 from jobhost.cli.view import duration, one_line, status_lines
 from jobhost.client import Job
+from jobhost.errors import InvalidInput
 from jobhost.models import Mode, Status
 
 JOB = Job(
@@ -80,3 +82,14 @@ def test_the_writer_filters_unless_raw_and_resets_colours_it_left_on() -> None:
     stream = io.TextIOWrapper(raw, encoding="ascii")  # kept: collecting it would close raw
     OutputWriter(raw=True, stream=stream).write("\x1b]0;t\x07é")
     assert raw.getvalue() == "\x1b]0;t\x07é".encode()  # bytes as they are, UTF-8
+
+
+def test_at_takes_iso_times_in_utc_with_an_offset_or_in_local_time() -> None:
+    utc = datetime.datetime(2026, 12, 3, 15, 0, tzinfo=datetime.UTC)
+    assert parse_at("2026-12-03T15:00:00Z") == utc
+    assert parse_at("2026-12-03T16:00:00+01:00") == utc
+    local = parse_at("2026-12-03T15:00:00")
+    assert local.tzinfo is not None
+    assert local.replace(tzinfo=None) == datetime.datetime(2026, 12, 3, 15, 0)
+    with pytest.raises(InvalidInput, match="Invalid --at 'tomorrow'"):
+        parse_at("tomorrow")

@@ -7,7 +7,7 @@ the API's shape breaks these tests rather than only the client in the field.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -81,6 +81,11 @@ def test_requests_carry_only_what_was_asked() -> None:
         "jobName": "n", "command": "echo hi", "executionMode": "thread",
         "timeoutSeconds": 5.0, "env": {"A": "1"},
     }  # fmt: skip
+    in_paris = datetime(2026, 12, 3, 16, 0, 0, 250000, tzinfo=timezone(timedelta(hours=1)))
+    later = p.submit("x", "n", run_at=in_paris, max_retries=2, retry_delay=0.5)
+    assert later.body is not None
+    assert later.body["runAt"] == "2026-12-03T15:00:00.250Z"
+    assert (later.body["maxRetries"], later.body["retryDelaySeconds"]) == (2, 0.5)
     assert p.submit("x", "n").body == {
         "jobName": "n",
         "command": "x",

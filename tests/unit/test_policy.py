@@ -5,7 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from jobhost import policy
 from jobhost.models import Job, JobSpec, Mode, QueueState, Status, User
 from jobhost.policy import (
     can_stop,
@@ -19,6 +22,7 @@ from jobhost.policy import (
     queue_reason,
     submit_refusal,
 )
+from jobhost.store import ends
 
 # The texts are copied from CONTRACT.md on purpose, not imported: they are API.
 MAIN_LOOP = "MainLoop execution mode requires 'debug' role"
@@ -199,3 +203,40 @@ def test_a_queued_job_is_told_its_user_s_limit_before_the_slots() -> None:
     assert queue_reason(state, "alice") == "user limit reached (2 of 2 running)"
     assert queue_reason(state, "bob") == "waiting for a free slot (4 of 4 running)"
     assert queue_reason(QueueState(1, 1), "alice") == "waiting for a free slot (1 of 1 running)"
+
+
+# --- retries --------------------------------------------------------------------------------
+
+
+def test_the_retry_delay_doubles_with_each_retry() -> None:
+    assert [policy.retry_delay(10, n, 0.0) for n in (1, 2, 3, 4)] == [10, 20, 40, 80]
+    assert policy.retry_delay(0, 5, 0.09) == 0
+
+
+def test_jitter_stretches_the_delay_by_less_than_a_tenth() -> None:
+    assert policy.retry_delay(10, 2, 0.05) == pytest.approx(21.0)
+    assert policy.retry_delay(10, 1, 0.0999) < 11
+    for bad in (-0.01, 0.1, 1.0):
+        with pytest.raises(ValueError):
+            policy.retry_delay(10, 1, bad)
+    with pytest.raises(ValueError):
+        policy.retry_delay(10, 0, 0.0)
+
+
+@given(st.floats(0, 86400), st.integers(1, 10))
+def test_the_stored_jitter_keeps_every_delay_within_its_bounds(first: float, retry: int) -> None:
+    low = first * 2 ** (retry - 1)
+    for _ in range(20):
+        delay = policy.retry_delay(first, retry, ends.jitter())
+        assert low <= delay <= low * 1.1
+
+
+def test_only_failures_timeouts_and_interruptions_are_retried() -> None:
+    retried = {status for status in Status if policy.is_retried(status)}
+    assert retried == {Status.FAILED, Status.TIMED_OUT, Status.INTERRUPTED}
+
+
+def test_the_texts_of_attempts_and_reasons() -> None:
+    assert policy.attempt_header(2, 2) == "[Attempt 2 of 3]"
+    assert policy.scheduled_reason(1_700_000_000.5) == "scheduled for 2023-11-14T22:13:20.500Z"
+    assert policy.retry_reason(1, 3, 1_700_000_000) == "retry 1 of 3 at 2023-11-14T22:13:20.000Z"

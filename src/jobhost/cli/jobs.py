@@ -8,6 +8,7 @@ The server is ``--url`` or ``JOBHOST_URL`` (default http://127.0.0.1:8080); the 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import ipaddress
 import json
 import os
@@ -123,6 +124,33 @@ def submit(
             show_default=False,
         ),
     ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Run it no earlier than this time, ISO 8601: 2026-12-03T15:00:00Z, or with "
+            "an offset (+01:00); without one, local time. Scheduled until then.",
+            show_default=False,
+        ),
+    ] = None,
+    retries: Annotated[
+        int | None,
+        typer.Option(
+            "--retries",
+            help="Run it again, up to this many more times (0-10), if it ends Failed, "
+            "TimedOut or Interrupted",
+            show_default=False,
+        ),
+    ] = None,
+    retry_delay: Annotated[
+        float | None,
+        typer.Option(
+            "--retry-delay",
+            help="Seconds before the first retry, doubling for each later one, plus up to "
+            "10% jitter [10]",
+            show_default=False,
+        ),
+    ] = None,
     raw: Raw = False,
     url: Url = None,
 ) -> None:
@@ -140,6 +168,7 @@ def submit(
             options["env"] = variables
         if priority is not None:
             options["priority"] = priority
+        options.update(_queue_options(at, retries, retry_delay))
         job_id = client.submit(text, name or _default_name(text), **options)
         _watch_new_job(client, job_id, wait, follow, raw)
 
@@ -196,6 +225,29 @@ def _submit_options(
         with contextlib.suppress(OSError):  # the current directory may have been deleted
             options["working_directory"] = _utf8_cwd()
     return options
+
+
+def _queue_options(at: str | None, retries: int | None, delay: float | None) -> SubmitOptions:
+    """--at, --retries and --retry-delay as submit options (the server checks the ranges)."""
+    options: SubmitOptions = {}
+    if at is not None:
+        options["run_at"] = parse_at(at)
+    if retries is not None:
+        options["max_retries"] = retries
+    if delay is not None:
+        options["retry_delay"] = delay
+    return options
+
+
+def parse_at(text: str) -> datetime.datetime:
+    """An --at time: ISO 8601, in UTC (Z), with an offset, or else in local time."""
+    try:
+        moment = datetime.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"Invalid --at {text!r}: use an ISO 8601 time such as 2026-12-03T15:00:00Z"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.astimezone()
 
 
 def _utf8_cwd() -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Generic, TypedDict, TypeVar, Unpack
 
 from jobhost import __version__
@@ -98,6 +99,12 @@ class SubmitOptions(TypedDict, total=False):
     working_directory: str
     priority: int
     """-100..100: higher runs first; above 0 needs a privileged role."""
+    run_at: datetime
+    """Not before this time (Scheduled until then); a naive datetime is local time."""
+    max_retries: int
+    """Run again, up to this many more times, after Failed, TimedOut or Interrupted."""
+    retry_delay: float
+    """Seconds before the first retry (doubling for each later one; server default 10)."""
 
 
 class Scope(TypedDict, total=False):
@@ -138,6 +145,9 @@ def submit(command: str, name: str, **options: Unpack[SubmitOptions]) -> Call[st
         "env": dict(env) if env is not None else None,
         "workingDirectory": options.get("working_directory"),
         "priority": options.get("priority"),
+        "runAt": _utc_text(options.get("run_at")),
+        "maxRetries": options.get("max_retries"),
+        "retryDelaySeconds": options.get("retry_delay"),
     }
     mode = options.get("mode", "BackgroundJob")
     body: dict[str, object] = {"jobName": name, "command": command, "executionMode": mode}
@@ -148,6 +158,12 @@ def submit(command: str, name: str, **options: Unpack[SubmitOptions]) -> Call[st
 def rerun(job_id: str) -> Call[str]:
     """Submit a finished job again (without its runAt and dependsOn); the new job's id."""
     return Call("POST", "/jobs/rerun", submitted_job_id, body={"jobId": job_id})
+
+
+def _utc_text(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def get(job_id: str) -> Call[Job]:

@@ -17,7 +17,9 @@ from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from jobhost import policy
 from jobhost.clock import Clock
+from jobhost.engine.alarm import Alarm
 from jobhost.engine.queue_decisions import QueueDecisions
 from jobhost.engine.recorder import FinishedHere, Recorder
 from jobhost.engine.runners import FailedRun, Run, StopReason, not_started_outcome
@@ -25,13 +27,8 @@ from jobhost.engine.runners.inline import run_inline
 from jobhost.engine.runners.process import ProcessRunner
 from jobhost.engine.runners.process_tree import reap_orphans
 from jobhost.engine.runners.thread import ThreadRunner
-from jobhost.engine.sources import BufferSource, EmptySource
-from jobhost.engine.unstarted import (
-    BEFORE_IT_STARTED,
-    STOPPED_BEFORE_IT_STARTED,
-    mark_begun,
-    never_started,
-)
+from jobhost.engine.sources import BufferSource, EmptySource, OutputSource
+from jobhost.engine.unstarted import mark_begun, never_started, put_back
 from jobhost.errors import JobhostError
 from jobhost.models import Job, Mode, Outcome, Status
 from jobhost.store.claims import ClaimOrder
@@ -89,6 +86,7 @@ class Dispatcher:
         self._next_reap = 0.0
         self._next_sweep = 0.0
         self._process_ended = False
+        self._alarm = Alarm(jobs, clock)
 
     def wake(self) -> None:
         """Run a cycle soon; call from the dispatcher's own loop."""
@@ -118,7 +116,8 @@ class Dispatcher:
         while True:
             self._wake.clear()
             await self.cycle()
-            if not self._active and not self._jobs.has_pending():
+            idle = not self._active and not self._jobs.has_pending()
+            if idle and self._jobs.next_run_at() is None:
                 self._processes.close()
                 return
             await self._sleep()
@@ -129,15 +128,16 @@ class Dispatcher:
         unfinished = self._jobs.unfinished_on(self._node)
         unstarted = await never_started(unfinished, self._processes.runs_dir)
         if unstarted:
-            await self._put_back(unstarted)
+            await put_back(self._jobs, self._recorder, self._processes, unstarted)
         gone = {job.job_id for job in unstarted}
         for job in map(self._with_default_timeout, unfinished):
             if job.job_id in gone:
                 continue
             run = self._processes.adopt(job) if job.mode is Mode.BACKGROUND_JOB else None
-            if run is None:
+            if run is None:  # nothing of it runs: it ends here, or waits for its retry
                 self._recorder.watch(job.job_id, EmptySource(), job.output_size, job.output_dropped)
                 await asyncio.wrap_future(self._recorder.finish(job.job_id, INTERRUPTED_BY_RESTART))
+                self._processes.remove_run_dir(job.job_id)
                 continue
             logger.info(
                 "adopted job %s", job.job_id, extra={"action": "adopt", "job_id": job.job_id}
@@ -146,31 +146,14 @@ class Dispatcher:
             self._supervise(job, run)
         self._remove_leftover_run_dirs()
 
-    async def _put_back(self, unstarted: list[Job]) -> None:
-        """Return jobs that never started to the queue; those returned once before, or
-        stopped meanwhile, end saying they never started."""
-        put_back = set(self._jobs.unstart([job.job_id for job in unstarted]))
-        for job in unstarted:
-            self._processes.remove_run_dir(job.job_id)
-            if job.job_id in put_back:
-                logger.info(
-                    "job %s never started; back in the queue",
-                    job.job_id,
-                    extra={"action": "requeue", "job_id": job.job_id},
-                )
-                continue
-            stopped = job.status is Status.STOPPING
-            outcome = STOPPED_BEFORE_IT_STARTED if stopped else BEFORE_IT_STARTED
-            self._recorder.watch(job.job_id, EmptySource(), job.output_size, job.output_dropped)
-            await asyncio.wrap_future(self._recorder.finish(job.job_id, outcome))
-
     def _remove_leftover_run_dirs(self) -> None:
-        """Remove the run folders of jobs that are over: a previous engine stopped between
-        storing a job's end and removing its folder, or interrupted a job it could not adopt.
-        A folder the store knows no job of is left alone (another store's job, say)."""
+        """Remove the run folders of jobs that are over or wait for a retry: a previous
+        engine stopped between storing a job's end (or retry) and removing its folder, or
+        interrupted a job it could not adopt. A folder the store knows no job of is left
+        alone (another store's job, say)."""
         leftovers = [i for i in self._processes.run_dir_ids() if i not in self._active]
         for job in self._jobs.get_many(leftovers).values():
-            if job.status.is_finished:
+            if job.status.is_finished or job.status is Status.SCHEDULED:
                 self._processes.remove_run_dir(job.job_id)
 
     async def cycle(self) -> None:
@@ -179,7 +162,9 @@ class Dispatcher:
         self._reap_orphans()
         self._honour_stop_requests()
         self._enforce_timeouts()
+        self._alarm.promote_due()
         await self._finish_and_start()
+        self._alarm.refresh()  # the ends just recorded may have scheduled retries
 
     async def shutdown(self) -> None:
         """Stop Python jobs (they cannot outlive the process); BackgroundJobs keep running."""
@@ -198,12 +183,16 @@ class Dispatcher:
         self._processes.close()  # the BackgroundJobs run on; the next engine adopts them
 
     async def _sleep(self) -> None:
-        """Until woken, the next deadline, or a tick, whichever comes first."""
+        """Until woken, the next deadline, the alarm, or a tick, whichever comes first."""
         assert self._wake is not None
         timeout = self._limits.tick
         deadlines = [a.deadline for a in self._active.values() if a.deadline is not None]
         if deadlines:
-            timeout = max(0.0, min(timeout, min(deadlines) - self._clock.monotonic()))
+            timeout = min(timeout, min(deadlines) - self._clock.monotonic())
+        alarm = self._alarm.seconds_left()
+        if alarm is not None:
+            timeout = min(timeout, alarm)
+        timeout = max(0.0, timeout)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._wake.wait()
@@ -292,8 +281,28 @@ class Dispatcher:
         except OSError as exc:
             logger.warning("could not start job %s: %s", job.job_id, exc)
             run = FailedRun(exc)
-        self._recorder.watch(job.job_id, run.source)
+        self._watch_attempt(job, run.source)
         self._supervise(job, run)
+
+    def _watch_attempt(self, job: Job, source: OutputSource) -> None:
+        """Follow the output of the attempt starting: after the first, it continues the
+        job's output, opening with the attempt's header line."""
+        if job.attempt <= 1:
+            self._recorder.watch(job.job_id, source)
+            return
+        header = policy.attempt_header(job.attempt, job.spec.max_retries) + "\n"
+        if job.output_size and not self._ends_a_line(job):
+            header = "\n" + header
+        stored, dropped = job.output_size, job.output_dropped
+        self._recorder.watch(job.job_id, source, stored, dropped, header.encode())
+
+    def _ends_a_line(self, job: Job) -> bool:
+        """Whether the job's stored output ends with a newline (yes, if it cannot be read:
+        the attempt must start regardless)."""
+        try:
+            return self._jobs.read_output(job.job_id, job.output_size - 1, 1) in (b"\n", b"")
+        except JobhostError:
+            return True
 
     def _supervise(self, job: Job, run: Run) -> None:
         timeout = job.spec.timeout_seconds
@@ -357,7 +366,7 @@ class Dispatcher:
 
     async def _run_inline(self, job: Job) -> None:
         buffer = BufferSource()
-        self._recorder.watch(job.job_id, buffer)
+        self._watch_attempt(job, buffer)
         self._active[job.job_id] = _Active(job, None, None)
         try:
             mark_begun(self._processes.runs_dir, job.job_id)

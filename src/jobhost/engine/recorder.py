@@ -90,10 +90,20 @@ class Recorder:
         self._wake.set()
         self._thread.join(timeout)
 
-    def watch(self, job_id: str, source: OutputSource, stored: int = 0, dropped: int = 0) -> None:
-        """Start following a job's output; ``stored`` bytes of it are already in the store."""
+    def watch(
+        self,
+        job_id: str,
+        source: OutputSource,
+        stored: int = 0,
+        dropped: int = 0,
+        header: bytes = b"",
+    ) -> None:
+        """Start following a job's output; ``stored`` bytes of it are already in the store,
+        and ``header`` comes before what ``source`` gives."""
         with self._lock:
-            self._watches[job_id] = _Watch(job_id, source, stored, dropped)
+            self._watches[job_id] = _Watch(
+                job_id, source, stored, dropped, pending=bytearray(header)
+            )
 
     def finish(self, job_id: str, outcome: Outcome) -> concurrent.futures.Future[None]:
         """Record the job's remaining output and its outcome; the future resolves once stored."""

@@ -18,18 +18,27 @@ Any job with output stored has started.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from jobhost.engine.runners.process import running_job_pid
+from jobhost.engine.recorder import Recorder
+from jobhost.engine.runners.process import ProcessRunner, running_job_pid
+from jobhost.engine.sources import EmptySource
 from jobhost.models import Job, Mode, Outcome, Status
+from jobhost.store.protocol import JobStore
+
+logger = logging.getLogger(__name__)
 
 BEFORE_IT_STARTED = Outcome(
-    Status.INTERRUPTED, None, "[Job interrupted: the server stopped before it started]"
+    Status.INTERRUPTED,
+    None,
+    "[Job interrupted: the server stopped before it started]",
+    may_retry=False,
 )
 """For a job put back once already that again never started: it may be what stops the
-server, so it is not put back a second time."""
+server, so it is not put back a second time, nor retried."""
 STOPPED_BEFORE_IT_STARTED = Outcome(
     Status.CANCELLED, None, "[Job stopped by user before it started]"
 )
@@ -40,6 +49,27 @@ _PID_FILE_POLL_SECONDS = 0.01
 def mark_begun(runs_dir: Path, job_id: str) -> None:
     """Leave the mark that a MainLoop job's code has begun (OSError if it cannot)."""
     os.makedirs(os.path.join(runs_dir, job_id), exist_ok=True)
+
+
+async def put_back(
+    jobs: JobStore, recorder: Recorder, processes: ProcessRunner, unstarted: list[Job]
+) -> None:
+    """Return jobs that never started to the queue; those returned once before, or
+    stopped meanwhile, end saying they never started."""
+    returned = set(jobs.unstart([job.job_id for job in unstarted]))
+    for job in unstarted:
+        processes.remove_run_dir(job.job_id)
+        if job.job_id in returned:
+            logger.info(
+                "job %s never started; back in the queue",
+                job.job_id,
+                extra={"action": "requeue", "job_id": job.job_id},
+            )
+            continue
+        stopped = job.status is Status.STOPPING
+        outcome = STOPPED_BEFORE_IT_STARTED if stopped else BEFORE_IT_STARTED
+        recorder.watch(job.job_id, EmptySource(), job.output_size, job.output_dropped)
+        await asyncio.wrap_future(recorder.finish(job.job_id, outcome))
 
 
 async def never_started(jobs: Iterable[Job], runs_dir: Path) -> list[Job]:

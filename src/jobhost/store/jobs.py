@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,19 +12,19 @@ from sqlalchemy import bindparam, delete, insert, select, text, update
 
 from jobhost import policy
 from jobhost.clock import Clock
-from jobhost.models import Category, Job, JobSpec, Mode, Outcome, QueueState, Status, statuses_in
-from jobhost.store import claims, retention, unstart
+from jobhost.models import Category, Job, JobSpec, Mode, QueueState, Status, statuses_in
+from jobhost.store import claims, ends, retention, scheduling, unstart
 from jobhost.store.changes import ChangeKind, Hub, JobChange
 from jobhost.store.claims import ClaimOrder
 from jobhost.store.database import Database, in_batches
-from jobhost.store.dialects import ConnectionStatements, Statements, add_to_counters
+from jobhost.store.dialects import ConnectionStatements, Statements
+from jobhost.store.ends import Finish as Finish  # where the recorder and tests find it
 from jobhost.store.job_listing import JobListing, JobQuery, count_by_category, list_category
 from jobhost.store.rows import job_from_row, job_values
 from jobhost.store.schema import (
     ACTIVE_CONDITION,
     PENDING_CONDITION,
     job_output,
-    job_totals,
     jobs,
 )
 
@@ -53,12 +52,6 @@ class OutputProgress:
     dropped: int
 
 
-@dataclass(frozen=True, slots=True)
-class Finish:
-    job_id: str
-    outcome: Outcome
-
-
 _BY_IDS = select(jobs).where(jobs.c.job_id.in_(bindparam("b_ids", expanding=True)))
 # The recorder's statements, run once per flush.
 _INSERT_OUTPUT = insert(job_output)
@@ -66,24 +59,6 @@ _PROGRESS = (
     update(jobs)
     .where(jobs.c.job_id == bindparam("b_job_id"))
     .values(output_size=bindparam("b_size"), output_dropped=bindparam("b_dropped"))
-)
-# Locked, so that the finish counts exactly the jobs it updates; filtered by status in
-# Python (_finished_per_owner), as on SQLite, where the condition made the planner walk
-# the partial index of every running job instead of looking up these few ids.
-_OWNERS_AND_STATUSES = (
-    select(jobs.c.user_id, jobs.c.status)
-    .where(jobs.c.job_id.in_(bindparam("b_ids", expanding=True)))
-    .with_for_update()
-)
-_ACTIVE = frozenset(s.value for s in statuses_in(Category.RUNNING))
-_FINISH = (
-    update(jobs)
-    .where(jobs.c.job_id == bindparam("b_job_id"), text(ACTIVE_CONDITION))
-    .values(
-        status=bindparam("b_status"),
-        exit_code=bindparam("b_exit_code"),
-        completed_at=bindparam("b_now"),
-    )
 )
 
 
@@ -99,21 +74,37 @@ class SqlJobStore:
         """Counts stops asked through this store, so the engine looks for them only then."""
         self.queue_state: QueueState | None = None
         """The dispatcher's last decision (publish_queue_state); None without one here."""
+        self.schedule_changes = 0
+        """Counts writes through this store that made a job Scheduled (a submit with a
+        runAt ahead, a retry), so the engine re-reads its alarm only then."""
+        self.retry_jitter: Callable[[], float] = ends.jitter
+        """The fraction a retry's delay is stretched by (replaced by tests)."""
 
     def submit(self, user_id: str, spec: JobSpec) -> Job:
+        """Add a job: Scheduled if its ``run_at`` is still ahead, else Pending."""
         job_id = str(uuid.uuid4())
         now = self.clock.now()
+        scheduled = spec.run_at is not None and spec.run_at > now
+        status = Status.SCHEDULED if scheduled else Status.PENDING
+        reason = policy.scheduled_reason(spec.run_at) if spec.run_at and scheduled else None
         values = job_values(spec) | {
             "job_id": job_id,
             "user_id": user_id,
-            "status": Status.PENDING.value,
+            "status": status.value,
             "submitted_at": now,
+            "pending_reason": reason,
         }
         with self.db.dialect.write() as run:
             run.insert(jobs, values)
+        self.schedule_changes += scheduled
         self.hub.publish([JobChange(job_id, ChangeKind.STATE, user_id)])
         return Job(
-            job_id=job_id, user_id=user_id, spec=spec, status=Status.PENDING, submitted_at=now
+            job_id=job_id,
+            user_id=user_id,
+            spec=spec,
+            status=status,
+            submitted_at=now,
+            pending_reason=reason,
         )
 
     def get(self, job_id: str) -> Job | None:
@@ -204,9 +195,10 @@ class SqlJobStore:
         rows: Sequence[Sequence[Any]] = []
         with self.db.dialect.write() as run:
             _store_output(run, chunks, progress)
-            finished = _store_ends(run, finishes, now)
+            ended = ends.store_ends(run, finishes, now, self.retry_jitter)
             if order is not None and limit > 0:
-                rows = claims.claim_next(run, limit, order, now, finished)
+                rows = claims.claim_next(run, limit, order, now, ended.freed)
+        self.schedule_changes += ended.retried
         # RETURNING keeps no order; dispatch order is the queue's.
         claimed = [job_from_row(row) for row in sorted(rows, key=claims.dispatch_order)]
         self.hub.publish(
@@ -215,6 +207,18 @@ class SqlJobStore:
             + [JobChange(job.job_id, ChangeKind.STATE, job.user_id) for job in claimed]
         )
         return claimed
+
+    def next_run_at(self) -> float | None:
+        """When the earliest Scheduled job is due, or None if no job is Scheduled."""
+        with self.db.dialect.read() as run:
+            return scheduling.earliest_run_at(run)
+
+    def promote_due(self, now: float) -> int:
+        """Make the Scheduled jobs due by ``now`` Pending; how many there were."""
+        with self.db.dialect.write() as run:
+            promoted = scheduling.promote_due(run, now)
+        self.hub.publish([JobChange(job_id, ChangeKind.STATE, user) for job_id, user in promoted])
+        return len(promoted)
 
     def unstart(self, job_ids: Sequence[str]) -> list[str]:
         """Undo the claim of running jobs that never started: each goes back to the queue
@@ -251,7 +255,7 @@ class SqlJobStore:
                 .returning(jobs.c.user_id)
             ).scalar()
             if owner is not None:
-                _count_finished(ConnectionStatements(conn), {owner: 1})
+                ends.count_finished(ConnectionStatements(conn), {owner: 1})
         return self._changed(job_id, 0 if owner is None else 1)
 
     def delete(self, job_id: str) -> bool:
@@ -265,7 +269,7 @@ class SqlJobStore:
             if owner is None:
                 return False
             conn.execute(delete(job_output).where(job_output.c.job_id == job_id))
-            _count_finished(ConnectionStatements(conn), {owner: -1})
+            ends.count_finished(ConnectionStatements(conn), {owner: -1})
         self.hub.publish([JobChange(job_id, ChangeKind.DELETED, owner)])
         return True
 
@@ -353,36 +357,3 @@ def _stored_pieces(chunks: Sequence[OutputChunk]) -> list[tuple[str, int, bytes]
         for chunk in chunks
         for pos in range(0, len(chunk.data), CHUNK_BYTES)
     ]
-
-
-def _store_ends(run: Statements, finishes: Sequence[Finish], now: float) -> dict[str, int]:
-    """Record the outcomes of the jobs still running, and count them per owner; the counts."""
-    if not finishes:
-        return {}
-    owners: list[Sequence[Any]] = []
-    for batch in in_batches([f.job_id for f in finishes]):
-        owners += run.rows(_OWNERS_AND_STATUSES, {"b_ids": list(batch)})
-    run.run_many(
-        _FINISH,
-        [
-            {
-                "b_job_id": f.job_id,
-                "b_status": f.outcome.status.value,
-                "b_exit_code": f.outcome.exit_code,
-                "b_now": now,
-            }
-            for f in finishes
-        ],
-    )
-    finished = _finished_per_owner(owners)
-    _count_finished(run, finished)
-    return finished
-
-
-def _finished_per_owner(rows: Iterable[Sequence[str]]) -> dict[str, int]:
-    """How many of these (owner, status) rows each owner has still running."""
-    return dict(collections.Counter(owner for owner, status in rows if status in _ACTIVE))
-
-
-def _count_finished(run: Statements, deltas: dict[str, int]) -> None:
-    add_to_counters(run, job_totals, "user_id", "finished", deltas)

@@ -53,6 +53,11 @@ class JobStore(Recording, Protocol):
     def stop_requests(self) -> int:
         """How many stops were asked through this store (grows; the engine compares)."""
 
+    @property
+    def schedule_changes(self) -> int:
+        """How many writes through this store made a job Scheduled (grows; the engine
+        compares, to re-read its alarm only then)."""
+
     def submit(self, user_id: str, spec: JobSpec) -> Job: ...
 
     def get(self, job_id: str) -> Job | None: ...
@@ -86,6 +91,12 @@ class JobStore(Recording, Protocol):
     def ping(self) -> None: ...
 
     def has_pending(self) -> bool: ...
+
+    def next_run_at(self) -> float | None:
+        """When the earliest Scheduled job is due, or None if none is Scheduled."""
+
+    def promote_due(self, now: float) -> int:
+        """Make the Scheduled jobs due by ``now`` Pending; how many there were."""
 
     def read_output(self, job_id: str, offset: int, limit: int) -> bytes: ...
 
