@@ -71,3 +71,13 @@ def is_valid_role(text: str) -> bool:
 def finished_status_for_exit(exit_code: int) -> Status:
     """How a job that ran to its end is recorded: Completed on exit code 0, else Failed."""
     return Status.COMPLETED if exit_code == 0 else Status.FAILED
+
+
+def waiting_reason(job_id: str) -> str:
+    """The PendingReason of a Waiting job: the first of its dependencies still unfinished."""
+    return f"waiting for {job_id}"
+
+
+def dependency_ended_note(job_id: str, status: Status) -> str:
+    """The output line of a job cancelled because its dependency ``job_id`` ended ``status``."""
+    return f"[Job cancelled: dependency {job_id} ended {status.value}]"

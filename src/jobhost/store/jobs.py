@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, delete, insert, select, text, update
 
 from jobhost.clock import Clock
 from jobhost.models import Category, Job, JobSpec, Mode, Outcome, Status, statuses_in
-from jobhost.store import claims, unstart
+from jobhost.store import claims, dependencies, unstart
 from jobhost.store.changes import ChangeKind, Hub, JobChange
 from jobhost.store.claims import ClaimOrder
 from jobhost.store.database import Database, in_batches
@@ -69,7 +69,7 @@ _PROGRESS = (
 # Python (_finished_per_owner), as on SQLite, where the condition made the planner walk
 # the partial index of every running job instead of looking up these few ids.
 _OWNERS_AND_STATUSES = (
-    select(jobs.c.user_id, jobs.c.status)
+    select(jobs.c.user_id, jobs.c.status, jobs.c.job_id)
     .where(jobs.c.job_id.in_(bindparam("b_ids", expanding=True)))
     .with_for_update()
 )
@@ -96,20 +96,35 @@ class SqlJobStore:
         self.stop_requests = 0
         """Counts stops asked through this store, so the engine looks for them only then."""
 
-    def submit(self, user_id: str, spec: JobSpec) -> Job:
+    def submit(
+        self, user_id: str, spec: JobSpec, visible: dependencies.Visible | None = None
+    ) -> Job:
+        """Store a new job: Pending, or by its dependencies (``visible``: those the
+        submitter may name; None: any) Waiting or Cancelled at once (UnknownDependency
+        for one missing or not visible: then nothing is stored)."""
         job_id = str(uuid.uuid4())
         now = self.clock.now()
-        values = job_values(spec) | {
-            "job_id": job_id,
-            "user_id": user_id,
-            "status": Status.PENDING.value,
-            "submitted_at": now,
-        }
         with self.db.dialect.write() as run:
-            run.insert(jobs, values)
+            placement = dependencies.place(run, spec, visible)
+            values = job_values(spec) | {
+                "job_id": job_id,
+                "user_id": user_id,
+                "status": placement.status.value,
+                "submitted_at": now,
+            }
+            extra = dependencies.placed_values(placement, now)
+            run.insert(jobs, values | extra)
+            dependencies.placed(run, job_id, user_id, placement)
         self.hub.publish([JobChange(job_id, ChangeKind.STATE, user_id)])
         return Job(
-            job_id=job_id, user_id=user_id, spec=spec, status=Status.PENDING, submitted_at=now
+            job_id=job_id,
+            user_id=user_id,
+            spec=spec,
+            status=placement.status,
+            submitted_at=now,
+            completed_at=extra.get("completed_at"),
+            output_size=extra.get("output_size", 0),
+            pending_reason=placement.reason,
         )
 
     def get(self, job_id: str) -> Job | None:
@@ -183,7 +198,8 @@ class SqlJobStore:
         rows: Sequence[Sequence[Any]] = []
         with self.db.dialect.write() as run:
             _store_output(run, chunks, progress)
-            _store_ends(run, finishes, now)
+            # Dependents released here are Pending before the claim: it may start them.
+            dependents = _store_ends(run, finishes, now)
             if order is not None and limit > 0:
                 rows = claims.claim_next(run, limit, order, now)
         # RETURNING keeps no order; dispatch order is the queue's.
@@ -191,6 +207,7 @@ class SqlJobStore:
         self.hub.publish(
             [JobChange(c.job_id, ChangeKind.OUTPUT) for c in chunks]
             + [JobChange(f.job_id, ChangeKind.STATE) for f in finishes]
+            + _state_changes(dependents)
             + [JobChange(job.job_id, ChangeKind.STATE, job.user_id) for job in claimed]
         )
         return claimed
@@ -219,19 +236,26 @@ class SqlJobStore:
         return self._changed(job_id, result.rowcount)
 
     def cancel(self, job_id: str) -> bool:
-        """End a job that has not started yet; False if it already left the pending states."""
+        """End a job that has not started yet, and the jobs waiting on it (with a note);
+        False if it already left the pending states."""
         now = self.clock.now()
         pending = [s.value for s in statuses_in(Category.PENDING)]
         with self.db.write() as conn:
-            owner = conn.execute(
+            row = conn.execute(
                 update(jobs)
                 .where(jobs.c.job_id == job_id, jobs.c.status.in_(pending))
-                .values(status=Status.CANCELLED.value, completed_at=now)
-                .returning(jobs.c.user_id)
-            ).scalar()
-            if owner is not None:
-                _count_finished(ConnectionStatements(conn), {owner: 1})
-        return self._changed(job_id, 0 if owner is None else 1)
+                .values(status=Status.CANCELLED.value, completed_at=now, pending_reason=None)
+                .returning(jobs.c.user_id, jobs.c.depends_on)
+            ).first()
+            if row is None:
+                return False
+            run = ConnectionStatements(conn)
+            _count_finished(run, {row.user_id: 1})
+            dependencies.forget_waits(run, job_id, dependencies.decoded(row.depends_on))
+            dependents = dependencies.cancel_dependents(run, {job_id: Status.CANCELLED}, now)
+        self.hub.publish([JobChange(job_id, ChangeKind.STATE, row.user_id)])
+        self.hub.publish(_state_changes(dependents))
+        return True
 
     def delete(self, job_id: str) -> bool:
         """Remove a finished job and its output; False if it is not finished (or gone)."""
@@ -327,10 +351,11 @@ def _stored_pieces(chunks: Sequence[OutputChunk]) -> list[tuple[str, int, bytes]
     ]
 
 
-def _store_ends(run: Statements, finishes: Sequence[Finish], now: float) -> None:
-    """Record the outcomes of the jobs still running, and count them per owner."""
+def _store_ends(run: Statements, finishes: Sequence[Finish], now: float) -> list[tuple[str, str]]:
+    """Record the outcomes of the jobs still running, count them per owner, and act on
+    their dependents; (job_id, user_id) of the dependents changed."""
     if not finishes:
-        return
+        return []
     owners: list[Sequence[Any]] = []
     for batch in in_batches([f.job_id for f in finishes]):
         owners += run.rows(_OWNERS_AND_STATUSES, {"b_ids": list(batch)})
@@ -347,11 +372,18 @@ def _store_ends(run: Statements, finishes: Sequence[Finish], now: float) -> None
         ],
     )
     _count_finished(run, _finished_per_owner(owners))
+    outcomes = {f.job_id: f.outcome.status for f in finishes}
+    ended = {job_id: outcomes[job_id] for _, status, job_id in owners if status in _ACTIVE}
+    return dependencies.release(run, ended, now)
 
 
 def _finished_per_owner(rows: Iterable[Sequence[str]]) -> dict[str, int]:
-    """How many of these (owner, status) rows each owner has still running."""
-    return dict(collections.Counter(owner for owner, status in rows if status in _ACTIVE))
+    """How many of these (owner, status, job_id) rows each owner has still running."""
+    return dict(collections.Counter(owner for owner, status, _ in rows if status in _ACTIVE))
+
+
+def _state_changes(changed: Iterable[tuple[str, str]]) -> list[JobChange]:
+    return [JobChange(job_id, ChangeKind.STATE, user_id) for job_id, user_id in changed]
 
 
 def _count_finished(run: Statements, deltas: dict[str, int]) -> None:

@@ -53,7 +53,12 @@ class JobStore(Recording, Protocol):
     def stop_requests(self) -> int:
         """How many stops were asked through this store (grows; the engine compares)."""
 
-    def submit(self, user_id: str, spec: JobSpec) -> Job: ...
+    def submit(
+        self, user_id: str, spec: JobSpec, visible: Callable[[Job], bool] | None = None
+    ) -> Job:
+        """Store a new job; ``visible``: the jobs its ``depends_on`` may name (None: any).
+        Pending, Waiting on unfinished dependencies, or Cancelled at once if one ended
+        otherwise than Completed; UnknownDependency (nothing stored) for a missing one."""
 
     def get(self, job_id: str) -> Job | None: ...
 
