@@ -345,3 +345,23 @@ def test_a_failing_spool_pass_does_not_keep_jobs_from_starting(harness: Harness)
     assert intake.passes >= 1
     assert harness.job(job_id).status is Status.COMPLETED
     assert harness.output(job_id) == "ran\n"
+
+
+def test_depends_on_in_a_file_is_taken_as_the_api_takes_it(
+    spool: SpoolIntake, store: SqlStore, clock: FakeClock
+) -> None:
+    drop(spool, clock, "manager", "a.json", SHELL_JOB)
+    spool.take_in()
+    [first] = pending_jobs(store, "manager")
+    unknown = "00000000-0000-4000-8000-000000000000"
+    drop(spool, clock, "manager", "b.json", {**SHELL_JOB, "dependsOn": [first.job_id]})
+    drop(spool, clock, "manager", "c.json", {**SHELL_JOB, "dependsOn": [unknown]})
+    clock.advance(1)
+
+    assert spool.take_in() == 1
+
+    waiting = [job for job in pending_jobs(store, "manager") if job.job_id != first.job_id]
+    assert [(job.status, job.pending_reason) for job in waiting] == [
+        (Status.WAITING, f"waiting for {first.job_id}")
+    ]
+    assert rejection(spool, "manager.c.json") == f"Unknown job in dependsOn: {unknown}\n"

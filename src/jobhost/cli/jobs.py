@@ -113,6 +113,16 @@ def submit(
             show_default=False,
         ),
     ] = None,
+    after: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--after",
+            help="Run only once job ID has Completed; cancelled if it ends otherwise "
+            "(repeatable: after all of them)",
+            metavar="ID",
+            show_default=False,
+        ),
+    ] = None,
     raw: Raw = False,
     url: Url = None,
 ) -> None:
@@ -128,6 +138,8 @@ def submit(
         options = _submit_options(mode, timeout, cwd, client.connection.url)
         if variables:
             options["env"] = variables
+        if after:
+            options["depends_on"] = after
         job_id = client.submit(text, name or _default_name(text), **options)
         if not (wait or follow):
             print(job_id)

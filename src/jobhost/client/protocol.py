@@ -5,7 +5,7 @@ and when to poll again. ``Client`` and ``AsyncClient`` only send what this build
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypedDict, TypeVar, Unpack
 
@@ -96,6 +96,8 @@ class SubmitOptions(TypedDict, total=False):
     """Seconds between SIGTERM and SIGKILL when the job is stopped."""
     env: Mapping[str, str]
     working_directory: str
+    depends_on: Sequence[str]
+    """Job ids: the job waits until every one has Completed (is Cancelled if one did not)."""
 
 
 class Scope(TypedDict, total=False):
@@ -129,12 +131,14 @@ class Call(Generic[T]):
 
 def submit(command: str, name: str, **options: Unpack[SubmitOptions]) -> Call[str]:
     env = options.get("env")
+    depends_on = options.get("depends_on")
     optional = {
         "description": options.get("description"),
         "timeoutSeconds": options.get("timeout"),
         "stopGraceSeconds": options.get("stop_grace"),
         "env": dict(env) if env is not None else None,
         "workingDirectory": options.get("working_directory"),
+        "dependsOn": list(depends_on) if depends_on else None,
     }
     mode = options.get("mode", "BackgroundJob")
     body: dict[str, object] = {"jobName": name, "command": command, "executionMode": mode}
