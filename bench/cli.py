@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import concurrency, drain, history, latency, submit, throughput
+from bench import concurrency, dependencies, drain, history, latency, submit, throughput
 from bench.context import FULL, QUICK, TINY, Context
 from bench.peers import peers
 from bench.results import Result, failed
@@ -48,6 +48,8 @@ FIGURES: dict[str, tuple[Figure, str]] = {
         "RSS <= 300 MB; GET jobs p99 <= 100 ms; dispatcher cycle <= 10 ms",
     ),
     "history": (history.history, "GET jobs?maxResults=100 p50 <= 20 ms"),
+    "dependency-fanin": (dependencies.dependency_fanin, "<= 1 s"),
+    "waiting-scale": (dependencies.waiting_scale, "cycle <= 10 ms"),
     "peers": (_peers, "jobhost ahead on every row"),
 }
 

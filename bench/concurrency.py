@@ -58,7 +58,7 @@ async def _get_latencies(server: BenchServer, count: int) -> list[float]:
     return latencies
 
 
-async def _probe(server: BenchServer, name: str, delay: float = 0.0) -> list[float]:
+async def probe(server: BenchServer, name: str, delay: float = 0.0) -> list[float]:
     await asyncio.sleep(delay)  # e.g. until py-spy has attached
     async with server.connect() as conn:
         request = conn.encode("POST", f"{API}/jobs/submit", submit_body(name, "pass", "Runspace"))
@@ -74,12 +74,13 @@ async def _probe(server: BenchServer, name: str, delay: float = 0.0) -> list[flo
     return [float(ms) for (ms,) in rows]
 
 
-def _cycles(ctx: Context, server: BenchServer, rep: int) -> list[float]:
-    path = ctx.workdir / f"cycles-{rep}.speedscope.json"
+def dispatcher_cycles(ctx: Context, server: BenchServer, label: str) -> list[float]:
+    """The dispatcher's cycle times (ms) over ``ctx.sizes.cycle_seconds``, seen by py-spy."""
+    path = ctx.workdir / f"cycles-{label}.speedscope.json"
     with Recording(server.pid, path, "speedscope", idle=True, rate=CYCLE_SAMPLE_RATE) as rec:
         time.sleep(ctx.sizes.cycle_seconds)
     if rec.error:
-        ctx.log(f"concurrency: dispatcher cycles not measured: {rec.error}")
+        ctx.log(f"{label}: dispatcher cycles not measured: {rec.error}")
         return []
     return [t * 1000 for t in cycle_times(path)]
 
@@ -91,7 +92,8 @@ async def _rep(ctx: Context, server: BenchServer, count: int, rep: int) -> dict[
     # The probes run while py-spy records, so that the cycles seen include ones that claim
     # and start a job with every other job running, not only the idle tick's.
     cycles, probes = await asyncio.gather(
-        asyncio.to_thread(_cycles, ctx, server, rep), _probe(server, f"cc-probe-{rep}", 0.3)
+        asyncio.to_thread(dispatcher_cycles, ctx, server, f"concurrency-{rep}"),
+        probe(server, f"cc-probe-{rep}", 0.3),
     )
     return {
         "rss_mib": memory["VmRSS"] / 1024,

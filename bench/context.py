@@ -29,6 +29,8 @@ class Sizes:
     """A listing variant stops after this long (with at least a few samples)."""
     get_requests: int
     cycle_seconds: float
+    fanin_dependents: int
+    waiting_jobs: int
 
 
 FULL = Sizes(
@@ -44,6 +46,8 @@ FULL = Sizes(
     history_seconds=5.0,
     get_requests=300,
     cycle_seconds=4.0,
+    fanin_dependents=1_000,
+    waiting_jobs=10_000,
 )
 QUICK = Sizes(
     drain_process=200,
@@ -58,6 +62,8 @@ QUICK = Sizes(
     history_seconds=1.0,
     get_requests=100,
     cycle_seconds=2.0,
+    fanin_dependents=300,
+    waiting_jobs=2_000,
 )
 # Trivial sizes for the smoke test (tests/bench): checks the machinery, measures nothing.
 TINY = Sizes(
@@ -73,6 +79,8 @@ TINY = Sizes(
     history_seconds=0.5,
     get_requests=5,
     cycle_seconds=0.5,
+    fanin_dependents=10,
+    waiting_jobs=50,
 )
 
 

@@ -9,12 +9,13 @@ the load as the migration that introduced them does, so the store stays consiste
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, delete, func, insert, select
+from sqlalchemy import Connection, create_engine, delete, func, insert, literal, select
 
 from bench.server import USER, BenchServer
 from jobhost.store import schema
@@ -60,6 +61,51 @@ def finished_row(base: float) -> Row:
         return values
 
     return row
+
+
+def waiting_row(name: str, depends_on: str) -> Row:
+    """Rows of Runspace jobs Waiting on the unfinished job ``depends_on`` (as a submit with
+    ``dependsOn`` stores them; their edges go in with ``insert_edges``), by index."""
+    now = time.time()
+
+    def row(i: int) -> dict[str, Any]:
+        values = _base(str(uuid.uuid4()), name, "Runspace", "pass", "Waiting", now + i * 1e-6)
+        values.update(
+            depends_on=json.dumps([depends_on]), pending_reason=f"waiting for {depends_on}"
+        )
+        return values
+
+    return row
+
+
+def insert_waiting(server: BenchServer, count: int, name: str, depends_on: str) -> float:
+    """Insert ``count`` jobs Waiting on ``depends_on`` and their edges; returns the seconds."""
+    started = time.perf_counter()
+    insert_jobs(server, count, waiting_row(name, depends_on))
+    engine = create_engine(f"sqlite:///{server.db_path}", connect_args={"timeout": 30})
+    try:
+        with engine.begin() as conn:
+            waiting = select(literal(depends_on), jobs.c.job_id).where(jobs.c.name == name)
+            edges = schema.job_dependencies
+            conn.execute(insert(edges).from_select(["depends_on", "job_id"], waiting))
+    finally:
+        engine.dispose()
+    return time.perf_counter() - started
+
+
+def remove_jobs(server: BenchServer, name: str) -> None:
+    """Delete the jobs called ``name``, their edges and output (jobs nothing counts:
+    ``job_totals`` only counts finished ones, and these never finished)."""
+    engine = create_engine(f"sqlite:///{server.db_path}", connect_args={"timeout": 30})
+    try:
+        with engine.begin() as conn:
+            named = select(jobs.c.job_id).where(jobs.c.name == name)
+            edges = schema.job_dependencies
+            conn.execute(delete(edges).where(edges.c.job_id.in_(named)))
+            conn.execute(delete(schema.job_output).where(schema.job_output.c.job_id.in_(named)))
+            conn.execute(delete(jobs).where(jobs.c.name == name))
+    finally:
+        engine.dispose()
 
 
 def _base(

@@ -18,6 +18,13 @@ class InvalidInput(JobhostError):
     """Invalid input."""
 
 
+class UnknownDependency(InvalidInput):
+    """A job in dependsOn does not exist or the submitter may not see it (same text for both)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"Unknown job in dependsOn: {job_id}")
+
+
 class Unauthorized(JobhostError):
     """Unauthorized"""
 

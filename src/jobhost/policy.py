@@ -152,3 +152,13 @@ def utc_text(timestamp: float) -> str:
     """A time as the API writes it: ISO 8601 in UTC, to the millisecond, with a Z."""
     when = datetime.fromtimestamp(timestamp, UTC)
     return when.isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
+
+
+def waiting_reason(job_id: str) -> str:
+    """The PendingReason of a Waiting job: the first of its dependencies still unfinished."""
+    return pending_reason(waiting_for=job_id)
+
+
+def dependency_ended_note(job_id: str, status: Status) -> str:
+    """The output line of a job cancelled because its dependency ``job_id`` ended ``status``."""
+    return f"[Job cancelled: dependency {job_id} ended {status.value}]"

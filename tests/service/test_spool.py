@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from jobhost.clock import SystemClock
-from jobhost.models import Category, Job, Mode
+from jobhost.models import Category, Job, Mode, Status
 from jobhost.policy import ELEVATED_REFUSAL, MAIN_LOOP_REFUSAL
 from jobhost.service.jobs import JobOperations
 from jobhost.service.spool import SETTLE_SECONDS, SpoolIntake
@@ -358,3 +358,23 @@ def test_the_intake_thread_submits_dropped_files_and_wakes_the_engine(
 
     assert [job.spec.name for job in pending_jobs(store, "manager")] == ["nightly"]
     assert not (intake.root / "manager" / "job.json").exists()
+
+
+def test_depends_on_in_a_file_is_taken_as_the_api_takes_it(
+    spool: SpoolIntake, store: SqlStore, clock: FakeClock
+) -> None:
+    drop(spool, clock, "manager", "a.json", SHELL_JOB)
+    spool.take_in()
+    [first] = pending_jobs(store, "manager")
+    unknown = "00000000-0000-4000-8000-000000000000"
+    drop(spool, clock, "manager", "b.json", {**SHELL_JOB, "dependsOn": [first.job_id]})
+    drop(spool, clock, "manager", "c.json", {**SHELL_JOB, "dependsOn": [unknown]})
+    clock.advance(1)
+
+    assert spool.take_in() == 1
+
+    waiting = [job for job in pending_jobs(store, "manager") if job.job_id != first.job_id]
+    assert [(job.status, job.pending_reason) for job in waiting] == [
+        (Status.WAITING, f"waiting for {first.job_id}")
+    ]
+    assert rejection(spool, "manager.c.json") == f"Unknown job in dependsOn: {unknown}\n"

@@ -8,6 +8,7 @@ These tests capture the statements the store really runs and ask SQLite for thei
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -122,3 +123,42 @@ def test_the_alarm_and_promotion_seek_the_scheduled_index(busy_store: SqlStore, 
     found = plan(busy_store, sql)
     assert "ix_jobs_run_at" in found, (sql, found)
     assert "TEMP B-TREE" not in found
+
+
+@pytest.fixture
+def waiting_store(settings: Settings, clock: FakeClock) -> Iterator[SqlStore]:
+    """SQLite with 300 jobs Waiting on one running job, and one running job beside it that
+    a single job waits on."""
+    store = SqlStore.open(f"sqlite:///{settings.data_dir / 'waiting.db'}", clock)
+    try:
+        spec = JobSpec(name="j", command="pass", mode=Mode.RUNSPACE)
+        crowd, single = store.jobs.submit("alice", spec), store.jobs.submit("alice", spec)
+        for _ in range(300):
+            store.jobs.submit("alice", dataclasses.replace(spec, depends_on=(crowd.job_id,)))
+        store.jobs.submit("alice", dataclasses.replace(spec, depends_on=(single.job_id,)))
+        store.jobs.claim(2, "node-a")
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("status", [Status.COMPLETED, Status.FAILED])
+def test_an_end_finds_its_dependents_by_key_without_walking_the_waiting_jobs(
+    waiting_store: SqlStore, status: Status
+) -> None:
+    single = waiting_store.jobs.unfinished_on("node-a")[1]
+    finishes = [Finish(single.job_id, Outcome(status, 0))]
+
+    def end() -> None:
+        waiting_store.jobs.record(finishes=finishes)
+
+    statements = statements_of(waiting_store, end, "")
+    marks = ("job_dependencies", "'Waiting'", "jobs.depends_on")
+    touching = [sql for sql in statements if any(mark in sql for mark in marks)]
+    assert touching, statements
+    for sql in touching:
+        if sql.lstrip().upper().startswith("INSERT"):
+            continue
+        found = plan(waiting_store, sql)
+        assert "ix_jobs_status" not in found, (sql, found)
+        assert "SCAN" not in found, (sql, found)

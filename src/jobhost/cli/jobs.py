@@ -151,6 +151,16 @@ def submit(
             show_default=False,
         ),
     ] = None,
+    after: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--after",
+            help="Run only once job ID has Completed; cancelled if it ends otherwise "
+            "(repeatable: after all of them)",
+            metavar="ID",
+            show_default=False,
+        ),
+    ] = None,
     raw: Raw = False,
     url: Url = None,
 ) -> None:
@@ -169,6 +179,8 @@ def submit(
         if priority is not None:
             options["priority"] = priority
         options.update(_queue_options(at, retries, retry_delay))
+        if after:
+            options["depends_on"] = after
         job_id = client.submit(text, name or _default_name(text), **options)
         _watch_new_job(client, job_id, wait, follow, raw)
 

@@ -5,7 +5,7 @@ and when to poll again. ``Client`` and ``AsyncClient`` only send what this build
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypedDict, TypeVar, Unpack
@@ -105,6 +105,8 @@ class SubmitOptions(TypedDict, total=False):
     """Run again, up to this many more times, after Failed, TimedOut or Interrupted."""
     retry_delay: float
     """Seconds before the first retry (doubling for each later one; server default 10)."""
+    depends_on: Sequence[str]
+    """Job ids: the job waits until every one has Completed (is Cancelled if one did not)."""
 
 
 class Scope(TypedDict, total=False):
@@ -138,6 +140,7 @@ class Call(Generic[T]):
 
 def submit(command: str, name: str, **options: Unpack[SubmitOptions]) -> Call[str]:
     env = options.get("env")
+    depends_on = options.get("depends_on")
     optional = {
         "description": options.get("description"),
         "timeoutSeconds": options.get("timeout"),
@@ -148,6 +151,7 @@ def submit(command: str, name: str, **options: Unpack[SubmitOptions]) -> Call[st
         "runAt": _utc_text(options.get("run_at")),
         "maxRetries": options.get("max_retries"),
         "retryDelaySeconds": options.get("retry_delay"),
+        "dependsOn": list(depends_on) if depends_on else None,
     }
     mode = options.get("mode", "BackgroundJob")
     body: dict[str, object] = {"jobName": name, "command": command, "executionMode": mode}

@@ -378,6 +378,7 @@ class Dispatcher:
             self._active.pop(job.job_id, None)
         await asyncio.wrap_future(self._recorder.finish(job.job_id, outcome))
         self._processes.remove_run_dir(job.job_id)
+        self.wake()  # its end may have released jobs waiting on it
 
     def _grace(self, job: Job) -> float:
         grace = job.spec.stop_grace_seconds

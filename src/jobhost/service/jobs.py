@@ -5,6 +5,7 @@ Framework-free: the web routes are a thin skin over these methods.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
@@ -151,7 +152,7 @@ class JobOperations:
         if refusal is not None:
             raise Forbidden(refusal)
         check_python(spec)
-        job = self.jobs.submit(user.user_id, spec)
+        job = self.jobs.submit(user.user_id, spec, functools.partial(policy.may_see, user))
         self.wake_engine()
         return job
 

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, select, text, update
 
 from jobhost import policy
 from jobhost.models import Category, Outcome, statuses_in
-from jobhost.store import scheduling
+from jobhost.store import dependencies, scheduling
 from jobhost.store.database import in_batches
 from jobhost.store.dialects import Statements, add_to_counters
 from jobhost.store.schema import ACTIVE_CONDITION, job_totals, jobs
@@ -48,11 +48,13 @@ _FINISH = (
 
 @dataclass(frozen=True, slots=True)
 class Ended:
-    """What ``store_ends`` did: how many ends became retries, and how many running jobs
-    each owner has fewer now (retried or finished: either frees its slot)."""
+    """What ``store_ends`` did: how many ends became retries, how many running jobs each
+    owner has fewer now (retried or finished: either frees its slot), and the dependents
+    the finished ones released or cancelled, as (job_id, user_id)."""
 
     retried: int
     freed: dict[str, int]
+    dependents: list[tuple[str, str]]
 
 
 def store_ends(
@@ -61,7 +63,7 @@ def store_ends(
     """Record the outcomes of the jobs still running, and count them per owner; those with
     a retry left become Scheduled instead, not finished."""
     if not finishes:
-        return Ended(0, {})
+        return Ended(0, {}, [])
     rows: dict[str, Sequence[Any]] = {}
     for batch in in_batches([f.job_id for f in finishes]):
         rows.update((row[0], row) for row in run.rows(_ENDING, {"b_ids": list(batch)}))
@@ -82,7 +84,14 @@ def store_ends(
     )
     scheduling.schedule_retries(run, retries)
     count_finished(run, _finished_per_owner(row for i, row in rows.items() if i not in retried))
-    return Ended(len(retries), _finished_per_owner(rows.values()))
+    # A retried job has not ended for its dependents: they wait on its last attempt.
+    ended = {f.job_id: f.outcome.status for f in final if _was_active(rows.get(f.job_id))}
+    dependents = dependencies.release(run, ended, now)
+    return Ended(len(retries), _finished_per_owner(rows.values()), dependents)
+
+
+def _was_active(row: Sequence[Any] | None) -> bool:
+    return row is not None and row[2] in _ACTIVE
 
 
 def _retries(

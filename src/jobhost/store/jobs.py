@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, delete, insert, select, text, update
 from jobhost import policy
 from jobhost.clock import Clock
 from jobhost.models import Category, Job, JobSpec, Mode, QueueState, Status, statuses_in
-from jobhost.store import claims, ends, retention, scheduling, unstart
+from jobhost.store import claims, dependencies, ends, retention, scheduling, unstart
 from jobhost.store.changes import ChangeKind, Hub, JobChange
 from jobhost.store.claims import ClaimOrder
 from jobhost.store.database import Database, in_batches
@@ -80,31 +80,39 @@ class SqlJobStore:
         self.retry_jitter: Callable[[], float] = ends.jitter
         """The fraction a retry's delay is stretched by (replaced by tests)."""
 
-    def submit(self, user_id: str, spec: JobSpec) -> Job:
-        """Add a job: Scheduled if its ``run_at`` is still ahead, else Pending."""
+    def submit(
+        self, user_id: str, spec: JobSpec, visible: dependencies.Visible | None = None
+    ) -> Job:
+        """Store a new job: Pending, Scheduled if its ``run_at`` is still ahead, or by its
+        dependencies (``visible``: those the submitter may name; None: any) Waiting or
+        Cancelled at once (UnknownDependency for one missing or not visible: then nothing
+        is stored). A job waiting on dependencies ignores its ``run_at``."""
         job_id = str(uuid.uuid4())
         now = self.clock.now()
-        scheduled = spec.run_at is not None and spec.run_at > now
-        status = Status.SCHEDULED if scheduled else Status.PENDING
-        reason = policy.scheduled_reason(spec.run_at) if spec.run_at and scheduled else None
-        values = job_values(spec) | {
-            "job_id": job_id,
-            "user_id": user_id,
-            "status": status.value,
-            "submitted_at": now,
-            "pending_reason": reason,
-        }
         with self.db.dialect.write() as run:
-            run.insert(jobs, values)
-        self.schedule_changes += scheduled
+            placement = dependencies.place(run, spec, visible)
+            if spec.run_at is not None:
+                placement = dependencies.placed_by_time(placement, spec.run_at, now)
+            values = job_values(spec) | {
+                "job_id": job_id,
+                "user_id": user_id,
+                "status": placement.status.value,
+                "submitted_at": now,
+            }
+            extra = dependencies.placed_values(placement, now)
+            run.insert(jobs, values | extra)
+            dependencies.placed(run, job_id, user_id, placement)
+        self.schedule_changes += placement.status is Status.SCHEDULED
         self.hub.publish([JobChange(job_id, ChangeKind.STATE, user_id)])
         return Job(
             job_id=job_id,
             user_id=user_id,
             spec=spec,
-            status=status,
+            status=placement.status,
             submitted_at=now,
-            pending_reason=reason,
+            completed_at=extra.get("completed_at"),
+            output_size=extra.get("output_size", 0),
+            pending_reason=placement.reason,
         )
 
     def get(self, job_id: str) -> Job | None:
@@ -195,6 +203,7 @@ class SqlJobStore:
         rows: Sequence[Sequence[Any]] = []
         with self.db.dialect.write() as run:
             _store_output(run, chunks, progress)
+            # Dependents released here are Pending before the claim: it may start them.
             ended = ends.store_ends(run, finishes, now, self.retry_jitter)
             if order is not None and limit > 0:
                 rows = claims.claim_next(run, limit, order, now, ended.freed)
@@ -204,6 +213,7 @@ class SqlJobStore:
         self.hub.publish(
             [JobChange(c.job_id, ChangeKind.OUTPUT) for c in chunks]
             + [JobChange(f.job_id, ChangeKind.STATE) for f in finishes]
+            + _state_changes(ended.dependents)
             + [JobChange(job.job_id, ChangeKind.STATE, job.user_id) for job in claimed]
         )
         return claimed
@@ -244,19 +254,26 @@ class SqlJobStore:
         return self._changed(job_id, result.rowcount)
 
     def cancel(self, job_id: str) -> bool:
-        """End a job that has not started yet; False if it already left the pending states."""
+        """End a job that has not started yet, and the jobs waiting on it (with a note);
+        False if it already left the pending states."""
         now = self.clock.now()
         pending = [s.value for s in statuses_in(Category.PENDING)]
         with self.db.write() as conn:
-            owner = conn.execute(
+            row = conn.execute(
                 update(jobs)
                 .where(jobs.c.job_id == job_id, jobs.c.status.in_(pending))
-                .values(status=Status.CANCELLED.value, completed_at=now)
-                .returning(jobs.c.user_id)
-            ).scalar()
-            if owner is not None:
-                ends.count_finished(ConnectionStatements(conn), {owner: 1})
-        return self._changed(job_id, 0 if owner is None else 1)
+                .values(status=Status.CANCELLED.value, completed_at=now, pending_reason=None)
+                .returning(jobs.c.user_id, jobs.c.depends_on)
+            ).first()
+            if row is None:
+                return False
+            run = ConnectionStatements(conn)
+            ends.count_finished(run, {row.user_id: 1})
+            dependencies.forget_waits(run, job_id, dependencies.decoded(row.depends_on))
+            dependents = dependencies.cancel_dependents(run, {job_id: Status.CANCELLED}, now)
+        self.hub.publish([JobChange(job_id, ChangeKind.STATE, row.user_id)])
+        self.hub.publish(_state_changes(dependents))
+        return True
 
     def delete(self, job_id: str) -> bool:
         """Remove a finished job and its output; False if it is not finished (or gone)."""
@@ -357,3 +374,7 @@ def _stored_pieces(chunks: Sequence[OutputChunk]) -> list[tuple[str, int, bytes]
         for chunk in chunks
         for pos in range(0, len(chunk.data), CHUNK_BYTES)
     ]
+
+
+def _state_changes(changed: Iterable[tuple[str, str]]) -> list[JobChange]:
+    return [JobChange(job_id, ChangeKind.STATE, user_id) for job_id, user_id in changed]

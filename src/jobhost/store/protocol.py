@@ -58,7 +58,13 @@ class JobStore(Recording, Protocol):
         """How many writes through this store made a job Scheduled (grows; the engine
         compares, to re-read its alarm only then)."""
 
-    def submit(self, user_id: str, spec: JobSpec) -> Job: ...
+    def submit(
+        self, user_id: str, spec: JobSpec, visible: Callable[[Job], bool] | None = None
+    ) -> Job:
+        """Store a new job; ``visible``: the jobs its ``depends_on`` may name (None: any).
+        Pending, Scheduled while its ``run_at`` is ahead, Waiting on unfinished
+        dependencies, or Cancelled at once if one ended otherwise than Completed;
+        UnknownDependency (nothing stored) for a missing one."""
 
     def get(self, job_id: str) -> Job | None: ...
 
