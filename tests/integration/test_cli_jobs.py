@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from jobhost import Client
-from jobhost.cli.jobs import is_loopback_url
+from jobhost.cli.submit import is_loopback_url
 from jobhost.models import Status
 from tests.integration.conftest import Keys
 from tests.integration.server import Server, cli_env, free_port, run_cli

@@ -9,7 +9,7 @@ import io
 import pytest
 
 from jobhost.cli.attach import OutputWriter, exit_code_for
-from jobhost.cli.jobs import _command_text, _default_name, parse_at
+from jobhost.cli.submit import _command_text, _default_name, parse_at
 from jobhost.cli.view import duration, one_line, status_lines
 from jobhost.client import Job
 from jobhost.errors import InvalidInput

@@ -1,5 +1,5 @@
-"""The job commands (``submit``, ``rerun``, ``jobs``, ``status``, ``logs``, ``stop``,
-``rm``): the CLI side of ``jobhost.Client``, against a running server.
+"""The job commands (``jobs``, ``status``, ``logs``, ``stop``, ``rm``; ``submit`` and
+``rerun`` are cli/submit.py's): the CLI side of ``jobhost.Client``, against a running server.
 
 The server is ``--url`` or ``JOBHOST_URL`` (default http://127.0.0.1:8080); the API key is
 ``JOBHOST_TOKEN``, never an option, so that it does not show in the process list.
@@ -8,13 +8,8 @@ The server is ``--url`` or ``JOBHOST_URL`` (default http://127.0.0.1:8080); the 
 from __future__ import annotations
 
 import contextlib
-import datetime
-import ipaddress
 import json
-import os
-import shlex
 import sys
-import urllib.parse
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -24,18 +19,14 @@ from rich.console import Console
 from jobhost.cli import view
 from jobhost.cli.attach import (
     EXIT_CODES_HELP,
-    TAIL_LINES,
     OutputFollower,
     OutputWriter,
-    SpinnerWaiter,
     attach,
     err,
-    finish,
-    show_tail,
 )
-from jobhost.client import ApiError, Client, Job, JobList, ListOptions, SubmitOptions
+from jobhost.client import ApiError, Client, Job, JobList, ListOptions
 from jobhost.errors import InvalidInput
-from jobhost.models import Category, Mode, Status, parse_mode
+from jobhost.models import Category, Status
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
@@ -61,7 +52,7 @@ Raw = Annotated[
 
 
 @contextlib.contextmanager
-def _connect(url: str | None) -> Iterator[Client]:
+def connect(url: str | None) -> Iterator[Client]:
     """A client for the command; a bad or missing key gets a hint on what to set."""
     try:
         with Client(url) as client:
@@ -71,239 +62,6 @@ def _connect(url: str | None) -> Iterator[Client]:
             hint = f"{exc.message} (HTTP 401): set JOBHOST_TOKEN to a valid API key"
             raise ApiError(hint, 401) from None
         raise
-
-
-def submit(
-    command: Annotated[
-        list[str],
-        typer.Argument(
-            help="One argument: a shell command line, run as is. Several: a program and its "
-            "arguments, each passed on unchanged. In Runspace/MainLoop mode: Python source.",
-            metavar="COMMAND",
-            show_default=False,
-        ),
-    ],
-    mode: Annotated[
-        str, typer.Option(help="BackgroundJob (shell), Runspace or MainLoop (Python)")
-    ] = "BackgroundJob",
-    name: Annotated[str | None, typer.Option(help="Job name (default: the command)")] = None,
-    timeout: Annotated[
-        float | None, typer.Option(help="Stop the job as TimedOut after this many seconds")
-    ] = None,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="Show a spinner until the job ends; exit with its code")
-    ] = False,
-    follow: Annotated[
-        bool, typer.Option("--follow", "-f", help="Print the output live; exit with its code")
-    ] = False,
-    cwd: Annotated[
-        str | None,
-        typer.Option(
-            "--cwd",
-            help="The job's working directory (BackgroundJob only). Default: the current "
-            "directory when the server is on this machine (its URL names 127.0.0.0/8, ::1 or "
-            "localhost); otherwise the server's default, <data>/workspace.",
-            show_default=False,
-        ),
-    ] = None,
-    env: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--env",
-            help="NAME=VALUE added to the job's environment (BackgroundJob only; repeatable)",
-            show_default=False,
-        ),
-    ] = None,
-    priority: Annotated[
-        int | None,
-        typer.Option(
-            min=-100,
-            max=100,
-            help="-100..100 (default 0): higher runs first, in submission order within a "
-            "priority. Above 0 needs a privileged role.",
-            show_default=False,
-        ),
-    ] = None,
-    at: Annotated[
-        str | None,
-        typer.Option(
-            "--at",
-            help="Run it no earlier than this time, ISO 8601: 2026-12-03T15:00:00Z, or with "
-            "an offset (+01:00); without one, local time. Scheduled until then.",
-            show_default=False,
-        ),
-    ] = None,
-    retries: Annotated[
-        int | None,
-        typer.Option(
-            "--retries",
-            help="Run it again, up to this many more times (0-10), if it ends Failed, "
-            "TimedOut or Interrupted",
-            show_default=False,
-        ),
-    ] = None,
-    retry_delay: Annotated[
-        float | None,
-        typer.Option(
-            "--retry-delay",
-            help="Seconds before the first retry, doubling for each later one, plus up to "
-            "10% jitter [10]",
-            show_default=False,
-        ),
-    ] = None,
-    after: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--after",
-            help="Run only once job ID has Completed; cancelled if it ends otherwise "
-            "(repeatable: after all of them)",
-            metavar="ID",
-            show_default=False,
-        ),
-    ] = None,
-    raw: Raw = False,
-    url: Url = None,
-) -> None:
-    """Submit a job and print its id. Put options before COMMAND (or use --).
-
-    With --follow the id goes to stderr and the output to stdout.
-    With --wait, a job that did not complete has the last 20 lines of its output shown on stderr.
-    Ctrl-C while following or waiting asks whether to stop the job or detach from it.
-    """
-    text = _command_text(command, mode)
-    variables = _env_pairs(env or [])
-    with _connect(url) as client:
-        options = _submit_options(mode, timeout, cwd, client.connection.url)
-        if variables:
-            options["env"] = variables
-        if priority is not None:
-            options["priority"] = priority
-        options.update(_queue_options(at, retries, retry_delay))
-        if after:
-            options["depends_on"] = after
-        job_id = client.submit(text, name or _default_name(text), **options)
-        _watch_new_job(client, job_id, wait, follow, raw)
-
-
-def _watch_new_job(client: Client, job_id: str, wait: bool, follow: bool, raw: bool) -> None:
-    """Print a new job's id; with ``follow`` or ``wait`` stay with it and exit with its code."""
-    if not (wait or follow):
-        print(job_id)
-        return
-    if follow:
-        err.print(f"submitted job {job_id}", markup=False)
-        job = attach(client, job_id, OutputFollower(client, job_id, OutputWriter(raw)))
-    else:
-        print(job_id, flush=True)
-        job = attach(client, job_id, SpinnerWaiter(client, job_id))
-        if job.status is not Status.COMPLETED:
-            show_tail(job, TAIL_LINES)
-    raise typer.Exit(finish(job))
-
-
-def rerun(
-    job_id: JobId,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="Show a spinner until the job ends; exit with its code")
-    ] = False,
-    follow: Annotated[
-        bool, typer.Option("--follow", "-f", help="Print the output live; exit with its code")
-    ] = False,
-    raw: Raw = False,
-    url: Url = None,
-) -> None:
-    """Submit a finished job again as a new job of yours and print the new id.
-
-    The new job has the old one's command, mode, name, environment, working directory,
-    timeouts, priority and retries, but not its run-at time or dependencies.
-    With --follow the id goes to stderr and the output to stdout.
-    """
-    with _connect(url) as client:
-        _watch_new_job(client, client.rerun(job_id), wait, follow, raw)
-
-
-def _submit_options(
-    mode: str, timeout: float | None, cwd: str | None, server_url: str
-) -> SubmitOptions:
-    options: SubmitOptions = {"mode": mode}
-    if timeout is not None:
-        options["timeout"] = timeout
-    local = is_loopback_url(server_url)
-    if cwd is not None:
-        # A relative path means one from here, which only a server on this machine shares.
-        options["working_directory"] = os.path.abspath(cwd) if local else cwd
-    elif local and parse_mode(mode) is Mode.BACKGROUND_JOB:
-        # Python modes refuse a working directory, so only shell jobs get this default.
-        with contextlib.suppress(OSError):  # the current directory may have been deleted
-            options["working_directory"] = _utf8_cwd()
-    return options
-
-
-def _queue_options(at: str | None, retries: int | None, delay: float | None) -> SubmitOptions:
-    """--at, --retries and --retry-delay as submit options (the server checks the ranges)."""
-    options: SubmitOptions = {}
-    if at is not None:
-        options["run_at"] = parse_at(at)
-    if retries is not None:
-        options["max_retries"] = retries
-    if delay is not None:
-        options["retry_delay"] = delay
-    return options
-
-
-def parse_at(text: str) -> datetime.datetime:
-    """An --at time: ISO 8601, in UTC (Z), with an offset, or else in local time."""
-    try:
-        moment = datetime.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput(
-            f"Invalid --at {text!r}: use an ISO 8601 time such as 2026-12-03T15:00:00Z"
-        ) from None
-    return moment if moment.tzinfo is not None else moment.astimezone()
-
-
-def _utf8_cwd() -> str:
-    here = os.getcwd()
-    try:
-        here.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(
-            "Invalid working directory: the current directory's path is not valid UTF-8; pass --cwd"
-        ) from None
-    return here
-
-
-def is_loopback_url(url: str) -> bool:
-    """Whether the URL names this machine: localhost, 127.0.0.0/8 or ::1."""
-    host = (urllib.parse.urlsplit(url).hostname or "").rstrip(".")
-    if host == "localhost":  # hostname is lowercased
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _env_pairs(items: list[str]) -> dict[str, str]:
-    """NAME=VALUE options as a mapping; the value may hold '=' and be empty."""
-    pairs: dict[str, str] = {}
-    for item in items:
-        name, equals, value = item.partition("=")
-        if not name or not equals:
-            raise InvalidInput(f"Invalid --env {item!r}: use NAME=VALUE")
-        pairs[name] = value
-    return pairs
-
-
-def _command_text(command: list[str], mode: str) -> str:
-    if len(command) > 1 and parse_mode(mode) is Mode.BACKGROUND_JOB:
-        return shlex.join(command)
-    return " ".join(command)
-
-
-def _default_name(command: str) -> str:
-    name = "".join(char for char in view.one_line(command) if char.isprintable())
-    return name or "job"
 
 
 def jobs(
@@ -340,7 +98,7 @@ def jobs(
         options["user_id"] = user
     if limit is not None:
         options["max_results"] = limit
-    with _connect(url) as client:
+    with connect(url) as client:
         listing = client.list(**options)
     shown = [job for job in listing.jobs if not wanted or job.status in wanted]
     if as_json:
@@ -368,7 +126,7 @@ def _print_table(listing: JobList, shown: list[Job], show_user: bool) -> None:
 
 def status(job_id: JobId, as_json: Json = False, url: Url = None) -> None:
     """Show one job: its status, times, exit code and command."""
-    with _connect(url) as client:
+    with connect(url) as client:
         job = client.get(job_id)
     if as_json:
         print(json.dumps(job.to_json(), indent=2))
@@ -391,7 +149,7 @@ def logs(
     With -f, Ctrl-C asks whether to stop the job or detach from it (exit status 130).
     """
     writer = OutputWriter(raw)
-    with _connect(url) as client:
+    with connect(url) as client:
         if follow:
             job = attach(client, job_id, OutputFollower(client, job_id, writer))
             err.print(view.summary(job))
@@ -407,20 +165,22 @@ def stop(job_id: JobId, url: Url = None) -> None:
     Returns once the job has ended or its grace period is over.
     A job that has already finished is an error (and is not deleted).
     """
-    with _connect(url) as client:
+    with connect(url) as client:
         message = client.stop(job_id)
     print(message)
 
 
 def rm(job_id: JobId, url: Url = None) -> None:
     """Delete a finished job's record and output (stop a running job first)."""
-    with _connect(url) as client:
+    with connect(url) as client:
         message = client.delete(job_id)
     print(message)
 
 
 def register(app: typer.Typer) -> None:
     """Adds the job commands to the ``jobhost`` command."""
+    from jobhost.cli.submit import rerun, submit
+
     app.command(epilog=EXIT_CODES_HELP, context_settings={"allow_interspersed_args": False})(submit)
     app.command(epilog=EXIT_CODES_HELP)(rerun)
     app.command()(jobs)
