@@ -115,3 +115,22 @@ def test_bad_entries_in_the_spool_leak_nothing_and_hold_up_no_other_user(
     assert (rejected / "alice.trap0.json.error.txt").read_text().startswith("Cannot read the file")
     assert settle_fds(server, before) == before
     assert "dispatch cycle failed" not in server.log()
+
+
+def test_a_spool_file_name_cannot_forge_a_log_line(
+    server: Server, keys: Keys, server_dir: Path
+) -> None:
+    forged = "x\n2026-01-01 00:00:00,000 INFO jobhost.auth: admin signed in\x1b[2J"
+    body = {"jobName": "forger", "command": "print('ok')", "executionMode": "Runspace"}
+    spool_file(server_dir, "manager", f"{forged}.json", body)
+    with server.client(keys.manager) as client:
+        job_id = wait_for_job_named(client, "forger")
+        wait_finished(client, job_id)
+    deadline = time.monotonic() + 10
+    while f"submitted as job {job_id}" not in server.log():
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.05)
+    lines = server.log().splitlines()
+    assert not any(line.startswith("2026-01-01 00:00:00,000") for line in lines)
+    [line] = [line for line in lines if job_id in line and "spool file" in line]
+    assert "x\\n2026-01-01 00:00:00,000 INFO jobhost.auth: admin signed in\\x1b[2J" in line

@@ -114,10 +114,9 @@ def _bootstrap_admin(store: Store) -> None:
 
 
 def _configure_logging(level: str) -> None:
-    from jobhost.web.access_log import LOG_FORMAT
+    from jobhost import logs
 
-    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logs.configure(level)
 
 
 @user_app.command("add", epilog=admin.ROLES_HELP)

@@ -23,7 +23,6 @@ from jobhost.web.redaction import redact_target
 
 logger = logging.getLogger(__name__)
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 FLUSH_SECONDS = 0.1
 MAX_KEPT_LINES = 512
 """A burst is written as soon as it reaches this many lines, so memory stays bounded."""
