@@ -283,3 +283,23 @@ def test_released_and_cancelled_dependents_are_published(store: SqlStore) -> Non
         return seen
 
     asyncio.run(watch())
+
+
+def test_a_dependency_being_retried_holds_its_dependents_until_its_last_attempt(
+    store: SqlStore,
+) -> None:
+    spec = JobSpec(name="flaky", command="false", mode=Mode.BACKGROUND_JOB, max_retries=1)
+    flaky = store.jobs.submit("alice", dataclasses.replace(spec, retry_delay_seconds=0))
+    after = submit(store, "after", flaky)
+
+    run_and_end(store, flaky, Status.FAILED)  # retried: Scheduled again, not finished
+    assert state(store, flaky).status is Status.SCHEDULED
+    assert state(store, after).status is Status.WAITING
+    assert edges(store) == 1
+
+    store.jobs.promote_due(store.jobs.clock.now() + 1)
+    run_and_end(store, flaky, Status.FAILED)  # the last attempt: its dependents go with it
+    assert state(store, flaky).status is Status.FAILED
+    assert state(store, after).status is Status.CANCELLED
+    assert output(store, after) == f"[Job cancelled: dependency {flaky.job_id} ended Failed]\n"
+    assert edges(store) == 0
