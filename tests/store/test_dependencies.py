@@ -303,3 +303,26 @@ def test_a_dependency_being_retried_holds_its_dependents_until_its_last_attempt(
     assert state(store, after).status is Status.CANCELLED
     assert output(store, after) == f"[Job cancelled: dependency {flaky.job_id} ended Failed]\n"
     assert edges(store) == 0
+
+
+def test_a_released_job_whose_run_at_is_ahead_waits_for_it_scheduled(store: SqlStore) -> None:
+    first = submit(store, "first")
+    now = store.jobs.clock.now()
+    later = JobSpec(
+        name="later",
+        command="echo later",
+        mode=Mode.BACKGROUND_JOB,
+        depends_on=(first.job_id,),
+        run_at=now + 3600,
+    )
+    held = store.jobs.submit("alice", later)
+    due = store.jobs.submit("alice", dataclasses.replace(later, name="due", run_at=now - 1))
+    changes_before = store.jobs.schedule_changes
+
+    claimed = run_and_end(store, first, Status.COMPLETED)
+
+    assert [job.job_id for job in claimed] == [due.job_id]  # its time has come: it starts
+    job = state(store, held)
+    assert job.status is Status.SCHEDULED
+    assert job.pending_reason is not None and job.pending_reason.startswith("scheduled for ")
+    assert store.jobs.schedule_changes > changes_before  # the engine re-reads its alarm

@@ -288,7 +288,7 @@ def test_the_queue_control_fields_reach_the_spec() -> None:
         ({"dependsOn": [1]}, "Invalid dependsOn.0"),
         ({"dependsOn": ["../x"]}, "Invalid dependsOn: ../x is not a job id (a UUID)"),
         ({"dependsOn": [f"{n:08x}-0000-4000-8000-000000000000" for n in range(101)]},
-         "Invalid dependsOn"),
+         "Invalid dependsOn: at most 100 different job ids"),
         ({"runAt": "tomorrow"}, "Invalid runAt: must be a UTC time such as"),
         ({"runAt": "2026-12-03T15:00:00"}, "Invalid runAt: must say its time zone"),
         ({"runAt": 1796310000}, "Invalid runAt"),
@@ -302,3 +302,16 @@ def test_the_queue_control_fields_reach_the_spec() -> None:
 )  # fmt: skip
 def test_a_bad_queue_control_field_is_named(fields: dict[str, object], message: str) -> None:
     assert _refusal(_payload(**fields)).startswith(message)
+
+
+def test_null_queue_fields_mean_their_defaults_and_repeats_count_once() -> None:
+    nulls = {"priority": None, "dependsOn": None, "runAt": None, "maxRetries": None}
+    spec = parse_submission(_payload(**nulls, retryDelaySeconds=None))
+    assert (spec.priority, spec.depends_on, spec.run_at, spec.max_retries) == (0, (), None, 0)
+    same = "0f1c2d3e-4a5b-4c6d-8e9f-a0b1c2d3e4f5"
+    assert parse_submission(_payload(dependsOn=[same] * 101)).depends_on == (same,)
+
+
+def test_a_run_at_long_past_in_any_zone_means_now() -> None:
+    spec = parse_submission(_payload(runAt="0001-01-01T00:00:00+01:00"))
+    assert spec.run_at is not None and spec.run_at < 0

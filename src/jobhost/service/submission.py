@@ -60,10 +60,11 @@ class SubmitRequest(BaseModel):
     timeoutSeconds: Annotated[float, Field(gt=0, le=MAX_TIMEOUT_SECONDS)] | None = None
     env: dict[str, str] | None = None
     workingDirectory: str | None = None
-    priority: Annotated[int, Field(ge=-100, le=100)] = 0
-    dependsOn: Annotated[list[str], Field(min_length=1, max_length=MAX_DEPENDENCIES)] | None = None
+    # null means the default, as for every optional field
+    priority: Annotated[int, Field(ge=-100, le=100)] | None = None
+    dependsOn: Annotated[list[str], Field(min_length=1)] | None = None
     runAt: str | None = None
-    maxRetries: Annotated[int, Field(ge=0, le=MAX_RETRIES)] = 0
+    maxRetries: Annotated[int, Field(ge=0, le=MAX_RETRIES)] | None = None
     retryDelaySeconds: Annotated[float, Field(ge=0, le=MAX_RETRY_DELAY_SECONDS)] | None = None
 
 
@@ -128,10 +129,10 @@ def parse_submission(payload: Mapping[str, object]) -> JobSpec:
         timeout_seconds=request.timeoutSeconds,
         env=_check_env(request.env or {}),
         working_directory=_check_directory(request.workingDirectory),
-        priority=request.priority,
+        priority=request.priority or 0,
         depends_on=_check_dependencies(request.dependsOn or []),
         run_at=_parse_run_at(request.runAt),
-        max_retries=request.maxRetries,
+        max_retries=request.maxRetries or 0,
         retry_delay_seconds=request.retryDelaySeconds,
     )
 
@@ -165,7 +166,10 @@ def _check_dependencies(job_ids: list[str]) -> tuple[str, ...]:
         if not policy.is_valid_job_id(job_id):
             shown = repr(job_id[:60])[1:-1]
             raise InvalidInput(f"Invalid dependsOn: {shown} is not a job id (a UUID)")
-    return tuple(dict.fromkeys(job_id.lower() for job_id in job_ids))
+    unique = tuple(dict.fromkeys(job_id.lower() for job_id in job_ids))
+    if len(unique) > MAX_DEPENDENCIES:
+        raise InvalidInput(f"Invalid dependsOn: at most {MAX_DEPENDENCIES} different job ids")
+    return unique
 
 
 def _parse_run_at(text: str | None) -> float | None:
@@ -179,8 +183,9 @@ def _parse_run_at(text: str | None) -> float | None:
         raise InvalidInput(f"Invalid runAt: must say its time zone, as {RUN_AT_FORMAT}")
     try:
         utc = when.astimezone(datetime.UTC)
-    except OverflowError:  # past year 9999 once in UTC
-        utc = datetime.datetime.max.replace(tzinfo=datetime.UTC)
+    except OverflowError:  # out of the years 1-9999 once in UTC: long past, or too far
+        edge = datetime.datetime.min if when.year == 1 else datetime.datetime.max
+        utc = edge.replace(tzinfo=datetime.UTC)
     if utc.year > MAX_RUN_AT_YEAR:
         raise InvalidInput(f"Invalid runAt: must be before the year {MAX_RUN_AT_YEAR + 1}")
     return utc.timestamp()

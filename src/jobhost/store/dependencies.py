@@ -62,7 +62,13 @@ _RELEASE = (
     update(jobs)
     .where(jobs.c.job_id.in_(_ids()), _STILL_WAITING)
     .values(status=Status.PENDING.value, pending_reason=None)
-    .returning(jobs.c.job_id, jobs.c.user_id)
+    .returning(jobs.c.job_id, jobs.c.user_id, jobs.c.run_at)
+)
+# A released job whose runAt is still ahead waits for it, Scheduled, as at submit.
+_HOLD_UNTIL_RUN_AT = (
+    update(jobs)
+    .where(jobs.c.job_id == bindparam("b_job_id"))
+    .values(status=Status.SCHEDULED.value, pending_reason=bindparam("b_reason"))
 )
 _NEXT_REASON = (
     update(jobs)
@@ -162,15 +168,24 @@ def note_bytes(note: str) -> bytes:
     return f"{note}\n".encode()
 
 
-def release(run: Statements, ended: Mapping[str, Status], now: float) -> list[tuple[str, str]]:
+@dataclass(frozen=True, slots=True)
+class Released:
+    """The jobs a release changed, as (job_id, user_id), and how many of them it made
+    Scheduled (released, but their runAt is still ahead)."""
+
+    changed: list[tuple[str, str]]
+    scheduled: int = 0
+
+
+def release(run: Statements, ended: Mapping[str, Status], now: float) -> Released:
     """Act on the dependents of the jobs that just ended (job id to the status it ended
-    with; statuses not finished are ignored). Returns (job_id, user_id) of each job changed."""
+    with; statuses not finished are ignored)."""
     done = [job_id for job_id, status in ended.items() if status is Status.COMPLETED]
     other = {job_id: s for job_id, s in ended.items() if s.is_finished and job_id not in done}
-    changed = _release_after(run, done) if done else []
+    released = _release_after(run, done, now) if done else Released([])
     if other:
-        changed += cancel_dependents(run, other, now)
-    return changed
+        return Released(released.changed + cancel_dependents(run, other, now), released.scheduled)
+    return released
 
 
 def forget_waits(run: Statements, job_id: str, depends_on: Sequence[str]) -> None:
@@ -198,9 +213,10 @@ def cancel_dependents(
     return cancelled
 
 
-def _release_after(run: Statements, done: list[str]) -> list[tuple[str, str]]:
+def _release_after(run: Statements, done: list[str], now: float) -> Released:
     """Remove the edges of the jobs ``done`` (Completed); make Pending each dependent with
-    no edge left, and say the next dependency the others wait for."""
+    no edge left (Scheduled while its runAt is ahead), and say the next dependency the
+    others wait for."""
     dependents = _dependents(run, done)
     _drop_edges_from(run, done)
     finished = set(done)
@@ -215,9 +231,14 @@ def _release_after(run: Statements, done: list[str]) -> list[tuple[str, str]]:
             free.append(dependent.job_id)
     run.run_many(_NEXT_REASON, reasons)
     released: list[tuple[str, str]] = []
+    held: list[dict[str, Any]] = []
     for batch in in_batches(free):
-        released += [(j, u) for j, u in run.rows(_RELEASE, {"b_ids": list(batch)})]
-    return released
+        for job_id, user_id, run_at in run.rows(_RELEASE, {"b_ids": list(batch)}):
+            released.append((job_id, user_id))
+            if run_at is not None and run_at > now:
+                held.append({"b_job_id": job_id, "b_reason": policy.scheduled_reason(run_at)})
+    run.run_many(_HOLD_UNTIL_RUN_AT, held)
+    return Released(released, len(held))
 
 
 def _still_waiting_on(run: Statements, dependent: _Dependent, done: set[str]) -> list[str]:

@@ -55,6 +55,8 @@ class Ended:
     retried: int
     freed: dict[str, int]
     dependents: list[tuple[str, str]]
+    scheduled_dependents: int = 0
+    """Released dependents held Scheduled until their runAt."""
 
 
 def store_ends(
@@ -86,8 +88,9 @@ def store_ends(
     count_finished(run, _finished_per_owner(row for i, row in rows.items() if i not in retried))
     # A retried job has not ended for its dependents: they wait on its last attempt.
     ended = {f.job_id: f.outcome.status for f in final if _was_active(rows.get(f.job_id))}
-    dependents = dependencies.release(run, ended, now)
-    return Ended(len(retries), _finished_per_owner(rows.values()), dependents)
+    released = dependencies.release(run, ended, now)
+    freed = _finished_per_owner(rows.values())
+    return Ended(len(retries), freed, released.changed, released.scheduled)
 
 
 def _was_active(row: Sequence[Any] | None) -> bool:

@@ -207,7 +207,7 @@ class SqlJobStore:
             ended = ends.store_ends(run, finishes, now, self.retry_jitter)
             if order is not None and limit > 0:
                 rows = claims.claim_next(run, limit, order, now, ended.freed)
-        self.schedule_changes += ended.retried
+        self.schedule_changes += ended.retried + ended.scheduled_dependents
         # RETURNING keeps no order; dispatch order is the queue's.
         claimed = [job_from_row(row) for row in sorted(rows, key=claims.dispatch_order)]
         self.hub.publish(
