@@ -42,7 +42,6 @@ _STILL_WAITING = jobs.c.status.concat("") == _WAITING
 # would not see the edge (PostgreSQL; SQLite has one writer at a time anyway).
 _DEPENDENCIES = select(jobs).where(jobs.c.job_id.in_(_ids())).with_for_update()
 # The one statement a job's end adds where no job waits on it: a probe of the key's prefix.
-_EDGES_FROM = select(job_dependencies.c.job_id).where(job_dependencies.c.depends_on.in_(_ids()))
 _WAITERS = select(jobs.c.job_id, jobs.c.user_id, jobs.c.depends_on, jobs.c.status).where(
     jobs.c.job_id.in_(_ids())
 )
@@ -202,8 +201,7 @@ def cancel_dependents(
     cancelled: list[tuple[str, str]] = []
     level = dict(ended)
     while level:
-        dependents = _dependents(run, list(level))
-        _drop_edges_from(run, list(level))
+        dependents = _take_dependents(run, list(level))
         for dependent in dependents.values():
             forget_waits(run, dependent.job_id, [d for d in dependent.depends_on if d not in level])
         causes = {job_id: _cause(d, level) for job_id, d in dependents.items()}
@@ -217,8 +215,7 @@ def _release_after(run: Statements, done: list[str], now: float) -> Released:
     """Remove the edges of the jobs ``done`` (Completed); make Pending each dependent with
     no edge left (Scheduled while its runAt is ahead), and say the next dependency the
     others wait for."""
-    dependents = _dependents(run, done)
-    _drop_edges_from(run, done)
+    dependents = _take_dependents(run, done)
     finished = set(done)
     free: list[str] = []
     reasons: list[dict[str, Any]] = []
@@ -250,11 +247,13 @@ def _still_waiting_on(run: Statements, dependent: _Dependent, done: set[str]) ->
     return [d for d in others if d in left]
 
 
-def _dependents(run: Statements, job_ids: list[str]) -> dict[str, _Dependent]:
-    """The Waiting jobs with an edge to one of ``job_ids``, by id."""
+def _take_dependents(run: Statements, job_ids: list[str]) -> dict[str, _Dependent]:
+    """Remove the edges to ``job_ids`` and return the Waiting jobs they led from, by id: one
+    statement per batch when nothing waits, as for most ends."""
     waiting: set[str] = set()
     for batch in in_batches(job_ids):
-        waiting.update(job_id for (job_id,) in run.rows(_EDGES_FROM, {"b_ids": list(batch)}))
+        rows = run.rows(_DROP_EDGES_FROM, {"b_ids": list(batch)})
+        waiting.update(job_id for (job_id,) in rows)
     found: dict[str, _Dependent] = {}
     for batch in in_batches(sorted(waiting)):
         for job_id, user_id, depends_on, status in run.rows(_WAITERS, {"b_ids": list(batch)}):
@@ -266,11 +265,6 @@ def _dependents(run: Statements, job_ids: list[str]) -> dict[str, _Dependent]:
 def decoded(depends_on: str | None) -> tuple[str, ...]:
     """The ``depends_on`` column's job ids."""
     return tuple(json.loads(depends_on)) if depends_on else ()
-
-
-def _drop_edges_from(run: Statements, job_ids: list[str]) -> None:
-    for batch in in_batches(job_ids):
-        run.rows(_DROP_EDGES_FROM, {"b_ids": list(batch)})
 
 
 def _cause(dependent: _Dependent, level: Mapping[str, Status]) -> str:
