@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -115,46 +117,29 @@ job_totals = Table(
 # Partial indexes keep the engine's hot queries small however long the history grows.
 # Queries must spell the condition literally (these constants) for SQLite to use them.
 
+
+def _partial_index(name: str, condition: str, *columns: Any) -> Index:
+    return Index(name, *columns, sqlite_where=text(condition), postgresql_where=text(condition))
+
+
 # The dispatch queue: pending jobs in the order they are claimed.
 PENDING_CONDITION = "status = 'Pending'"
-Index(
-    "ix_jobs_queue",
-    jobs.c.priority.desc(),
-    jobs.c.seq,
-    sqlite_where=text(PENDING_CONDITION),
-    postgresql_where=text(PENDING_CONDITION),
-)
+_partial_index("ix_jobs_queue", PENDING_CONDITION, jobs.c.priority.desc(), jobs.c.seq)
 
 # What each engine is running.
 ACTIVE_CONDITION = "status IN ('Running', 'Stopping')"
-Index(
-    "ix_jobs_active",
-    jobs.c.node,
-    sqlite_where=text(ACTIVE_CONDITION),
-    postgresql_where=text(ACTIVE_CONDITION),
-)
+_partial_index("ix_jobs_active", ACTIVE_CONDITION, jobs.c.node)
 
 # The jobs each Scheduled job waits on the clock for: the earliest is the dispatcher's alarm.
 SCHEDULED_CONDITION = "status = 'Scheduled'"
-Index(
-    "ix_jobs_run_at",
-    jobs.c.run_at,
-    sqlite_where=text(SCHEDULED_CONDITION),
-    postgresql_where=text(SCHEDULED_CONDITION),
-)
+_partial_index("ix_jobs_run_at", SCHEDULED_CONDITION, jobs.c.run_at)
 
 # Finished jobs by when they finished, per status (so that SQLite's planner prefers it to
 # ix_jobs_status): retention deletes the oldest (store/retention.py).
 FINISHED_CONDITION = (
     "status IN ('Completed', 'Failed', 'Stopped', 'TimedOut', 'Interrupted', 'Cancelled')"
 )
-Index(
-    "ix_jobs_finished",
-    jobs.c.status,
-    jobs.c.completed_at,
-    sqlite_where=text(FINISHED_CONDITION),
-    postgresql_where=text(FINISHED_CONDITION),
-)
+_partial_index("ix_jobs_finished", FINISHED_CONDITION, jobs.c.status, jobs.c.completed_at)
 
 # Which jobs wait on which: a job's end looks up exactly its dependents (the key's prefix).
 job_dependencies = Table(
