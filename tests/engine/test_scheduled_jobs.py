@@ -4,6 +4,7 @@ headers, which ends are retried, and jobs a restart interrupted."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import time
@@ -14,6 +15,7 @@ import pytest
 
 from jobhost.clock import SystemClock
 from jobhost.engine.alarm import STORE_RETRY_SECONDS
+from jobhost.engine.dispatcher import _Active
 from jobhost.engine.recorder import Recorder
 from jobhost.engine.runners.process import ProcessRunner, running_job_pid
 from jobhost.engine.runners.process_tree import become_subreaper
@@ -289,3 +291,22 @@ def test_a_job_whose_process_died_with_the_engine_is_retried_once_it_is_gone(
     assert (job.status, job.attempt) == (Status.STOPPED, 2)
     assert harness.output(job_id).startswith(f"one\n{INTERRUPTED}\n[Attempt 2 of 3]\none\n")
     assert starts.read_text() == "start\nstart\n"
+
+
+def test_a_late_release_of_an_attempt_leaves_its_retry_running(harness: Harness) -> None:
+    # The end of attempt 1 may be stored by the recorder after the retry (attempt 2, due
+    # at once) was claimed: releasing attempt 1 then must not forget attempt 2 or its folder.
+    job_id = harness.submit("true", max_retries=1, retry_delay_seconds=0)
+    job = harness.store.jobs.get(job_id)
+    assert job is not None
+    first, retry = dataclasses.replace(job, attempt=1), dataclasses.replace(job, attempt=2)
+    folder = harness.settings.data_dir / "runs" / job_id
+    folder.mkdir(parents=True)
+    dispatcher = harness.dispatcher
+    dispatcher._active[job_id] = _Active(retry, None, None)
+
+    dispatcher._release(first)
+    assert dispatcher._active[job_id].job is retry and folder.exists()
+
+    dispatcher._release(retry)
+    assert job_id not in dispatcher._active and not folder.exists()

@@ -326,3 +326,17 @@ def test_a_released_job_whose_run_at_is_ahead_waits_for_it_scheduled(store: SqlS
     assert job.status is Status.SCHEDULED
     assert job.pending_reason is not None and job.pending_reason.startswith("scheduled for ")
     assert store.jobs.schedule_changes > changes_before  # the engine re-reads its alarm
+
+
+def test_a_waiting_job_whose_reason_moves_on_is_published(store: SqlStore) -> None:
+    async def watch() -> None:
+        a, b = submit(store, "a"), submit(store, "b")
+        both = submit(store, "both", a, b)
+        store.jobs.claim(1, "node")
+        with store.jobs.hub.subscribe() as subscription:
+            store.jobs.record(finishes=[Finish(a.job_id, Outcome(Status.COMPLETED, 0))])
+            changes = await subscription.next_batch(1.0)
+        assert (both.job_id, ChangeKind.STATE) in {(c.job_id, c.kind) for c in changes}
+        assert state(store, both).pending_reason == f"waiting for {b.job_id}"
+
+    asyncio.run(watch())

@@ -188,3 +188,24 @@ def test_a_scheduled_retry_can_be_cancelled_and_counts_as_finished(
     assert store.jobs.cancel(job.job_id)
     assert current(store, job).status is Status.CANCELLED
     assert finished_count(store) == 1
+
+
+@pytest.mark.parametrize(
+    ("outcome", "retried"),
+    [
+        (Outcome(Status.FAILED, 1), False),  # the stop raced the job's own failure
+        (Outcome(Status.INTERRUPTED), False),  # a restart ended it while it was stopping
+        (Outcome(Status.TIMED_OUT), True),  # its own timeout marks it Stopping too
+    ],
+    ids=["failed", "interrupted", "timed-out"],
+)
+def test_a_job_asked_to_stop_is_not_retried_unless_it_timed_out(
+    store: SqlStore, outcome: Outcome, retried: bool
+) -> None:
+    job = submit(store, max_retries=3, retry_delay_seconds=0)
+    store.jobs.claim(1, "n")
+    assert store.jobs.request_stop(job.job_id)
+    end(store, job, outcome)
+
+    expected = Status.SCHEDULED if retried else outcome.status
+    assert current(store, job).status is expected

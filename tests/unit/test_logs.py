@@ -24,3 +24,8 @@ def test_the_formatter_escapes_the_message_but_keeps_a_traceback() -> None:
     first, *rest = text.split("\n")
     assert first.endswith("ERROR t: file a\\nb")
     assert rest[0] == "Traceback (most recent call last):"
+
+
+def test_a_backslash_is_doubled_so_no_text_passes_for_an_escape() -> None:
+    assert one_line("a\\nb") == "a\\\\nb"  # the two characters \ and n, not a newline
+    assert one_line("a\nb") == "a\\nb"

@@ -354,7 +354,11 @@ class Dispatcher:
         self.wake()
 
     def _release(self, job: Job) -> None:
-        """The job's outcome is stored: forget it and free its slot."""
+        """The job's outcome is stored: forget it and free its slot, unless a retry of it
+        (a later attempt, same id and run folder) was claimed meanwhile."""
+        active = self._active.get(job.job_id)
+        if active is not None and active.job.attempt != job.attempt:
+            return
         if job.mode is Mode.BACKGROUND_JOB:
             self._processes.remove_run_dir(job.job_id)
         self._active.pop(job.job_id, None)

@@ -40,7 +40,9 @@ _WAITING = Status.WAITING.value
 _STILL_WAITING = jobs.c.status.concat("") == _WAITING
 # Locked, so that a dependency cannot end between this look and the edge to it: its end
 # would not see the edge (PostgreSQL; SQLite has one writer at a time anyway).
-_DEPENDENCIES = select(jobs).where(jobs.c.job_id.in_(_ids())).with_for_update()
+_DEPENDENCIES = (
+    select(jobs).where(jobs.c.job_id.in_(_ids())).order_by(jobs.c.job_id).with_for_update()
+)
 # The one statement a job's end adds where no job waits on it: a probe of the key's prefix.
 _WAITERS = select(jobs.c.job_id, jobs.c.user_id, jobs.c.depends_on, jobs.c.status).where(
     jobs.c.job_id.in_(_ids())
@@ -219,11 +221,13 @@ def _release_after(run: Statements, done: list[str], now: float) -> Released:
     finished = set(done)
     free: list[str] = []
     reasons: list[dict[str, Any]] = []
+    moved_on: list[tuple[str, str]] = []  # still Waiting, on the next dependency
     for dependent in dependents.values():
         waits = _still_waiting_on(run, dependent, finished)
         if waits:
             reason = policy.waiting_reason(waits[0])
             reasons.append({"b_job_id": dependent.job_id, "b_reason": reason})
+            moved_on.append((dependent.job_id, dependent.user_id))
         else:
             free.append(dependent.job_id)
     run.run_many(_NEXT_REASON, reasons)
@@ -235,7 +239,7 @@ def _release_after(run: Statements, done: list[str], now: float) -> Released:
             if run_at is not None and run_at > now:
                 held.append({"b_job_id": job_id, "b_reason": policy.scheduled_reason(run_at)})
     run.run_many(_HOLD_UNTIL_RUN_AT, held)
-    return Released(released, len(held))
+    return Released(released + moved_on, len(held))
 
 
 def _still_waiting_on(run: Statements, dependent: _Dependent, done: set[str]) -> list[str]:

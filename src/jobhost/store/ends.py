@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, text, update
 
 from jobhost import policy
-from jobhost.models import Category, Outcome, statuses_in
+from jobhost.models import Category, Outcome, Status, statuses_in
 from jobhost.store import dependencies, scheduling
 from jobhost.store.database import in_batches
 from jobhost.store.dialects import Statements, add_to_counters
@@ -32,9 +32,11 @@ class Finish:
 _ENDING = (
     select(jobs.c.job_id, jobs.c.user_id, jobs.c.status, *scheduling.RETRY_COLUMNS)
     .where(jobs.c.job_id.in_(bindparam("b_ids", expanding=True)))
+    .order_by(jobs.c.job_id)  # rows locked in one order everywhere: no deadlock with submit
     .with_for_update()
 )
 _ACTIVE = frozenset(s.value for s in statuses_in(Category.RUNNING))
+_STOPPING, _TIMED_OUT = Status.STOPPING.value, Status.TIMED_OUT
 _FINISH = (
     update(jobs)
     .where(jobs.c.job_id == bindparam("b_job_id"), text(ACTIVE_CONDITION))
@@ -107,7 +109,9 @@ def _retries(
     retries = []
     for f in finishes:
         row = rows.get(f.job_id)
-        if row is not None and row[2] in _ACTIVE:
+        # Asked to stop (Stopping, unless by its own timeout): whatever the end, never again.
+        stopped = row is not None and row[2] == _STOPPING and f.outcome.status is not _TIMED_OUT
+        if row is not None and row[2] in _ACTIVE and not stopped:
             retry = scheduling.retry_of(f.job_id, f.outcome, row[3:], now, jitter)
             if retry is not None:
                 retries.append(retry)
