@@ -55,6 +55,9 @@ _EXIT_FILE_WAIT_SECONDS = 2.0
 _EXIT_FILE_POLL_SECONDS = 0.01
 # How long after a job's end its adopted leftovers are still looked for (kill_leftovers).
 _LEFTOVER_WATCH_SECONDS = 30.0
+# A look for leftovers this soon after a job's end, beside the dispatcher's once a tick: a
+# process that was being exec'd at the end shows its job id by then.
+_LEFTOVER_FOLLOW_UP_SECONDS = 0.05
 
 
 def minimal_environment(
@@ -95,6 +98,7 @@ class ProcessRunner:
         reaping of orphans and the search for escaped processes leave alone."""
         self._children_now: tuple[asyncio.AbstractEventLoop, list[int]] | None = None
         self._ended: dict[str, float] = {}  # job id -> when it ended, oldest first
+        self._follow_up: asyncio.TimerHandle | None = None
         self._parent: JobParent | None = None
 
     def start(self, job: Job) -> ProcessRun:
@@ -173,7 +177,15 @@ class ProcessRunner:
         self._children_now = None
 
     def watch_for_leftovers(self, job_id: str) -> None:
+        """Watch the ended job's id for leftovers for a while; call from the event loop."""
         self._ended[job_id] = self.clock.monotonic()
+        if self._follow_up is None:  # one look for the ends of a burst, not one per end
+            loop = asyncio.get_running_loop()
+            self._follow_up = loop.call_later(_LEFTOVER_FOLLOW_UP_SECONDS, self._look_again)
+
+    def _look_again(self) -> None:
+        self._follow_up = None
+        self.kill_leftovers()
 
     def kill_leftovers(self) -> None:
         """SIGKILL the adopted processes of jobs that ended in the last half minute.
