@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
+import time
 import uuid
-from datetime import UTC, datetime
 
 from jobhost.models import Category, Job, Mode, QueueState, Status, User
 
@@ -150,8 +151,17 @@ def retry_reason(retry: int, max_retries: int, run_at: float) -> str:
 
 def utc_text(timestamp: float) -> str:
     """A time as the API writes it: ISO 8601 in UTC, to the millisecond, with a Z."""
-    when = datetime.fromtimestamp(timestamp, UTC)
-    return when.isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
+    # Rounded to the microsecond as datetime.fromtimestamp does, then cut to milliseconds,
+    # without building a datetime: a listing of 100 jobs calls this 500 times.
+    whole = math.floor(timestamp)
+    micros = round((timestamp - whole) * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    t = time.gmtime(whole)
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{micros // 1000:03d}Z"
+    )
 
 
 def waiting_reason(job_id: str) -> str:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import time
-
 from jobhost import policy
 from jobhost.models import Category, Job
 from jobhost.wire import JobDetail, JobRecord
@@ -17,19 +14,7 @@ MAX_OFFSET = 10**18 - 1
 
 
 def iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    # Rounded to the microsecond as datetime.fromtimestamp does, then cut to milliseconds,
-    # without building a datetime: a listing of 100 jobs calls this 500 times.
-    whole = math.floor(timestamp)
-    micros = round((timestamp - whole) * 1e6)
-    if micros >= 1_000_000:
-        whole, micros = whole + 1, micros - 1_000_000
-    t = time.gmtime(whole)
-    return (
-        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
-        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{micros // 1000:03d}Z"
-    )
+    return None if timestamp is None else policy.utc_text(timestamp)
 
 
 def job_record(job: Job, now: float) -> JobRecord:
