@@ -102,6 +102,12 @@ class JobSpec:
     retry_delay_seconds: float | None = None
     """The first retry's delay; None: the default (policy.DEFAULT_RETRY_DELAY_SECONDS)."""
     rerun_of: str | None = None
+    template_id: str | None = None
+    """The catalog template this job was started from (its command already substituted)."""
+    variables: Mapping[str, str] = field(default_factory=dict)
+    """A template start's variables: Python modes read them as ``variables``."""
+    schedule_id: str | None = None
+    """The schedule whose firing submitted this job."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,8 @@ class JobRecord(TypedDict):
     RunAt: str | None
     MaxRetries: int
     RerunOf: str | None
+    TemplateID: str | None
+    ScheduleID: str | None
 
 
 class JobDetail(JobRecord):

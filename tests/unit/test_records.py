@@ -36,6 +36,8 @@ RECORD_KEYS = {
     "RunAt",
     "MaxRetries",
     "RerunOf",
+    "TemplateID",
+    "ScheduleID",
 }
 NOT_STARTED = {Status.PENDING, Status.WAITING, Status.SCHEDULED, Status.CANCELLED}
 RUNNING = {Status.RUNNING, Status.STOPPING}
@@ -142,6 +144,8 @@ def test_a_finished_record_shows_its_values() -> None:
         "RunAt": None,
         "MaxRetries": 0,
         "RerunOf": None,
+        "TemplateID": None,
+        "ScheduleID": None,
     }
 
 

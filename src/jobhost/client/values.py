@@ -40,6 +40,8 @@ class Job:
     run_at: datetime | None = None
     max_retries: int = 0
     rerun_of: str | None = None
+    template_id: str | None = None
+    schedule_id: str | None = None
     command: str | None = None
     output: str | None = None
     output_bytes: int | None = None
@@ -77,6 +79,8 @@ class Job:
             "run_at": _iso(self.run_at),
             "max_retries": self.max_retries,
             "rerun_of": self.rerun_of,
+            "template_id": self.template_id,
+            "schedule_id": self.schedule_id,
             "command": self.command,
             "output": self.output,
             "output_bytes": self.output_bytes,
@@ -152,6 +156,8 @@ def job_from_record(record: Mapping[str, Any]) -> Job:
         run_at=_time(r.get("RunAt")),
         max_retries=int(r.get("MaxRetries") or 0),
         rerun_of=_optional_str(r.get("RerunOf")),
+        template_id=_optional_str(r.get("TemplateID")),
+        schedule_id=_optional_str(r.get("ScheduleID")),
         command=_optional_str(r.get("Command")),
         output=_optional_str(r.get("Output")),
         output_bytes=_optional_int(r.get("OutputBytes")),

@@ -27,6 +27,9 @@ def job_values(spec: JobSpec) -> dict[str, Any]:
         "max_retries": spec.max_retries,
         "retry_delay_seconds": spec.retry_delay_seconds,
         "rerun_of": spec.rerun_of,
+        "template_id": spec.template_id,
+        "variables": json.dumps(dict(spec.variables), sort_keys=True) if spec.variables else None,
+        "schedule_id": spec.schedule_id,
     }
 
 
@@ -73,6 +76,9 @@ def job_from_row(row: Sequence[Any]) -> Job:
         retry_delay_seconds,
         pending_reason,
         rerun_of,
+        template_id,
+        variables,
+        schedule_id,
     ) = row
     spec = JobSpec(
         name=name,
@@ -89,6 +95,9 @@ def job_from_row(row: Sequence[Any]) -> Job:
         max_retries=max_retries,
         retry_delay_seconds=retry_delay_seconds,
         rerun_of=rerun_of,
+        template_id=template_id,
+        variables=json.loads(variables) if variables else {},
+        schedule_id=schedule_id,
     )
     return Job(
         job_id=job_id,

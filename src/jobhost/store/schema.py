@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Double,
     ForeignKey,
@@ -100,6 +101,10 @@ jobs = Table(
     Column("retry_delay_seconds", Double, nullable=True),
     Column("pending_reason", Text, nullable=True),  # set by the dispatcher, said as is
     Column("rerun_of", String(36), nullable=True),
+    # Templates and schedules (CONTRACT Part 2).
+    Column("template_id", String(255), nullable=True),
+    Column("variables", Text, nullable=True),  # JSON object of strings: a template start's
+    Column("schedule_id", String(36), nullable=True),
     Index("ix_jobs_user_status_seq", "user_id", "status", "seq"),
     # Counting the pending and running jobs of every user seeks these few statuses.
     Index("ix_jobs_status", "status"),
@@ -147,6 +152,32 @@ job_dependencies = Table(
     metadata,
     Column("depends_on", String(36), primary_key=True),
     Column("job_id", String(36), primary_key=True),
+)
+
+# Recurring jobs (CONTRACT Part 2, "Schedules"). next_run_at is null while paused: the
+# firing loop's alarm is the earliest next_run_at (its index).
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("schedule_id", String(36), primary_key=True),
+    Column("user_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("cron", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("overlap", String(8), nullable=False),  # 'skip' or 'queue'
+    Column("enabled", Boolean, nullable=False),
+    Column("template_id", String(255), nullable=True),
+    Column("variables", Text, nullable=True),  # JSON object of strings (template schedules)
+    Column("job", Text, nullable=True),  # JSON submit payload (schedules of free-form jobs)
+    # The catalog file that declares it (a template's `schedule`): updated and removed with it.
+    Column("declared_by", String(255), nullable=True, unique=True),
+    Column("created_at", Double, nullable=False),
+    Column("next_run_at", Double, nullable=True),
+    Column("last_run_at", Double, nullable=True),
+    Column("last_job_id", String(36), nullable=True),
+    Column("last_skipped_at", Double, nullable=True),
+    Index("ix_schedules_user_id_created_at", "user_id", "created_at"),
+    Index("ix_schedules_next_run_at", "next_run_at"),
 )
 
 # A job's output as consecutive byte ranges; chunks never exceed store.jobs.CHUNK_BYTES.

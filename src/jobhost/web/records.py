@@ -42,6 +42,8 @@ def job_record(job: Job, now: float) -> JobRecord:
         "RunAt": iso(job.spec.run_at),
         "MaxRetries": job.spec.max_retries,
         "RerunOf": job.spec.rerun_of,
+        "TemplateID": job.spec.template_id,
+        "ScheduleID": job.spec.schedule_id,
     }
 
 

@@ -106,6 +106,8 @@ def run_source(job: Job, buffer: BufferSource, stop_requested: StopSignal) -> Ou
         "__name__": "__jobhost_job__",
         "__builtins__": job_builtins,
         "JOB_ID": job.job_id,
+        # A template's variables reach Python as data, never spliced into the source.
+        "variables": dict(job.spec.variables),
         "stop_requested": stop_requested.is_set,
     }
     _job_thread.stop = stop_requested
