@@ -131,7 +131,7 @@ def submit(
     Ctrl-C while following or waiting asks whether to stop the job or detach from it.
     """
     text = _command_text(command, mode)
-    variables = _env_pairs(env or [])
+    variables = name_value_pairs(env or [])
     with connect(url) as client:
         options = _submit_options(mode, timeout, cwd, client.connection.url)
         if variables:
@@ -244,13 +244,13 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
-def _env_pairs(items: list[str]) -> dict[str, str]:
+def name_value_pairs(items: list[str], option: str = "--env") -> dict[str, str]:
     """NAME=VALUE options as a mapping; the value may hold '=' and be empty."""
     pairs: dict[str, str] = {}
     for item in items:
         name, equals, value = item.partition("=")
         if not name or not equals:
-            raise InvalidInput(f"Invalid --env {item!r}: use NAME=VALUE")
+            raise InvalidInput(f"Invalid {option} {item!r}: use NAME=VALUE")
         pairs[name] = value
     return pairs
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from jobhost.client.clients import AsyncClient, Client
 from jobhost.client.protocol import ApiError, Connection, ListOptions, Scope, SubmitOptions
+from jobhost.client.schedules import Schedule, ScheduleOptions
 from jobhost.client.values import Job, JobCounts, JobList, OutputPage
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "JobList",
     "ListOptions",
     "OutputPage",
+    "Schedule",
+    "ScheduleOptions",
     "Scope",
     "SubmitOptions",
 ]

@@ -10,13 +10,16 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import TypeVar, Unpack
 
 import httpx
 
 from jobhost.client import protocol
+from jobhost.client import schedules as schedule_calls
 from jobhost.client.protocol import Call, Connection, ListOptions, Scope, SubmitOptions
+from jobhost.client.schedules import Schedule, ScheduleOptions
 from jobhost.client.values import Job, JobList, OutputPage
 
 T = TypeVar("T")
@@ -126,6 +129,58 @@ class Client:
         """Finished jobs, newest first, each with the last 64 KiB of its output."""
         return self._send(protocol.results(**scope))
 
+    def schedules(self, all_users: bool = False) -> tuple[Schedule, ...]:
+        """The caller's schedules, oldest first (``all_users``: everyone's, privileged)."""
+        return self._send(schedule_calls.list_schedules(all_users))
+
+    def schedule(self, schedule_id: str) -> Schedule:
+        return self._send(schedule_calls.get_schedule(schedule_id))
+
+    def add_schedule(
+        self,
+        name: str,
+        cron: str,
+        command: str,
+        job: SubmitOptions | None = None,
+        **options: Unpack[ScheduleOptions],
+    ) -> str:
+        """A schedule submitting ``command`` at each firing of ``cron`` (5 fields; ``job``:
+        the job's options as ``submit`` takes them, but ``run_at`` and ``depends_on``).
+        Returns its id."""
+        return self._send(schedule_calls.add_command_schedule(name, cron, command, job, **options))
+
+    def add_template_schedule(
+        self,
+        name: str,
+        cron: str,
+        template_id: str,
+        variables: Mapping[str, str] | None = None,
+        **options: Unpack[ScheduleOptions],
+    ) -> str:
+        """A schedule starting a catalog template at each firing; returns its id."""
+        return self._send(
+            schedule_calls.add_template_schedule(name, cron, template_id, variables, **options)
+        )
+
+    def update_schedule(self, schedule_id: str, changes: Mapping[str, object]) -> Schedule:
+        """Change any of the schedule's fields (by their API names, e.g. ``cron``)."""
+        return self._send(schedule_calls.update_schedule(schedule_id, changes))
+
+    def pause_schedule(self, schedule_id: str) -> Schedule:
+        return self.update_schedule(schedule_id, {"enabled": False})
+
+    def resume_schedule(self, schedule_id: str) -> Schedule:
+        """Enable it again; it fires next at its first firing from now."""
+        return self.update_schedule(schedule_id, {"enabled": True})
+
+    def delete_schedule(self, schedule_id: str) -> str:
+        """Delete a schedule (the jobs it submitted stay); the server's message."""
+        return self._send(schedule_calls.delete_schedule(schedule_id))
+
+    def preview_schedule(self, cron: str, timezone: str = "UTC") -> tuple[datetime, ...]:
+        """The next five firings of ``cron`` in ``timezone``."""
+        return self._send(schedule_calls.preview(cron, timezone))
+
     def _send(self, call: Call[T]) -> T:
         try:
             response = self._http.request(
@@ -218,6 +273,51 @@ class AsyncClient:
 
     async def results(self, **scope: Unpack[Scope]) -> tuple[Job, ...]:
         return await self._send(protocol.results(**scope))
+
+    async def schedules(self, all_users: bool = False) -> tuple[Schedule, ...]:
+        return await self._send(schedule_calls.list_schedules(all_users))
+
+    async def schedule(self, schedule_id: str) -> Schedule:
+        return await self._send(schedule_calls.get_schedule(schedule_id))
+
+    async def add_schedule(
+        self,
+        name: str,
+        cron: str,
+        command: str,
+        job: SubmitOptions | None = None,
+        **options: Unpack[ScheduleOptions],
+    ) -> str:
+        return await self._send(
+            schedule_calls.add_command_schedule(name, cron, command, job, **options)
+        )
+
+    async def add_template_schedule(
+        self,
+        name: str,
+        cron: str,
+        template_id: str,
+        variables: Mapping[str, str] | None = None,
+        **options: Unpack[ScheduleOptions],
+    ) -> str:
+        return await self._send(
+            schedule_calls.add_template_schedule(name, cron, template_id, variables, **options)
+        )
+
+    async def update_schedule(self, schedule_id: str, changes: Mapping[str, object]) -> Schedule:
+        return await self._send(schedule_calls.update_schedule(schedule_id, changes))
+
+    async def pause_schedule(self, schedule_id: str) -> Schedule:
+        return await self.update_schedule(schedule_id, {"enabled": False})
+
+    async def resume_schedule(self, schedule_id: str) -> Schedule:
+        return await self.update_schedule(schedule_id, {"enabled": True})
+
+    async def delete_schedule(self, schedule_id: str) -> str:
+        return await self._send(schedule_calls.delete_schedule(schedule_id))
+
+    async def preview_schedule(self, cron: str, timezone: str = "UTC") -> tuple[datetime, ...]:
+        return await self._send(schedule_calls.preview(cron, timezone))
 
     async def _send(self, call: Call[T]) -> T:
         try:

@@ -1,0 +1,140 @@
+"""The schedule commands (``schedules``; ``schedule add|pause|resume|rm``): the CLI side of
+``Client``'s schedule methods, against a running server (``--url``, ``JOBHOST_TOKEN``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from jobhost.cli.attach import err
+from jobhost.cli.jobs import Json, Url, connect, out
+from jobhost.cli.submit import name_value_pairs
+from jobhost.cli.view import one_line, safe, when
+from jobhost.client import Schedule, ScheduleOptions, SubmitOptions
+from jobhost.errors import InvalidInput
+
+schedule_app = typer.Typer(help="Add, pause, resume or remove a schedule.", no_args_is_help=True)
+ScheduleId = Annotated[str, typer.Argument(help="The schedule's id", show_default=False)]
+
+
+def schedules(
+    all_users: Annotated[
+        bool, typer.Option("--all", help="Everyone's schedules (privileged roles)")
+    ] = False,
+    as_json: Json = False,
+    url: Url = None,
+) -> None:
+    """List schedules with their next run, oldest first."""
+    with connect(url) as client:
+        found = client.schedules(all_users)
+    if as_json:
+        print(json.dumps([schedule.to_json() for schedule in found], indent=2))
+        return
+    if not found:
+        err.print("no schedules", markup=False)
+        return
+    out.print(schedules_table(found, show_user=all_users))
+
+
+def schedules_table(found: tuple[Schedule, ...], show_user: bool) -> Table:
+    table = Table(
+        "id", "name", "cron", "timezone", "next run", "last run", "overlap",
+        *(["user"] if show_user else []), "runs",
+    )  # fmt: skip
+    for schedule in found:
+        user = [safe(schedule.user_id)] if show_user else []
+        next_run = when(schedule.next_run_at) if schedule.enabled else "paused"
+        runs = f"template {schedule.template_id}" if schedule.template_id else "command"
+        table.add_row(
+            schedule.id, Text(one_line(schedule.name, 40)), safe(schedule.cron),
+            safe(schedule.timezone), next_run, when(schedule.last_run_at), schedule.overlap,
+            *user, safe(runs),
+        )  # fmt: skip
+    return table
+
+
+@schedule_app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="The schedule's name", show_default=False)],
+    cron: Annotated[
+        str, typer.Option(help="5 fields: minute hour day month weekday, e.g. '0 3 * * *'")
+    ],
+    timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Berlin")] = "UTC",
+    overlap: Annotated[
+        str, typer.Option(help="skip: no firing while the last job runs; queue: fire anyway")
+    ] = "skip",
+    command: Annotated[
+        str | None, typer.Option(help="A shell command line (or Python in Python modes)")
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="BackgroundJob, Runspace or MainLoop")
+    ] = "BackgroundJob",
+    timeout: Annotated[float | None, typer.Option(help="Seconds before TimedOut")] = None,
+    template: Annotated[str | None, typer.Option(help="A catalog template's id")] = None,
+    variable: Annotated[
+        list[str] | None,
+        typer.Option("--variable", "-v", help="name=value for the template (repeatable)"),
+    ] = None,
+    as_json: Json = False,
+    url: Url = None,
+) -> None:
+    """Add a schedule that submits --command, or starts --template, at each firing."""
+    if (command is None) == (template is None):
+        raise InvalidInput("Give either --command or --template")
+    if variable and template is None:
+        raise InvalidInput("-v/--variable is for --template")
+    options: ScheduleOptions = {"timezone": timezone, "overlap": overlap}
+    with connect(url) as client:
+        if template is not None:
+            variables = name_value_pairs(variable or [], "-v")
+            schedule_id = client.add_template_schedule(name, cron, template, variables, **options)
+        else:
+            assert command is not None
+            job: SubmitOptions = {"mode": mode}
+            if timeout is not None:
+                job["timeout"] = timeout
+            schedule_id = client.add_schedule(name, cron, command, job, **options)
+        _show(client.schedule(schedule_id), as_json)
+
+
+@schedule_app.command("pause")
+def pause(schedule_id: ScheduleId, as_json: Json = False, url: Url = None) -> None:
+    """Pause a schedule: it fires no more until resumed."""
+    with connect(url) as client:
+        _show(client.pause_schedule(schedule_id), as_json)
+
+
+@schedule_app.command("resume")
+def resume(schedule_id: ScheduleId, as_json: Json = False, url: Url = None) -> None:
+    """Resume a paused schedule from now (the firings missed while paused do not run)."""
+    with connect(url) as client:
+        _show(client.resume_schedule(schedule_id), as_json)
+
+
+@schedule_app.command("rm")
+def rm(schedule_id: ScheduleId, as_json: Json = False, url: Url = None) -> None:
+    """Delete a schedule; the jobs it submitted stay."""
+    with connect(url) as client:
+        message = client.delete_schedule(schedule_id)
+    if as_json:
+        print(json.dumps({"id": schedule_id, "message": message}, indent=2))
+        return
+    print(message)
+
+
+def _show(schedule: Schedule, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(schedule.to_json(), indent=2))
+        return
+    next_run = when(schedule.next_run_at) if schedule.enabled else "paused"
+    out.print(f"schedule {schedule.id}", safe(schedule.name), f"next run: {next_run}")
+
+
+def register(app: typer.Typer) -> None:
+    """Adds ``schedules`` and ``schedule ...`` to the ``jobhost`` command."""
+    app.command()(schedules)
+    app.add_typer(schedule_app, name="schedule")
