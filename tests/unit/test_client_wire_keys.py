@@ -13,6 +13,7 @@ from typing import Any, get_type_hints
 import pytest
 
 from jobhost import wire
+from jobhost.client import schedules as schedule_calls
 from jobhost.client import values
 from jobhost.models import Job as StoredJob
 from jobhost.models import JobSpec, Mode, Status
@@ -92,3 +93,49 @@ def test_an_answer_is_read_by_its_wire_keys(
     read = keys_read(parse, body) - record_keys
     assert read, "the answer's own keys"
     assert read <= keys_of(*wire_records)
+
+
+def a_schedule_record() -> wire.ScheduleRecord:
+    return {
+        "ScheduleID": "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "Name": "n",
+        "Cron": "0 3 * * *",
+        "Timezone": "UTC",
+        "Overlap": "skip",
+        "Enabled": True,
+        "UserID": "bob",
+        "TemplateID": None,
+        "NextRunAt": "2026-01-01T03:00:00.000Z",
+        "LastRunAt": None,
+        "LastJobID": None,
+        "NextRuns": ["2026-01-01T03:00:00.000Z"],
+        "LastSkippedAt": "2025-12-31T03:00:00.000Z",
+    }
+
+
+def test_a_schedule_record_is_read_by_its_wire_keys() -> None:
+    read = keys_read(schedule_calls.schedule_from_record, a_schedule_record())
+    assert read == keys_of(wire.ScheduleRecord)
+    schedule = schedule_calls.schedule_from_record(a_schedule_record())
+    assert schedule.to_json()["last_skipped_at"] == "2025-12-31T03:00:00.000Z"
+
+
+@pytest.mark.parametrize(
+    ("call", "body", "wire_records"),
+    [
+        (schedule_calls.list_schedules(),
+         {"success": True, "schedules": [a_schedule_record()], "count": 1},
+         [wire.ScheduleListResponse]),
+        (schedule_calls.get_schedule("s"), {"success": True, "schedule": a_schedule_record()},
+         [wire.ScheduleResponse]),
+        (schedule_calls.add_template_schedule("n", "0 3 * * *", "t"),
+         {"success": True, "scheduleId": "s", "nextRunAt": None}, [wire.ScheduleCreatedResponse]),
+        (schedule_calls.preview("0 3 * * *"),
+         {"success": True, "nextRuns": ["2026-01-01T03:00:00.000Z"]}, [wire.PreviewResponse]),
+    ],
+)  # fmt: skip
+def test_a_schedule_answer_is_read_by_its_wire_keys(
+    call: Any, body: Mapping[str, Any], wire_records: list[Any]
+) -> None:
+    read = keys_read(call.parse, body) - keys_of(wire.ScheduleRecord)
+    assert read and read <= keys_of(*wire_records)
