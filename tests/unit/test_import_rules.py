@@ -126,6 +126,11 @@ RULES = (
         (*SERVER_SIDE, *FRONT),
         never_in=("jobhost.client",),
     ),
+    Rule(
+        "schedules/ (cron arithmetic) imports no store/, engine/, service/, web/ or front end",
+        (*SERVER_SIDE, *FRONT),
+        never_in=("jobhost.schedules",),
+    ),
     Rule("models.py imports nothing of ours", ("jobhost",), never_in=("jobhost.models",)),
     Rule(
         "policy.py imports nothing of ours but models.py",
