@@ -172,7 +172,7 @@ class ScheduleFiring:
 
     def _submit(self, schedule: Schedule) -> Job:
         """One job as the schedule's owner, under the owner's roles as of now."""
-        owner = owner_of(self._users, schedule.user_id)
+        owner = owner_of(self._users, schedule)
         if owner is None:
             raise InvalidInput(f"its owner {schedule.user_id} no longer exists")
         if schedule.template_id is not None:

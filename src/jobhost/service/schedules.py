@@ -62,11 +62,13 @@ class NoTemplates:
         raise Forbidden(TEMPLATE_REFUSAL)
 
 
-def owner_of(users: UserStore, user_id: str) -> User | None:
-    """A schedule's owner as of now (the built-in ``system`` for the catalog's), or None."""
-    if user_id == policy.SYSTEM_USER_ID:
+def owner_of(users: UserStore, schedule: Schedule) -> User | None:
+    """A schedule's owner as of now, or None: the built-in ``system`` for the catalog's
+    (and only for those: a stored user named so before the name was reserved gets no
+    more than its own roles)."""
+    if schedule.declared_by is not None:
         return policy.SYSTEM_USER
-    return users.get_user(user_id)
+    return users.get_user(schedule.user_id)
 
 
 def job_spec_of(schedule: Schedule) -> Mapping[str, object]:
