@@ -84,8 +84,9 @@ class Harness:
         return [job for job_id in ids if (job := self.store.jobs.get(job_id)) is not None]
 
 
-def harness(store: SqlStore, clock: FakeClock) -> Harness:
-    for user in (MANAGER, PLAIN, OTHER):
+def harness(store: SqlStore, clock: FakeClock, *, add_users: bool = True) -> Harness:
+    """The operations over ``store`` (``add_users``: with MANAGER, PLAIN and OTHER in it)."""
+    for user in (MANAGER, PLAIN, OTHER) if add_users else ():
         store.users.add_user(user.user_id, user.roles, None)
     jobs = JobOperations(store.jobs, clock, lambda: None, 5.0)
     templates = FakeTemplates(jobs)

@@ -5,7 +5,6 @@ and the thread itself woken rather than waited for."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -20,16 +19,6 @@ from tests.store.conftest import START, FakeClock
 
 # START is 2023-11-14T22:13:20Z: the first */5 firing is 100 s later.
 FIRST = START + 100
-
-
-@pytest.fixture
-def h(settings: Settings) -> Iterator[Harness]:
-    clock = FakeClock()
-    store = SqlStore.open(settings.store_url, clock)
-    try:
-        yield harness(store, clock)
-    finally:
-        store.close()
 
 
 def every_five_minutes(h: Harness, user: User = MANAGER, **fields: object) -> str:
@@ -139,27 +128,15 @@ def test_a_new_loop_over_the_same_store_keeps_the_next_firing(
 
     reopened = SqlStore.open(settings.store_url, h.clock)
     try:
-        h.store = reopened
-        restarted = harness_over(h, reopened)
+        restarted = harness(reopened, h.clock, add_users=False)
         assert next_run(restarted, schedule_id) == FIRST + 300
         assert restarted.firing().fire_due() == 0
-        h.store.jobs.cancel(h.schedule_jobs(schedule_id)[0].job_id)
+        reopened.jobs.cancel(restarted.schedule_jobs(schedule_id)[0].job_id)
         h.clock.advance(300)
         assert restarted.firing().fire_due() == 1
         assert len(restarted.schedule_jobs(schedule_id)) == 2
     finally:
         reopened.close()
-
-
-def harness_over(h: Harness, store: SqlStore) -> Harness:
-    from jobhost.service.jobs import JobOperations
-    from jobhost.service.schedules import ScheduleOperations
-    from tests.service.schedule_fixtures import FakeTemplates
-
-    jobs = JobOperations(store.jobs, h.clock, lambda: None, 5.0)
-    templates = FakeTemplates(jobs)
-    ops = ScheduleOperations(store.schedules, jobs, templates, h.clock, lambda: None)
-    return Harness(store, h.clock, jobs, templates, ops, [])
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ name the field, against a real SQLite store on a fake clock."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,24 +11,12 @@ from jobhost.errors import Conflict, Forbidden, InvalidInput, NotFound
 from jobhost.models import Overlap, User
 from jobhost.policy import ELEVATED_REFUSAL, MAIN_LOOP_REFUSAL, PRIORITY_REFUSAL
 from jobhost.service.schedules import OTHERS_REFUSAL, TEMPLATE_REFUSAL
-from jobhost.settings import Settings
-from jobhost.store import SqlStore
 from jobhost.store.schedules import DeclaredSchedule
-from tests.service.schedule_fixtures import MANAGER, OTHER, PLAIN, SHELL_JOB, Harness, harness
-from tests.store.conftest import START, FakeClock
+from tests.service.schedule_fixtures import MANAGER, OTHER, PLAIN, SHELL_JOB, Harness
+from tests.store.conftest import START
 
 # START is 2023-11-14T22:13:20Z.
 NEXT_FIVE_MINUTES = START + 100
-
-
-@pytest.fixture
-def h(settings: Settings) -> Iterator[Harness]:
-    clock = FakeClock()
-    store = SqlStore.open(settings.store_url, clock)
-    try:
-        yield harness(store, clock)
-    finally:
-        store.close()
 
 
 def body(**fields: object) -> dict[str, object]:
