@@ -141,6 +141,12 @@ def attempt_header(attempt: int, max_retries: int) -> str:
     return f"[Attempt {attempt} of {1 + max_retries}]"
 
 
+def retry_cancelled_note(attempt: int, max_retries: int) -> str:
+    """The output line of a job whose pending retry, attempt ``attempt``, was cancelled: it
+    ends as its last attempt did."""
+    return f"[Retry cancelled: attempt {attempt} of {1 + max_retries} will not run]"
+
+
 def scheduled_reason(run_at: float) -> str:
     return pending_reason(scheduled_for=run_at)
 

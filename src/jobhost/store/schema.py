@@ -105,6 +105,12 @@ jobs = Table(
     Column("template_id", String(255), nullable=True),
     Column("variables", Text, nullable=True),  # JSON object of strings: a template start's
     Column("schedule_id", String(36), nullable=True),
+    # The last attempt's end while its retry is pending (store/scheduling.py), not shown: a
+    # cancelled retry ends the job as that attempt did (store/jobs.py cancel).
+    Column("last_status", String(16), nullable=True),
+    Column("last_started_at", Double, nullable=True),
+    Column("last_exit_code", Integer, nullable=True),
+    Column("last_completed_at", Double, nullable=True),
     Index("ix_jobs_user_status_seq", "user_id", "status", "seq"),
     # Counting the pending and running jobs of every user seeks these few statuses.
     Index("ix_jobs_status", "status"),
