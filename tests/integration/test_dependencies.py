@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from jobhost import policy
 from tests.integration.conftest import Keys
 from tests.integration.server import Server, run_cli, wait_finished, wait_for
 
@@ -116,6 +117,32 @@ def test_an_unknown_dependency_is_a_400_and_stores_nothing(admin: httpx.Client) 
     assert response.status_code == 400
     assert response.json() == {"success": False, "error": f"Unknown job in dependsOn: {UNKNOWN}"}
     assert admin.get("/jobs").json()["counts"] == before
+
+
+def test_a_dependency_the_caller_may_not_see_is_answered_as_an_unknown_one_and_stores_nothing(
+    server: Server, keys: Keys, admin: httpx.Client
+) -> None:
+    # Every submit of a command by a user who may not see others' jobs is refused for its
+    # roles before dependsOn is looked at: the answer for another user's job is the one for
+    # an id that does not exist, so it says nothing of the job (the store's own 400 for an
+    # invisible id: tests/store/test_dependencies.py).
+    with server.client(keys.manager) as manager:
+        theirs = submit(manager, "true")
+    wait_finished(admin, theirs)
+    everyone = admin.get("/jobs", params={"allUsers": "true"}).json()["counts"]
+    with server.client(keys.bob) as bob:
+        own = bob.get("/jobs").json()
+        answers = []
+        for dependency in (theirs, UNKNOWN):
+            body = {"jobName": "x", "command": "true", "executionMode": "BackgroundJob"}
+            response = bob.post("/jobs/submit", json=body | {"dependsOn": [dependency]})
+            answers.append((response.status_code, response.json()))
+        assert bob.get("/jobs").json() == own
+
+    assert answers[0] == answers[1]
+    assert answers[0] == (403, {"success": False, "error": policy.ELEVATED_REFUSAL})
+    assert admin.get("/jobs", params={"allUsers": "true"}).json()["counts"] == everyone
+    assert record(admin, theirs)["Status"] == "Completed"
 
 
 def test_a_completed_dependency_counts_as_done_and_a_failed_one_cancels_at_once(
