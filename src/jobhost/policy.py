@@ -23,6 +23,10 @@ MAIN_LOOP_STOP_REFUSAL = "Cannot stop MainLoop jobs - they execute synchronously
 PRIORITY_REFUSAL = "Priority above 0 requires elevated roles"
 
 DEFAULT_RETRY_DELAY_SECONDS = 10.0
+# The ranges of submit's queue-control fields, checked by the API and by the CLI's options.
+PRIORITY_RANGE = (-100, 100)
+RETRIES_RANGE = (0, 10)
+RETRY_DELAY_RANGE = (0, 86400)
 MAX_RETRY_JITTER = 0.1
 """A retry's delay is stretched by a random fraction below this, so that jobs that failed
 together do not all come back at the same moment."""

@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from jobhost import policy
 from jobhost.cli import view
 from jobhost.cli.attach import (
     TAIL_LINES,
@@ -77,8 +78,6 @@ def submit(
     priority: Annotated[
         int | None,
         typer.Option(
-            min=-100,
-            max=100,
             help="-100..100 (default 0): higher runs first, in submission order within a "
             "priority. Above 0 needs a privileged role.",
             show_default=False,
@@ -136,9 +135,7 @@ def submit(
         options = _submit_options(mode, timeout, cwd, client.connection.url)
         if variables:
             options["env"] = variables
-        if priority is not None:
-            options["priority"] = priority
-        options.update(_queue_options(at, retries, retry_delay))
+        options.update(_queue_options(at, priority, retries, retry_delay))
         if after:
             options["depends_on"] = after
         job_id = client.submit(text, name or _default_name(text), **options)
@@ -199,16 +196,32 @@ def _submit_options(
     return options
 
 
-def _queue_options(at: str | None, retries: int | None, delay: float | None) -> SubmitOptions:
-    """--at, --retries and --retry-delay as submit options (the server checks the ranges)."""
+def _queue_options(
+    at: str | None, priority: int | None, retries: int | None, delay: float | None
+) -> SubmitOptions:
+    """--at, --priority, --retries and --retry-delay as submit options, their ranges checked
+    here so that a bad one is named as the option (bad input: exit 1, like --at's)."""
     options: SubmitOptions = {}
     if at is not None:
         options["run_at"] = parse_at(at)
+    if priority is not None:
+        _check_range("--priority", priority, policy.PRIORITY_RANGE)
+        options["priority"] = priority
     if retries is not None:
+        _check_range("--retries", retries, policy.RETRIES_RANGE)
         options["max_retries"] = retries
     if delay is not None:
+        _check_range("--retry-delay", delay, policy.RETRY_DELAY_RANGE)
         options["retry_delay"] = delay
     return options
+
+
+def _check_range(option: str, value: float, bounds: tuple[int, int]) -> None:
+    """InvalidInput naming ``option`` and its range unless ``value`` is within ``bounds``."""
+    low, high = bounds
+    if not low <= value <= high:  # False for NaN too
+        shown = int(value) if float(value).is_integer() else value
+        raise InvalidInput(f"Invalid {option} {shown}: must be {low}..{high}")
 
 
 def parse_at(text: str) -> datetime.datetime:
