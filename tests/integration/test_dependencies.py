@@ -4,6 +4,7 @@ cancelled transitively with a note when one did not, 400 for an unknown one; the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,29 @@ def test_another_users_job_is_a_dependency_a_privileged_user_may_name(
     with server.client(keys.manager) as manager:
         theirs = submit(manager, "true")
     assert wait_finished(admin, submit(admin, "true", theirs))["Status"] == "Completed"
+
+
+@pytest.mark.parametrize(
+    ("watch", "code"),
+    [([], 0), (["--wait"], 143), (["--follow"], 143)],
+    ids=["plain", "wait", "follow"],
+)
+def test_cli_submit_after_a_failed_job_says_the_job_was_cancelled_and_why(
+    server: Server, keys: Keys, admin: httpx.Client, watch: list[str], code: int
+) -> None:
+    bad = submit(admin, "exit 1")
+    wait_finished(admin, bad)
+    env = {"JOBHOST_URL": server.url, "JOBHOST_TOKEN": keys.admin}
+
+    result = run_cli(server.data_dir, "submit", *watch, "--after", bad, "--", "true", env=env)
+
+    assert result.returncode == code, result.stderr
+    [job_id] = re.findall(r"job ([0-9a-f-]{36}) was submitted", result.stderr)
+    assert result.stdout == ("" if watch == ["--follow"] else f"{job_id}\n")
+    assert result.stderr == (
+        f"job {job_id} was submitted and cancelled at once: dependency {bad} ended Failed\n"
+    )
+    assert record(admin, job_id)["Status"] == "Cancelled"
 
 
 def test_cli_submit_after_waits_for_each_job_named(

@@ -25,6 +25,7 @@ from jobhost.cli.attach import (
     SpinnerWaiter,
     attach,
     err,
+    exit_code_for,
     finish,
     show_tail,
 )
@@ -139,7 +140,24 @@ def submit(
         if after:
             options["depends_on"] = after
         job_id = client.submit(text, name or _default_name(text), **options)
+        if after:
+            _stop_if_cancelled_at_once(client, job_id, wait or follow, follow)
         _watch_new_job(client, job_id, wait, follow, raw)
+
+
+def _stop_if_cancelled_at_once(client: Client, job_id: str, watched: bool, follow: bool) -> None:
+    """A job whose dependency had already ended badly is Cancelled by its submit: say so and
+    why (its output's note) instead of waiting for it. The id still goes where it would; the
+    exit status is 0 (submitted), or with --wait/--follow the Cancelled job's."""
+    job = client.get(job_id)
+    if job.status is not Status.CANCELLED:
+        return
+    if not follow:
+        print(job_id, flush=True)
+    reason = (job.output or "").strip().removeprefix("[Job cancelled: ").removesuffix("]")
+    shown = view.one_line(reason or "no reason given", 200)
+    err.print(f"job {job_id} was submitted and cancelled at once: {shown}", markup=False)
+    raise typer.Exit(exit_code_for(job) if watched else 0)
 
 
 def _watch_new_job(client: Client, job_id: str, wait: bool, follow: bool, raw: bool) -> None:
