@@ -4,6 +4,7 @@ cancelled transitively with a note when one did not, 400 for an unknown one; the
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -213,3 +214,38 @@ def test_cli_submit_after_waits_for_each_job_named(
     gate.touch()
     assert wait_finished(admin, job_id)["Status"] == "Completed"
     assert output(admin, job_id) == "after\n"
+
+
+def test_cli_jobs_shows_waiting_and_scheduled_jobs_with_their_reasons(
+    server: Server, keys: Keys, admin: httpx.Client, tmp_path: Path
+) -> None:
+    command, gate = gated(tmp_path, "true")
+    first = submit(admin, command)
+    waiting = submit(admin, "true", first, name="waits")
+    later = {"jobName": "later", "command": "true", "executionMode": "BackgroundJob"}
+    answer = admin.post("/jobs/submit", json=later | {"runAt": "2099-01-01T00:00:00Z"}).json()
+    scheduled = answer["jobId"]
+    env = {"JOBHOST_URL": server.url, "JOBHOST_TOKEN": keys.admin}
+    try:
+        table = run_cli(server.data_dir, "jobs", "--pending", env=env)
+        listed = run_cli(server.data_dir, "jobs", "--pending", "--json", env=env)
+    finally:
+        for job_id in (waiting, scheduled):
+            admin.delete("/jobs", params={"jobId": job_id})
+        gate.touch()
+
+    assert table.returncode == 0, table.stderr
+    # Each reason is on the line under its job's row, in the status column.
+    lines = table.stdout.splitlines()
+    rows = {
+        job_id: next(i for i, line in enumerate(lines) if job_id in line)
+        for job_id in (waiting, scheduled)
+    }
+    assert "Waiting" in lines[rows[waiting]] and f"waiting for {first}" in lines[rows[waiting] + 1]
+    assert "Scheduled" in lines[rows[scheduled]]
+    assert "scheduled for 2099-01-01T00:00:00.000Z" in lines[rows[scheduled] + 1]
+    reasons = {
+        job["id"]: (job["status"], job["pending_reason"]) for job in json.loads(listed.stdout)
+    }
+    assert reasons[waiting] == ("Waiting", f"waiting for {first}")
+    assert reasons[scheduled] == ("Scheduled", "scheduled for 2099-01-01T00:00:00.000Z")
