@@ -26,6 +26,10 @@ MAIN_LOOP_STOP_REFUSAL = "Cannot stop MainLoop jobs - they execute synchronously
 PRIORITY_REFUSAL = "Priority above 0 requires elevated roles"
 
 DEFAULT_RETRY_DELAY_SECONDS = 10.0
+# The ranges of submit's queue-control fields, checked by the API and by the CLI's options.
+PRIORITY_RANGE = (-100, 100)
+RETRIES_RANGE = (0, 10)
+RETRY_DELAY_RANGE = (0, 86400)
 MAX_RETRY_JITTER = 0.1
 """A retry's delay is stretched by a random fraction below this, so that jobs that failed
 together do not all come back at the same moment."""
@@ -147,6 +151,12 @@ def retry_delay(first_delay: float, retry: int, jitter: float) -> float:
 def attempt_header(attempt: int, max_retries: int) -> str:
     """The line that opens the output of every attempt after the first."""
     return f"[Attempt {attempt} of {1 + max_retries}]"
+
+
+def retry_cancelled_note(attempt: int, max_retries: int) -> str:
+    """The output line of a job whose pending retry, attempt ``attempt``, was cancelled: it
+    ends as its last attempt did."""
+    return f"[Retry cancelled: attempt {attempt} of {1 + max_retries} will not run]"
 
 
 def scheduled_reason(run_at: float) -> str:

@@ -16,7 +16,7 @@ from bench.profile import cycle_times, summarize
 from bench.results import Result, Spread, percentile
 
 ROOT = Path(__file__).resolve().parents[2]
-SMOKE_FIGURES = ["drain-process", "output-latency", "history"]
+SMOKE_FIGURES = ["drain-process", "output-latency", "history", "dependency-fanin"]
 KEYS = {"id", "value", "unit", "baseline", "baseline_unit", "ratio", "goal", "met"}
 KEYS |= {"repetitions", "spread", "size", "notes"}
 

@@ -68,6 +68,26 @@ def test_bad_submissions_are_400_naming_the_field(
     assert (status, error[: len(message)]) == (400, message), error
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("priority", "101"), ("priority", "-101"), ("priority", '"1"'), ("priority", "1.5"),
+        ("dependsOn", "[]"), ("dependsOn", '"x"'), ("dependsOn", "[1]"),
+        ("dependsOn", '["../x"]'), ("runAt", '"tomorrow"'), ("runAt", '"2026-12-03T15:00:00"'),
+        ("runAt", "1796310000"), ("maxRetries", "11"), ("maxRetries", "-1"),
+        ("maxRetries", '"2"'), ("retryDelaySeconds", "-1"), ("retryDelaySeconds", "86401"),
+        ("retryDelaySeconds", '"10"'),
+    ],
+)  # fmt: skip
+def test_a_queue_control_field_of_the_wrong_type_or_range_is_a_400_naming_it_storing_nothing(
+    admin: httpx.Client, field: str, value: str
+) -> None:
+    before = admin.get("/jobs", params={"allUsers": "true"}).json()["counts"]
+    status, error = post(admin, body(**{field: value}))
+    assert (status, error.startswith(f"Invalid {field}")) == (400, True), error
+    assert admin.get("/jobs", params={"allUsers": "true"}).json()["counts"] == before
+
+
 def test_a_surrogate_in_a_mode_that_takes_no_env_is_still_named(admin: httpx.Client) -> None:
     content = body(executionMode='"Runspace"', command=f'"print(1)  # {SURROGATE}"')
     assert post(admin, content)[1].startswith("Invalid command: contains a lone surrogate")

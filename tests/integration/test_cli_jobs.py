@@ -144,6 +144,27 @@ def test_a_malformed_env_option_is_a_clear_error(server: Server, keys: Keys, bad
 
 
 @pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--priority", "101"], "Invalid --priority 101: must be -100..100"),
+        (["--priority", "-101"], "Invalid --priority -101: must be -100..100"),
+        (["--retries", "11"], "Invalid --retries 11: must be 0..10"),
+        (["--retry-delay", "-0.5"], "Invalid --retry-delay -0.5: must be 0..86400"),
+        (["--retry-delay", "nan"], "Invalid --retry-delay nan: must be 0..86400"),
+    ],
+)
+def test_an_option_out_of_its_range_is_named_with_its_range_and_nothing_is_submitted(
+    server: Server, keys: Keys, jh: Client, option: list[str], message: str
+) -> None:
+    before = jh.list().counts
+    result = cli(server, keys, "submit", *option, "--", "true")
+    # Bad input, like a malformed --at or --env: exit 1, not the usage error's 2.
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"jobhost: {message}\n"
+    assert jh.list().counts == before
+
+
+@pytest.mark.parametrize(
     ("url", "local"),
     [
         ("http://127.0.0.1:8080", True),

@@ -4,6 +4,8 @@ cancelled transitively with a note when one did not, 400 for an unknown one; the
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from jobhost import policy
 from tests.integration.conftest import Keys
 from tests.integration.server import Server, run_cli, wait_finished, wait_for
 
@@ -118,6 +121,32 @@ def test_an_unknown_dependency_is_a_400_and_stores_nothing(admin: httpx.Client) 
     assert admin.get("/jobs").json()["counts"] == before
 
 
+def test_a_dependency_the_caller_may_not_see_is_answered_as_an_unknown_one_and_stores_nothing(
+    server: Server, keys: Keys, admin: httpx.Client
+) -> None:
+    # Every submit of a command by a user who may not see others' jobs is refused for its
+    # roles before dependsOn is looked at: the answer for another user's job is the one for
+    # an id that does not exist, so it says nothing of the job (the store's own 400 for an
+    # invisible id: tests/store/test_dependencies.py).
+    with server.client(keys.manager) as manager:
+        theirs = submit(manager, "true")
+    wait_finished(admin, theirs)
+    everyone = admin.get("/jobs", params={"allUsers": "true"}).json()["counts"]
+    with server.client(keys.bob) as bob:
+        own = bob.get("/jobs").json()
+        answers = []
+        for dependency in (theirs, UNKNOWN):
+            body = {"jobName": "x", "command": "true", "executionMode": "BackgroundJob"}
+            response = bob.post("/jobs/submit", json=body | {"dependsOn": [dependency]})
+            answers.append((response.status_code, response.json()))
+        assert bob.get("/jobs").json() == own
+
+    assert answers[0] == answers[1]
+    assert answers[0] == (403, {"success": False, "error": policy.ELEVATED_REFUSAL})
+    assert admin.get("/jobs", params={"allUsers": "true"}).json()["counts"] == everyone
+    assert record(admin, theirs)["Status"] == "Completed"
+
+
 def test_a_completed_dependency_counts_as_done_and_a_failed_one_cancels_at_once(
     admin: httpx.Client,
 ) -> None:
@@ -144,6 +173,29 @@ def test_another_users_job_is_a_dependency_a_privileged_user_may_name(
     assert wait_finished(admin, submit(admin, "true", theirs))["Status"] == "Completed"
 
 
+@pytest.mark.parametrize(
+    ("watch", "code"),
+    [([], 0), (["--wait"], 143), (["--follow"], 143)],
+    ids=["plain", "wait", "follow"],
+)
+def test_cli_submit_after_a_failed_job_says_the_job_was_cancelled_and_why(
+    server: Server, keys: Keys, admin: httpx.Client, watch: list[str], code: int
+) -> None:
+    bad = submit(admin, "exit 1")
+    wait_finished(admin, bad)
+    env = {"JOBHOST_URL": server.url, "JOBHOST_TOKEN": keys.admin}
+
+    result = run_cli(server.data_dir, "submit", *watch, "--after", bad, "--", "true", env=env)
+
+    assert result.returncode == code, result.stderr
+    [job_id] = re.findall(r"job ([0-9a-f-]{36}) was submitted", result.stderr)
+    assert result.stdout == ("" if watch == ["--follow"] else f"{job_id}\n")
+    assert result.stderr == (
+        f"job {job_id} was submitted and cancelled at once: dependency {bad} ended Failed\n"
+    )
+    assert record(admin, job_id)["Status"] == "Cancelled"
+
+
 def test_cli_submit_after_waits_for_each_job_named(
     server: Server, keys: Keys, admin: httpx.Client, tmp_path: Path
 ) -> None:
@@ -162,3 +214,38 @@ def test_cli_submit_after_waits_for_each_job_named(
     gate.touch()
     assert wait_finished(admin, job_id)["Status"] == "Completed"
     assert output(admin, job_id) == "after\n"
+
+
+def test_cli_jobs_shows_waiting_and_scheduled_jobs_with_their_reasons(
+    server: Server, keys: Keys, admin: httpx.Client, tmp_path: Path
+) -> None:
+    command, gate = gated(tmp_path, "true")
+    first = submit(admin, command)
+    waiting = submit(admin, "true", first, name="waits")
+    later = {"jobName": "later", "command": "true", "executionMode": "BackgroundJob"}
+    answer = admin.post("/jobs/submit", json=later | {"runAt": "2099-01-01T00:00:00Z"}).json()
+    scheduled = answer["jobId"]
+    env = {"JOBHOST_URL": server.url, "JOBHOST_TOKEN": keys.admin}
+    try:
+        table = run_cli(server.data_dir, "jobs", "--pending", env=env)
+        listed = run_cli(server.data_dir, "jobs", "--pending", "--json", env=env)
+    finally:
+        for job_id in (waiting, scheduled):
+            admin.delete("/jobs", params={"jobId": job_id})
+        gate.touch()
+
+    assert table.returncode == 0, table.stderr
+    # Each reason is on the line under its job's row, in the status column.
+    lines = table.stdout.splitlines()
+    rows = {
+        job_id: next(i for i, line in enumerate(lines) if job_id in line)
+        for job_id in (waiting, scheduled)
+    }
+    assert "Waiting" in lines[rows[waiting]] and f"waiting for {first}" in lines[rows[waiting] + 1]
+    assert "Scheduled" in lines[rows[scheduled]]
+    assert "scheduled for 2099-01-01T00:00:00.000Z" in lines[rows[scheduled] + 1]
+    reasons = {
+        job["id"]: (job["status"], job["pending_reason"]) for job in json.loads(listed.stdout)
+    }
+    assert reasons[waiting] == ("Waiting", f"waiting for {first}")
+    assert reasons[scheduled] == ("Scheduled", "scheduled for 2099-01-01T00:00:00.000Z")

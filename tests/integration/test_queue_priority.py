@@ -156,6 +156,7 @@ def test_status_and_jobs_show_why_a_job_is_pending(
     assert any(
         line.split() == ["reason", *SLOT_REASON.split()] for line in status.stdout.splitlines()
     )
+    assert ["priority", "5"] in [line.split() for line in status.stdout.splitlines()]
     assert json.loads(as_json.stdout)["pending_reason"] == SLOT_REASON
     assert SLOT_REASON in " ".join(table.stdout.split())
     assert [job["pending_reason"] for job in json.loads(listed.stdout)] == [SLOT_REASON]

@@ -96,11 +96,12 @@ def test_the_rerun_is_the_callers_job_under_the_callers_roles(
 
 
 def test_a_job_that_has_not_finished_is_a_409(admin: httpx.Client) -> None:
-    running = submit(admin, "sleep 30")
+    running = submit(admin, "echo started; sleep 30")
     try:
+        wait_for_output(admin, running, "started")
         status, message = error_of(rerun(admin, running))
         assert status == 409
-        assert message.startswith(f"Job has not finished: {running} is ")
+        assert message == f"Job has not finished: {running} is Running"
     finally:
         admin.delete("/jobs", params={"jobId": running})
 

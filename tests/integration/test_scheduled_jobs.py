@@ -86,7 +86,10 @@ def test_a_job_waiting_for_its_retry_says_when(server: Server, keys: Keys) -> No
     due = job["PendingReason"].rsplit(" ", 1)[1]
     assert job["RunAt"] == due
     assert 600 <= seconds(due) - time.time() <= 661
-    assert cancelled["Status"] == "Cancelled"
+    # It ran once: the cancel ends it as that attempt did, saying the retry will not run.
+    assert (cancelled["Status"], cancelled["ExitCode"], cancelled["Attempt"]) == ("Failed", 1, 1)
+    assert cancelled["StartedAt"] is not None
+    assert cancelled["Output"] == "[Retry cancelled: attempt 2 of 4 will not run]\n"
 
 
 def test_a_stopped_job_is_never_retried(server: Server, keys: Keys) -> None:

@@ -378,3 +378,20 @@ def test_depends_on_in_a_file_is_taken_as_the_api_takes_it(
         (Status.WAITING, f"waiting for {first.job_id}")
     ]
     assert rejection(spool, "manager.c.json") == f"Unknown job in dependsOn: {unknown}\n"
+
+
+def test_priority_run_at_and_retries_in_a_file_are_taken_as_the_api_takes_them(
+    spool: SpoolIntake, store: SqlStore, clock: FakeClock
+) -> None:
+    queue_fields = {"priority": -7, "runAt": "2023-11-14T23:13:20Z", "maxRetries": 2}
+    drop(spool, clock, "manager", "a.json", {**SHELL_JOB, **queue_fields, "retryDelaySeconds": 3})
+    drop(spool, clock, "manager", "b.json", {**SHELL_JOB, "maxRetries": 11})
+    drop(spool, clock, "plain", "c.json", {**SHELL_JOB, "priority": 1})
+
+    assert spool.take_in() == 1
+
+    [job] = pending_jobs(store, "manager")
+    assert (job.spec.priority, job.spec.max_retries, job.spec.retry_delay_seconds) == (-7, 2, 3)
+    assert (job.status, job.spec.run_at) == (Status.SCHEDULED, clock.now() + 3600)
+    assert rejection(spool, "manager.b.json").startswith("Invalid maxRetries")
+    assert rejection(spool, "plain.c.json") == "Priority above 0 requires elevated roles\n"

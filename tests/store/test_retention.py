@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
+from typing import Any
+
 import pytest
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, event, func, insert, select
 
 from jobhost.models import Category, JobSpec, Mode, Outcome, Status
 from jobhost.store import SqlStore, retention
 from jobhost.store.job_listing import JobQuery
 from jobhost.store.jobs import Finish, OutputChunk, OutputProgress
 from jobhost.store.retention import purge_finished
-from jobhost.store.schema import job_dependencies, job_output
+from jobhost.store.rows import job_values
+from jobhost.store.schema import job_dependencies, job_output, jobs
 from tests.store.conftest import FakeClock
-from tests.store.test_query_plans import plan, statements_of
 
 SPEC = JobSpec(name="j", command="true", mode=Mode.BACKGROUND_JOB)
 
@@ -94,13 +98,58 @@ def test_a_purged_jobs_dependency_rows_go_with_it(store: SqlStore, clock: FakeCl
         assert conn.execute(select(job_dependencies)).all() == []
 
 
-def test_the_purge_seeks_the_completed_at_index_on_sqlite(
+def test_the_purge_takes_the_oldest_finished_jobs_first_whatever_their_status(
     store: SqlStore, clock: FakeClock
 ) -> None:
-    if not store.db.is_sqlite:
-        return
-    finished_job(store, clock, "ann")
-    selects = statements_of(store, lambda: store.jobs.purge_finished(clock.now() + 1, 5), "SELECT")
-    found = plan(store, selects[0])
-    assert "ix_jobs_finished" in found
-    assert "TEMP B-TREE" not in found
+    cancelled_last = store.jobs.submit("ann", SPEC).job_id  # the lowest seq, ends last
+    ended = []
+    for outcome in (Outcome(Status.TIMED_OUT), Outcome(Status.FAILED, 1)):
+        job_id = store.jobs.submit("ann", dataclasses.replace(SPEC, priority=1)).job_id
+        assert [job.job_id for job in store.jobs.claim(1, "node")] == [job_id]
+        store.jobs.record(finishes=[Finish(job_id, outcome)])
+        ended.append(job_id)
+        clock.advance(1)
+    assert store.jobs.cancel(cancelled_last)
+
+    batches = [store.jobs.purge_finished(clock.now() + 1, 1) for _ in range(3)]
+    assert batches == [*([job_id] for job_id in ended), [cancelled_last]]
+
+
+def purge_select(store: SqlStore, clock: FakeClock) -> tuple[str, Any]:
+    """The SELECT a purge runs to pick its batch, with its parameters, as sent to the driver."""
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, sql: str, params: Any, *_rest: Any) -> None:
+        if sql.lstrip().upper().startswith("SELECT"):
+            seen.append((sql, params))
+
+    event.listen(store.db.engine, "before_cursor_execute", capture)
+    try:
+        store.jobs.purge_finished(clock.now() + 1, 5)
+    finally:
+        event.remove(store.db.engine, "before_cursor_execute", capture)
+    return seen[0]
+
+
+def test_the_purge_walks_the_finished_index_in_order_without_sorting(
+    store: SqlStore, clock: FakeClock
+) -> None:
+    finished = store.jobs.submit("ann", SPEC)
+    rows = [
+        job_values(SPEC)
+        | {"job_id": str(uuid.uuid4()), "user_id": "ann", "submitted_at": clock.now()}
+        | {"status": status.value, "completed_at": clock.now() - n}
+        for n in range(2000)
+        for status in [(Status.FAILED, Status.COMPLETED, Status.PENDING)[n % 3]]
+    ]
+    with store.db.write() as conn:
+        conn.execute(insert(jobs), rows)
+        conn.exec_driver_sql("ANALYZE")
+    assert store.jobs.cancel(finished.job_id)
+    sql, params = purge_select(store, clock)
+
+    explain = "EXPLAIN QUERY PLAN " if store.db.is_sqlite else "EXPLAIN "
+    with store.db.read() as conn:
+        found = " | ".join(str(row[-1]) for row in conn.exec_driver_sql(explain + sql, params))
+    assert "ix_jobs_finished" in found, found
+    assert "TEMP B-TREE" not in found and "Sort" not in found, found

@@ -9,7 +9,7 @@ from jobhost.models import Category, Job, JobSpec, Mode, Outcome, Status
 from jobhost.store import SqlStore
 from jobhost.store.claims import ClaimOrder
 from jobhost.store.job_listing import JobQuery
-from jobhost.store.jobs import Finish
+from jobhost.store.jobs import Finish, OutputChunk, OutputProgress
 from tests.store.conftest import FakeClock
 
 
@@ -178,16 +178,68 @@ def test_a_retry_due_at_once_is_claimed_after_promotion_with_the_next_attempt(
     assert (second.job_id, second.attempt, second.status) == (job.job_id, 2, Status.RUNNING)
 
 
-def test_a_scheduled_retry_can_be_cancelled_and_counts_as_finished(
+def output(store: SqlStore, job: Job) -> str:
+    return store.jobs.read_output(job.job_id, 0, 1 << 20).decode()
+
+
+def ran_once(store: SqlStore, clock: FakeClock, job: Job, outcome: Outcome, text: bytes) -> float:
+    """Claim ``job``, store ``text`` as its output and end it with ``outcome`` an hour
+    later (now); when it started."""
+    [claimed] = store.jobs.claim(1, "n")
+    clock.advance(3600)
+    store.jobs.record(
+        chunks=[OutputChunk(job.job_id, 0, text)],
+        progress=[OutputProgress(job.job_id, len(text), 0)],
+        finishes=[Finish(job.job_id, outcome)],
+    )
+    assert claimed.started_at is not None
+    return claimed.started_at
+
+
+@pytest.mark.parametrize("promoted", [False, True], ids=["scheduled", "promoted"])
+def test_a_cancelled_retry_ends_the_job_as_its_last_attempt_did(
+    store: SqlStore, clock: FakeClock, promoted: bool
+) -> None:
+    job = submit(store, max_retries=2, retry_delay_seconds=60)
+    started = ran_once(store, clock, job, Outcome(Status.TIMED_OUT, -9), b"partial")
+    ended = clock.now()
+    if promoted:  # due, Pending for a slot: it ran all the same
+        store.jobs.promote_due(clock.now() + 60)
+    clock.advance(5)
+
+    assert store.jobs.cancel(job.job_id)
+    final = current(store, job)
+    assert (final.status, final.exit_code, final.attempt) == (Status.TIMED_OUT, -9, 1)
+    # The wait for the retry is not run time: the record is that attempt's.
+    assert (final.started_at, final.completed_at) == (started, ended)
+    assert final.pending_reason is None
+    assert output(store, job) == "partial\n[Retry cancelled: attempt 2 of 3 will not run]\n"
+    assert final.output_size == len(output(store, job))
+    assert finished_count(store) == 1
+    assert not store.jobs.cancel(job.job_id)
+
+
+def test_a_cancelled_retry_cancels_its_dependents_with_the_last_attempts_status(
     store: SqlStore, clock: FakeClock
 ) -> None:
     job = submit(store, max_retries=1, retry_delay_seconds=60)
-    store.jobs.claim(1, "n")
-    end(store, job, FAILED)
+    dependent = submit(store, "dependent", depends_on=(job.job_id,))
+    ran_once(store, clock, job, FAILED, b"no\n")
 
     assert store.jobs.cancel(job.job_id)
-    assert current(store, job).status is Status.CANCELLED
-    assert finished_count(store) == 1
+    assert output(store, job) == "no\n[Retry cancelled: attempt 2 of 2 will not run]\n"
+    assert current(store, dependent).status is Status.CANCELLED
+    assert output(store, dependent) == f"[Job cancelled: dependency {job.job_id} ended Failed]\n"
+
+
+def test_a_cancelled_job_that_never_ran_is_cancelled_with_no_note(store: SqlStore) -> None:
+    job = submit(store, max_retries=1)
+
+    assert store.jobs.cancel(job.job_id)
+    final = current(store, job)
+    assert (final.status, final.started_at, final.exit_code) == (Status.CANCELLED, None, None)
+    assert final.completed_at == store.jobs.clock.now()
+    assert (final.output_size, output(store, job)) == (0, "")
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,28 @@ def test_values_shown_in_the_layout_lose_every_sequence() -> None:
     assert one_line("a\n\x1b[31mb\x1b[0m  c") == "a b c"
 
 
+def test_status_shows_the_queue_control_fields_a_job_has() -> None:
+    first, second = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+    run_at = datetime.datetime(2026, 12, 3, 15, 0, tzinfo=datetime.UTC)
+    job = dataclasses.replace(
+        JOB, status=Status.SCHEDULED, priority=-5, depends_on=(first, second), run_at=run_at,
+        attempt=1, max_retries=3, pending_reason="retry 1 of 3 at 2026-12-03T15:00:00.000Z",
+    )  # fmt: skip
+    lines = [(label, text.plain) for label, text in status_lines(job)]
+
+    assert ("priority", "-5") in lines
+    assert [value for label, value in lines if label == "depends on"] == [first, second]
+    assert ("run at", "2026-12-03 15:00:00Z") in lines
+    assert ("attempt", "1 of 4") in lines
+    assert ("reason", "retry 1 of 3 at 2026-12-03T15:00:00.000Z") in lines
+
+
+def test_status_leaves_out_the_queue_control_fields_a_job_does_not_have() -> None:
+    labels = [label for label, _ in status_lines(JOB)]
+    assert not {"priority", "depends on", "run at", "reason"} & set(labels)
+    assert dict(status_lines(JOB))["attempt"].plain == "1"
+
+
 def test_durations_read_easily() -> None:
     assert [duration(s) for s in (None, 0.04, 59.94, 61, 3599, 3600 * 5 + 125)] == [
         "-", "0.0s", "59.9s", "1m 01s", "59m 59s", "5h 02m",

@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from jobhost import policy
 from jobhost.cli import view
 from jobhost.cli.attach import (
     TAIL_LINES,
@@ -24,6 +25,7 @@ from jobhost.cli.attach import (
     SpinnerWaiter,
     attach,
     err,
+    exit_code_for,
     finish,
     show_tail,
 )
@@ -77,8 +79,6 @@ def submit(
     priority: Annotated[
         int | None,
         typer.Option(
-            min=-100,
-            max=100,
             help="-100..100 (default 0): higher runs first, in submission order within a "
             "priority. Above 0 needs a privileged role.",
             show_default=False,
@@ -136,13 +136,28 @@ def submit(
         options = _submit_options(mode, timeout, cwd, client.connection.url)
         if variables:
             options["env"] = variables
-        if priority is not None:
-            options["priority"] = priority
-        options.update(_queue_options(at, retries, retry_delay))
+        options.update(_queue_options(at, priority, retries, retry_delay))
         if after:
             options["depends_on"] = after
         job_id = client.submit(text, name or _default_name(text), **options)
+        if after:
+            _stop_if_cancelled_at_once(client, job_id, wait or follow, follow)
         _watch_new_job(client, job_id, wait, follow, raw)
+
+
+def _stop_if_cancelled_at_once(client: Client, job_id: str, watched: bool, follow: bool) -> None:
+    """A job whose dependency had already ended badly is Cancelled by its submit: say so and
+    why (its output's note) instead of waiting for it. The id still goes where it would; the
+    exit status is 0 (submitted), or with --wait/--follow the Cancelled job's."""
+    job = client.get(job_id)
+    if job.status is not Status.CANCELLED:
+        return
+    if not follow:
+        print(job_id, flush=True)
+    reason = (job.output or "").strip().removeprefix("[Job cancelled: ").removesuffix("]")
+    shown = view.one_line(reason or "no reason given", 200)
+    err.print(f"job {job_id} was submitted and cancelled at once: {shown}", markup=False)
+    raise typer.Exit(exit_code_for(job) if watched else 0)
 
 
 def _watch_new_job(client: Client, job_id: str, wait: bool, follow: bool, raw: bool) -> None:
@@ -199,16 +214,32 @@ def _submit_options(
     return options
 
 
-def _queue_options(at: str | None, retries: int | None, delay: float | None) -> SubmitOptions:
-    """--at, --retries and --retry-delay as submit options (the server checks the ranges)."""
+def _queue_options(
+    at: str | None, priority: int | None, retries: int | None, delay: float | None
+) -> SubmitOptions:
+    """--at, --priority, --retries and --retry-delay as submit options, their ranges checked
+    here so that a bad one is named as the option (bad input: exit 1, like --at's)."""
     options: SubmitOptions = {}
     if at is not None:
         options["run_at"] = parse_at(at)
+    if priority is not None:
+        _check_range("--priority", priority, policy.PRIORITY_RANGE)
+        options["priority"] = priority
     if retries is not None:
+        _check_range("--retries", retries, policy.RETRIES_RANGE)
         options["max_retries"] = retries
     if delay is not None:
+        _check_range("--retry-delay", delay, policy.RETRY_DELAY_RANGE)
         options["retry_delay"] = delay
     return options
+
+
+def _check_range(option: str, value: float, bounds: tuple[int, int]) -> None:
+    """InvalidInput naming ``option`` and its range unless ``value`` is within ``bounds``."""
+    low, high = bounds
+    if not low <= value <= high:  # False for NaN too
+        shown = int(value) if float(value).is_integer() else value
+        raise InvalidInput(f"Invalid {option} {shown}: must be {low}..{high}")
 
 
 def parse_at(text: str) -> datetime.datetime:

@@ -97,7 +97,7 @@ def _counts_caption(listing: JobList, shown: int) -> str:
 
 
 def status_lines(job: Job) -> list[tuple[str, Text]]:
-    """``status``'s human view: one labelled line per fact."""
+    """``status``'s human view: one labelled line per fact (queue control's only when set)."""
     exit_code = "-" if job.exit_code is None else str(job.exit_code)
     stop_note = " (can be stopped)" if job.can_stop else ""
     return [
@@ -107,15 +107,30 @@ def status_lines(job: Job) -> list[tuple[str, Text]]:
         *([("reason", safe(job.pending_reason))] if job.pending_reason else []),
         ("mode", Text(job.mode.value)),
         ("user", safe(job.user_id)),
+        *_queue_lines(job),
         ("submitted", Text(when(job.submitted_at))),
         ("started", Text(when(job.started_at))),
         ("finished", Text(when(job.completed_at))),
         ("runtime", Text(duration(job.runtime))),
         ("exit code", Text(exit_code)),
-        ("attempt", Text(str(job.attempt))),
+        ("attempt", Text(_attempt(job))),
         ("description", safe(job.description or "-")),
         ("command", safe(job.command or "-")),
     ]
+
+
+def _queue_lines(job: Job) -> list[tuple[str, Text]]:
+    """A job's priority, dependencies and run-at time, those it has."""
+    lines = [("priority", Text(str(job.priority)))] if job.priority else []
+    lines += [("depends on", Text(job_id)) for job_id in job.depends_on]
+    if job.run_at is not None:
+        lines.append(("run at", Text(when(job.run_at))))
+    return lines
+
+
+def _attempt(job: Job) -> str:
+    """The attempts made, and of how many when it may retry: ``2 of 4``."""
+    return f"{job.attempt} of {1 + job.max_retries}" if job.max_retries else str(job.attempt)
 
 
 def summary(job: Job) -> Text:

@@ -31,10 +31,9 @@ MAX_ARG_BYTES = 128 * 1024 - 1
 MAX_ENV_BYTES = 1024 * 1024
 MAX_TIMEOUT_SECONDS = 30 * 86400
 MAX_DEPENDENCIES = 100
-MAX_RETRIES = 10
-MAX_RETRY_DELAY_SECONDS = 86400
 MAX_RUN_AT_YEAR = 9998
 RUN_AT_FORMAT = "a UTC time such as 2026-12-03T15:00:00Z"
+_PRIORITY, _RETRIES, _DELAY = policy.PRIORITY_RANGE, policy.RETRIES_RANGE, policy.RETRY_DELAY_RANGE
 INVALID_MODE = "Invalid execution mode. Must be one of: MainLoop, Runspace, BackgroundJob"
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
@@ -61,11 +60,11 @@ class SubmitRequest(BaseModel):
     env: dict[str, str] | None = None
     workingDirectory: str | None = None
     # null means the default, as for every optional field
-    priority: Annotated[int, Field(ge=-100, le=100)] | None = None
+    priority: Annotated[int, Field(ge=_PRIORITY[0], le=_PRIORITY[1])] | None = None
     dependsOn: Annotated[list[str], Field(min_length=1)] | None = None
     runAt: str | None = None
-    maxRetries: Annotated[int, Field(ge=0, le=MAX_RETRIES)] | None = None
-    retryDelaySeconds: Annotated[float, Field(ge=0, le=MAX_RETRY_DELAY_SECONDS)] | None = None
+    maxRetries: Annotated[int, Field(ge=_RETRIES[0], le=_RETRIES[1])] | None = None
+    retryDelaySeconds: Annotated[float, Field(ge=_DELAY[0], le=_DELAY[1])] | None = None
 
 
 class RerunRequest(BaseModel):

@@ -254,24 +254,19 @@ class SqlJobStore:
         return self._changed(job_id, result.rowcount)
 
     def cancel(self, job_id: str) -> bool:
-        """End a job that has not started yet, and the jobs waiting on it (with a note);
-        False if it already left the pending states."""
+        """End a job that has not started yet (one whose retry was pending ends as its last
+        attempt did), and the jobs waiting on it (with a note); False if it already left the
+        pending states."""
         now = self.clock.now()
-        pending = [s.value for s in statuses_in(Category.PENDING)]
         with self.db.write() as conn:
-            row = conn.execute(
-                update(jobs)
-                .where(jobs.c.job_id == job_id, jobs.c.status.in_(pending))
-                .values(status=Status.CANCELLED.value, completed_at=now, pending_reason=None)
-                .returning(jobs.c.user_id, jobs.c.depends_on)
-            ).first()
-            if row is None:
-                return False
             run = ConnectionStatements(conn)
-            ends.count_finished(run, {row.user_id: 1})
-            dependencies.forget_waits(run, job_id, dependencies.decoded(row.depends_on))
-            dependents = dependencies.cancel_dependents(run, {job_id: Status.CANCELLED}, now)
-        self.hub.publish([JobChange(job_id, ChangeKind.STATE, row.user_id)])
+            ended = scheduling.cancel(run, job_id, now)
+            if ended is None:
+                return False
+            ends.count_finished(run, {ended.user_id: 1})
+            dependencies.forget_waits(run, job_id, dependencies.decoded(ended.depends_on))
+            dependents = dependencies.cancel_dependents(run, {job_id: ended.status}, now)
+        self.hub.publish([JobChange(job_id, ChangeKind.STATE, ended.user_id)])
         self.hub.publish(_state_changes(dependents))
         return True
 

@@ -79,6 +79,10 @@ def job_from_row(row: Sequence[Any]) -> Job:
         template_id,
         variables,
         schedule_id,
+        _last_status,
+        _last_started_at,
+        _last_exit_code,
+        _last_completed_at,
     ) = row
     spec = JobSpec(
         name=name,

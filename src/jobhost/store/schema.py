@@ -105,6 +105,12 @@ jobs = Table(
     Column("template_id", String(255), nullable=True),
     Column("variables", Text, nullable=True),  # JSON object of strings: a template start's
     Column("schedule_id", String(36), nullable=True),
+    # The last attempt's end while its retry is pending (store/scheduling.py), not shown: a
+    # cancelled retry ends the job as that attempt did (store/jobs.py cancel).
+    Column("last_status", String(16), nullable=True),
+    Column("last_started_at", Double, nullable=True),
+    Column("last_exit_code", Integer, nullable=True),
+    Column("last_completed_at", Double, nullable=True),
     Index("ix_jobs_user_status_seq", "user_id", "status", "seq"),
     # Counting the pending and running jobs of every user seeks these few statuses.
     Index("ix_jobs_status", "status"),
@@ -139,12 +145,12 @@ _partial_index("ix_jobs_active", ACTIVE_CONDITION, jobs.c.node)
 SCHEDULED_CONDITION = "status = 'Scheduled'"
 _partial_index("ix_jobs_run_at", SCHEDULED_CONDITION, jobs.c.run_at)
 
-# Finished jobs by when they finished, per status (so that SQLite's planner prefers it to
-# ix_jobs_status): retention deletes the oldest (store/retention.py).
+# Finished jobs in the order they finished, whatever their status: retention deletes the
+# oldest first, a seek from the index's start (store/retention.py).
 FINISHED_CONDITION = (
     "status IN ('Completed', 'Failed', 'Stopped', 'TimedOut', 'Interrupted', 'Cancelled')"
 )
-_partial_index("ix_jobs_finished", FINISHED_CONDITION, jobs.c.status, jobs.c.completed_at)
+_partial_index("ix_jobs_finished", FINISHED_CONDITION, jobs.c.completed_at)
 
 # Which jobs wait on which: a job's end looks up exactly its dependents (the key's prefix).
 job_dependencies = Table(
