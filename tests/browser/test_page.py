@@ -241,8 +241,8 @@ def test_the_submit_form_offers_only_the_allowed_modes_and_mainloop_cannot_be_st
     page.get_by_text("Submit a job").click()
     expect(page.locator("#submit-mode option")).to_have_text(["BackgroundJob", "Runspace"])
     name = unique("from-the-form")
-    page.get_by_label("Name", exact=True).fill(name)
-    page.get_by_label("Command").fill("echo from the form")
+    page.locator("#submit-form").get_by_label("Name", exact=True).fill(name)
+    page.locator("#submit-form").get_by_label("Command").fill("echo from the form")
     page.get_by_role("button", name="Submit", exact=True).click()
     expect(row(page, "completed", name).locator(".status-badge")).to_have_text("Completed")
     page.get_by_role("button", name="Sign out").click()
@@ -256,9 +256,9 @@ def test_the_submit_form_offers_only_the_allowed_modes_and_mainloop_cannot_be_st
             ["BackgroundJob", "Runspace", "MainLoop"]
         )
         inline = "inline-probe"  # the other tests leave root no jobs
-        page.get_by_label("Name", exact=True).fill(inline)
-        page.get_by_label("Mode").select_option("MainLoop")
-        page.get_by_label("Command").fill("import time\ntime.sleep(3)")
+        page.locator("#submit-form").get_by_label("Name", exact=True).fill(inline)
+        page.locator("#submit-form").get_by_label("Mode").select_option("MainLoop")
+        page.locator("#submit-form").get_by_label("Command").fill("import time\ntime.sleep(3)")
         page.get_by_role("button", name="Submit", exact=True).click()
         running = row(page, "running", inline)
         expect(running.locator(".inline-badge")).to_have_text("inline, cannot stop")
