@@ -196,3 +196,35 @@ class ApiKey:
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or now < self.expires_at
+
+
+class Overlap(enum.StrEnum):
+    """What a schedule's firing does while its previous job has not finished."""
+
+    SKIP = "skip"
+    QUEUE = "queue"
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A recurring job: a cron expression in a time zone, and what each firing submits
+    (a template start, or ``job``: a free-form submit body). Times are epoch seconds."""
+
+    schedule_id: str
+    user_id: str
+    name: str
+    cron: str
+    timezone: str
+    overlap: Overlap
+    enabled: bool
+    created_at: float
+    template_id: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+    job: Mapping[str, object] | None = None
+    declared_by: str | None = None
+    """The catalog template whose ``schedule`` declares it (owned by ``system``)."""
+    next_run_at: float | None = None
+    """None while paused."""
+    last_run_at: float | None = None
+    last_job_id: str | None = None
+    last_skipped_at: float | None = None

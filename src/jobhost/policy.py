@@ -13,6 +13,9 @@ PRIVILEGED_ROLES = frozenset({"task_manager", "debug", "system_admin", "site_adm
 # The roles jobhost itself gives meaning to; operators may invent others for catalog entries.
 BUILT_IN_ROLES = PRIVILEGED_ROLES
 AUTHENTICATED = "authenticated"
+SYSTEM_USER_ID = "system"
+SYSTEM_USER = User(SYSTEM_USER_ID, frozenset({"system_admin", "debug"}))
+"""The built-in owner of the catalog's schedules: never stored, never signs in."""
 
 MAIN_LOOP_REFUSAL = "MainLoop execution mode requires 'debug' role"
 ELEVATED_REFUSAL = (
@@ -79,6 +82,11 @@ def is_valid_job_id(text: str) -> bool:
 
 def is_valid_user_id(text: str) -> bool:
     return _USER_ID.fullmatch(text) is not None
+
+
+def is_reserved_user_id(text: str) -> bool:
+    """Whether a user id is jobhost's own (``system``) and may not be created."""
+    return text.lower() == SYSTEM_USER_ID
 
 
 def is_valid_role(text: str) -> bool:

@@ -1,6 +1,7 @@
-"""The composition root: builds the store, the engine, the spool intake and the web app, and
-owns their lifetimes. Started in that order and stopped in reverse: the front doors close
-before the engine stops, and the engine stops before the store closes."""
+"""The composition root: builds the store, the engine, the spool intake, the schedules'
+firing loop and the web app, and owns their lifetimes. Started in that order and stopped in
+reverse: the front doors close before the engine stops, and the engine stops before the
+store closes."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from jobhost.engine.engine import Engine
 from jobhost.engine.lock import lock_data_folder
 from jobhost.listening import bind_listeners, describe
 from jobhost.service.jobs import JobOperations
+from jobhost.service.schedule_firing import ScheduleFiring
+from jobhost.service.schedules import NoTemplates
 from jobhost.service.spool import SPOOL_FOLDER, SpoolIntake
 from jobhost.settings import Settings
 from jobhost.store import SqlStore, Store
@@ -42,11 +45,13 @@ def create_app(settings: Settings, clock: Clock | None = None, run_engine: bool 
 
 @contextlib.contextmanager
 def running(settings: Settings, clock: Clock, run_engine: bool = True) -> Iterator[web_app.Backend]:
-    """The store, then the engine, then the spool intake, open until the block ends."""
+    """The store, then the engine, then the spool intake and the schedules' firing loop,
+    open until the block ends."""
     with contextlib.ExitStack() as stack:
         store = SqlStore.open(settings.store_url, clock, background_checkpoints=True)
         stack.callback(store.close)
         wake: Callable[[], None] = _nothing
+        wake_schedules: Callable[[], None] = _nothing
         if run_engine:
             engine = Engine(settings, store, clock, os.environ)
             engine.start()
@@ -54,8 +59,11 @@ def running(settings: Settings, clock: Clock, run_engine: bool = True) -> Iterat
             intake = spool_intake(settings, store, clock, engine.wake)
             intake.start()
             stack.callback(intake.stop)
-            wake = engine.wake
-        yield web_app.Backend(store, clock, wake)
+            firing = schedule_firing(settings, store, clock, engine.wake)
+            firing.start()
+            stack.callback(firing.stop)
+            wake, wake_schedules = engine.wake, firing.wake
+        yield web_app.Backend(store, clock, wake, wake_schedules)
 
 
 def spool_intake(
@@ -74,6 +82,14 @@ def spool_intake(
         # The cadence it had inside the dispatcher's cycle, at most every tick.
         min_interval=min(0.5, settings.tick_seconds),
     )
+
+
+def schedule_firing(
+    settings: Settings, store: Store, clock: Clock, wake_engine: Callable[[], None]
+) -> ScheduleFiring:
+    """The schedules' firing loop, submitting as the web does and waking the engine."""
+    operations = JobOperations(store.jobs, clock, wake_engine, settings.stop_grace_seconds)
+    return ScheduleFiring(store.schedules, store.users, operations, NoTemplates(), clock)
 
 
 def serve(settings: Settings, first_start: Callable[[Store], None]) -> bool:

@@ -148,3 +148,55 @@ class DegradedResponse(ErrorResponse):
 
     status: str
     reason: str
+
+
+class ScheduleRecord(TypedDict):
+    """A recurring job. ``NextRunAt`` is null while paused; ``NextRuns`` its next five
+    firings (none while paused); ``LastSkippedAt`` the last firing that submitted nothing
+    because the previous job had not finished (overlap ``skip``)."""
+
+    ScheduleID: str
+    Name: str
+    Cron: str
+    Timezone: str
+    Overlap: str
+    Enabled: bool
+    UserID: str
+    TemplateID: str | None
+    NextRunAt: str | None
+    LastRunAt: str | None
+    LastJobID: str | None
+    NextRuns: list[str]
+    LastSkippedAt: str | None
+
+
+class ScheduleCreatedResponse(TypedDict):
+    success: bool
+    scheduleId: str
+    nextRunAt: str | None
+
+
+class ScheduleListResponse(TypedDict):
+    success: bool
+    schedules: list[ScheduleRecord]
+    count: int
+
+
+class ScheduleResponse(TypedDict):
+    success: bool
+    schedule: ScheduleRecord
+
+
+class ScheduleUpdatedResponse(ScheduleResponse):
+    message: str
+
+
+class ScheduleDeletedResponse(TypedDict):
+    success: bool
+    message: str
+    scheduleId: str
+
+
+class PreviewResponse(TypedDict):
+    success: bool
+    nextRuns: list[str]

@@ -10,7 +10,15 @@ from sqlalchemy import delete
 
 from jobhost.settings import Settings
 from jobhost.store import SqlStore
-from jobhost.store.schema import api_keys, job_dependencies, job_output, job_totals, jobs, users
+from jobhost.store.schema import (
+    api_keys,
+    job_dependencies,
+    job_output,
+    job_totals,
+    jobs,
+    schedules,
+    users,
+)
 
 DIALECTS = [
     pytest.param("sqlite", id="sqlite"),
@@ -51,7 +59,7 @@ def clock() -> FakeClock:
 def empty(store: SqlStore) -> None:
     """Delete every row, children before parents (a module shares one PostgreSQL database)."""
     with store.db.write() as conn:
-        for table in (job_dependencies, job_output, jobs, job_totals, api_keys, users):
+        for table in (job_dependencies, job_output, jobs, job_totals, schedules, api_keys, users):
             conn.execute(delete(table))
 
 

@@ -128,6 +128,8 @@ def user_add(
     """Create a user (without --password-stdin it can sign in with API keys only)."""
     if not policy.is_valid_user_id(name):
         raise InvalidInput(f"Invalid user name {name!r}: use letters, digits and ._@+- (max 64)")
+    if policy.is_reserved_user_id(name):
+        raise InvalidInput(f"Invalid user name {name!r}: reserved for jobhost's own schedules")
     roles = admin.checked_roles(role or [])
     password_hash = None
     if password_stdin:

@@ -133,7 +133,7 @@ class JobOperations:
         self.stop_grace = stop_grace
 
     def submit(self, user: User, payload: Mapping[str, object]) -> Job:
-        return self._submit_spec(user, parse_submission(payload))
+        return self.submit_spec(user, parse_submission(payload))
 
     def rerun(self, user: User, job_id: str) -> Job:
         """Submit a finished job again as the caller's, through submit's own checks: its
@@ -143,15 +143,21 @@ class JobOperations:
         if not old.status.is_finished:
             raise Conflict(f"Job has not finished: {old.job_id} is {old.status.value}")
         spec = parse_submission(rerun_payload(old.spec))
-        return self._submit_spec(user, replace(spec, rerun_of=old.job_id))
+        return self.submit_spec(user, replace(spec, rerun_of=old.job_id))
 
-    def _submit_spec(self, user: User, spec: JobSpec) -> Job:
+    def check(self, user: User, spec: JobSpec) -> None:
+        """Forbidden or InvalidInput if ``user`` may not submit ``spec`` (submit's own
+        checks: roles, priority, Python that compiles), without submitting it."""
         refusal = policy.priority_refusal(user, spec.priority) or policy.submit_refusal(
             user, spec.mode
         )
         if refusal is not None:
             raise Forbidden(refusal)
         check_python(spec)
+
+    def submit_spec(self, user: User, spec: JobSpec) -> Job:
+        """Submit an already parsed spec under submit's checks (a rerun, a firing)."""
+        self.check(user, spec)
         job = self.jobs.submit(user.user_id, spec, functools.partial(policy.may_see, user))
         self.wake_engine()
         return job

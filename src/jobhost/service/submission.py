@@ -81,7 +81,7 @@ def parse_rerun(payload: Mapping[str, object]) -> str:
     try:
         return RerunRequest.model_validate(payload).jobId
     except ValidationError as exc:
-        raise InvalidInput(_describe(exc)) from None
+        raise InvalidInput(describe_validation_error(exc)) from None
 
 
 TOO_DEEP = "nested too deeply"
@@ -114,7 +114,7 @@ def parse_submission(payload: Mapping[str, object]) -> JobSpec:
     try:
         request = SubmitRequest.model_validate(payload)
     except ValidationError as exc:
-        raise InvalidInput(_describe(exc)) from None
+        raise InvalidInput(describe_validation_error(exc)) from None
     mode = parse_mode(request.executionMode)
     if mode is None:
         raise InvalidInput(INVALID_MODE)
@@ -205,7 +205,8 @@ def check_python(spec: JobSpec) -> None:
         raise InvalidInput("command is not valid Python: nested too deeply to compile") from None
 
 
-def _describe(exc: ValidationError) -> str:
+def describe_validation_error(exc: ValidationError) -> str:
+    """The first problem pydantic found, in a sentence naming the field."""
     first = exc.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "body"
     if first["type"] == "string_unicode" and not first["loc"]:

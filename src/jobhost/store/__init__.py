@@ -1,4 +1,4 @@
-"""The store: the single source of truth for jobs, output, users and keys.
+"""The store: the single source of truth for jobs, output, users, keys and schedules.
 
 Everyone else depends on the ``Store`` protocol (``store/protocol.py``); ``SqlStore`` is
 the one implementation, over SQLite or PostgreSQL.
@@ -15,7 +15,15 @@ from jobhost.errors import StoreBusy
 from jobhost.store.database import Database
 from jobhost.store.jobs import SqlJobStore
 from jobhost.store.migrate import migrate
-from jobhost.store.protocol import ApiKeys, JobStore, Recording, Store, UserStore
+from jobhost.store.protocol import (
+    ApiKeys,
+    JobStore,
+    Recording,
+    ScheduleStore,
+    Store,
+    UserStore,
+)
+from jobhost.store.schedules import SqlScheduleStore
 from jobhost.store.users import SqlUserStore
 
 _T = TypeVar("_T")
@@ -23,11 +31,12 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True)
 class SqlStore:
-    """The two halves of the store over one database."""
+    """The parts of the store over one database."""
 
     db: Database
     jobs: SqlJobStore
     users: SqlUserStore
+    schedules: SqlScheduleStore
 
     @classmethod
     def open(cls, url: str, clock: Clock, background_checkpoints: bool = False) -> SqlStore:
@@ -35,7 +44,7 @@ class SqlStore:
         Database)."""
         db = Database(url, background_checkpoints)
         migrate(db)
-        return cls(db, SqlJobStore(db, clock), SqlUserStore(db, clock))
+        return cls(db, SqlJobStore(db, clock), SqlUserStore(db, clock), SqlScheduleStore(db, clock))
 
     def run_at_once(self, work: Callable[[], _T]) -> _T:
         """See ``Store.run_at_once``: only on SQLite (a local file, no network round trip)
@@ -58,7 +67,9 @@ __all__ = [
     "Database",
     "JobStore",
     "Recording",
+    "ScheduleStore",
     "SqlJobStore",
+    "SqlScheduleStore",
     "SqlStore",
     "SqlUserStore",
     "Store",

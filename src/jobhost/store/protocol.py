@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
-from jobhost.models import ApiKey, Job, JobSpec, Mode, QueueState, User
+from jobhost.models import ApiKey, Job, JobSpec, Mode, QueueState, Schedule, User
 from jobhost.store.changes import Hub
 from jobhost.store.claims import ClaimOrder
 from jobhost.store.job_listing import JobListing, JobQuery
 from jobhost.store.jobs import Finish, OutputChunk, OutputProgress
+from jobhost.store.schedules import DeclaredSchedule
 
 _T = TypeVar("_T")
 
@@ -154,14 +155,61 @@ class UserStore(ApiKeys, Protocol):
     def end_session(self, session_hash: str) -> None: ...
 
 
+class ScheduleStore(Protocol):
+    """Recurring jobs: their settings, next firing and what the last firings did."""
+
+    def create(self, schedule: Schedule) -> Schedule: ...
+
+    def get(self, schedule_id: str) -> Schedule | None: ...
+
+    def listing(self, user_id: str | None) -> list[Schedule]:
+        """``user_id``'s schedules (None: everyone's), oldest first."""
+
+    def update(self, schedule: Schedule, *, retime: bool) -> Schedule | None:
+        """Write its settings (``retime``: and its next_run_at); None if it is gone."""
+
+    def delete(self, schedule_id: str) -> bool: ...
+
+    def earliest_next_run(self) -> float | None:
+        """When the next schedule is due, or None if none is enabled."""
+
+    def due(self, now: float, limit: int = ...) -> list[Schedule]:
+        """The schedules due by ``now``, the most overdue first."""
+
+    def record_firing(
+        self,
+        schedule_id: str,
+        due_at: float,
+        fired_at: float,
+        job_id: str,
+        next_run_at: float | None,
+    ) -> bool:
+        """The firing due at ``due_at`` submitted ``job_id``; next_run_at moves on unless
+        a change since moved it. False if the schedule is gone."""
+
+    def record_skip(
+        self, schedule_id: str, due_at: float, skipped_at: float, next_run_at: float | None
+    ) -> bool:
+        """The firing due at ``due_at`` submitted nothing (overlap=skip)."""
+
+    def postpone(self, schedule_id: str, due_at: float, next_run_at: float | None) -> bool:
+        """The firing due at ``due_at`` failed; the schedule moves on."""
+
+    def sync_declared(self, owner: str, declared: Sequence[DeclaredSchedule]) -> None:
+        """Make the catalog-declared schedules (owned by ``owner``) those of ``declared``."""
+
+
 class Store(Protocol):
-    """The single source of truth: jobs, output, users and keys."""
+    """The single source of truth: jobs, output, users, keys and schedules."""
 
     @property
     def jobs(self) -> JobStore: ...
 
     @property
     def users(self) -> UserStore: ...
+
+    @property
+    def schedules(self) -> ScheduleStore: ...
 
     def run_at_once(self, work: Callable[[], _T]) -> _T:
         """Run ``work`` on this thread if the store can answer it without waiting, its

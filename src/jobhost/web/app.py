@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
 from jobhost import __version__
 from jobhost.auth.throttle import LoginThrottle
 from jobhost.clock import Clock
+from jobhost.service.schedules import NoTemplates, TemplateStarts
 from jobhost.settings import Settings
 from jobhost.store import Store
-from jobhost.web import health, jobs, login, page, streams
-from jobhost.web.deps import Services
+from jobhost.web import health, jobs, login, page, schedules, streams
+from jobhost.web.deps import Services, no_wake
 from jobhost.web.errors import install_error_handlers
 from jobhost.web.limits import BodySizeLimit
 from jobhost.web.openapi import document_credentials
@@ -31,6 +32,9 @@ class Backend:
     store: Store
     clock: Clock
     wake_engine: Callable[[], None]
+    wake_schedules: Callable[[], None] = no_wake
+    """Asks the schedules' firing loop to look at the store again."""
+    templates: TemplateStarts = field(default_factory=NoTemplates)
 
 
 OpenBackend = Callable[[], contextlib.AbstractContextManager[Backend]]
@@ -48,6 +52,8 @@ def create_app(settings: Settings, open_backend: OpenBackend) -> FastAPI:
                 backend.clock,
                 backend.wake_engine,
                 LoginThrottle(backend.clock),
+                backend.wake_schedules,
+                backend.templates,
             )
             yield
 
@@ -62,6 +68,7 @@ def create_app(settings: Settings, open_backend: OpenBackend) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(jobs.router, prefix=BASE)
     app.include_router(streams.router, prefix=BASE)
+    app.include_router(schedules.router, prefix=BASE)
     app.include_router(health.router)
     app.include_router(login.router)
     app.include_router(page.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
@@ -18,12 +18,17 @@ from jobhost.auth.throttle import LoginThrottle
 from jobhost.clock import Clock
 from jobhost.errors import Forbidden, InvalidInput, StoreBusy, Unauthorized
 from jobhost.models import User
+from jobhost.service.schedules import NoTemplates, TemplateStarts
 from jobhost.service.submission import TOO_DEEP, InvalidJson, load_json
 from jobhost.settings import Settings
 from jobhost.store import Store
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_REFUSAL = "Missing or invalid CSRF token"
+
+
+def no_wake() -> None:
+    """A wake for a loop that does not run (the engine's or the schedules')."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,8 @@ class Services:
     clock: Clock
     wake_engine: Callable[[], None]
     login_throttle: LoginThrottle
+    wake_schedules: Callable[[], None] = no_wake
+    templates: TemplateStarts = field(default_factory=NoTemplates)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,89 @@
+"""Cron expressions in IANA time zones: validation and the next firings, as UTC epoch seconds.
+
+Pure (no I/O but reading the zone database). Around DST changes a local time fires once:
+a time skipped by spring-forward fires at the change (02:30 fires at 03:00); in the hour
+repeated at fall-back, an expression with fixed hours fires in the first pass only, while
+one whose hour field is a wildcard (``*``, ``*/2``) fires on both passes, hour by real hour.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import zoneinfo
+
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
+
+from jobhost.errors import InvalidInput
+
+MAX_CRON_CHARS = 200
+MAX_TIMEZONE_CHARS = 64
+PREVIEW_COUNT = 5
+CRON_FORMAT = "5 fields: minute hour day-of-month month day-of-week, e.g. '0 3 * * *'"
+# Guards the search for the next firing against an expression that croniter accepts but
+# whose firings our DST rule drops one after another (none does in practice).
+_MAX_CANDIDATES = 1000
+_TOKEN_SEPARATORS = re.compile(r"[\s,/()-]+")
+
+
+def parse_cron(text: str) -> str:
+    """The expression, fields separated by single spaces; InvalidInput naming ``cron``."""
+    fields = text.split()
+    if len(text) > MAX_CRON_CHARS or len(fields) != 5:
+        raise InvalidInput(f"Invalid cron: must be {CRON_FORMAT}")
+    expression = " ".join(fields)
+    # croniter's hashed and random values ("H", "R") are not cron's: refused.
+    tokens = {token.upper() for token in _TOKEN_SEPARATORS.split(expression)}
+    if tokens & {"H", "R"} or not croniter.is_valid(expression):
+        raise InvalidInput(f"Invalid cron: must be {CRON_FORMAT}")
+    try:
+        croniter(expression, datetime.datetime(2000, 1, 1)).get_next(datetime.datetime)
+    except (CroniterBadDateError, CroniterBadCronError):
+        raise InvalidInput("Invalid cron: it never fires") from None
+    return expression
+
+
+def parse_timezone(name: str) -> zoneinfo.ZoneInfo:
+    """The zone an IANA name (``Europe/Berlin``, ``UTC``) names; InvalidInput naming
+    ``timezone``."""
+    if not name or len(name) > MAX_TIMEZONE_CHARS or not name.isprintable():
+        raise InvalidInput("Invalid timezone: must be an IANA time zone such as Europe/Berlin")
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise InvalidInput(f"Invalid timezone: unknown time zone {name!r}") from None
+
+
+def next_firings(cron: str, timezone: str, after: float, count: int) -> list[float]:
+    """The ``count`` firings strictly after ``after`` (epoch seconds), ascending."""
+    zone = parse_timezone(timezone)
+    hours_wildcard = parse_cron(cron).split()[1].startswith("*")
+    start = datetime.datetime.fromtimestamp(after, zone)
+    candidates = croniter(cron, start)
+    firings: list[float] = []
+    last = after
+    for _ in range(_MAX_CANDIDATES):
+        if len(firings) == count:
+            break
+        moment: datetime.datetime = candidates.get_next(datetime.datetime)
+        when = moment.timestamp()
+        if when <= last or (not hours_wildcard and _second_pass(when, zone)):
+            continue
+        firings.append(when)
+        last = when
+    return firings
+
+
+def next_firing(cron: str, timezone: str, after: float) -> float | None:
+    """The first firing strictly after ``after``; None if none can be found. Misfires
+    collapse through it: after downtime, the firing after *now* is the next one."""
+    found = next_firings(cron, timezone, after, 1)
+    return found[0] if found else None
+
+
+def _second_pass(when: float, zone: zoneinfo.ZoneInfo) -> bool:
+    """Whether ``when`` is a local time's second occurrence (the hour fall-back repeats)."""
+    local = datetime.datetime.fromtimestamp(when, zone)
+    if local.fold == 0:
+        return False
+    return local.replace(fold=0).utcoffset() != local.utcoffset()

@@ -1,0 +1,209 @@
+"""The firing loop: on its own thread, it sleeps until the earliest next firing in the store
+and submits one job for each schedule due, as the schedule's owner with its ScheduleID.
+
+Everything it needs to know is in the store (the next firing, the last job), so a restarted
+loop carries on where the last one stopped. After downtime a schedule fires once, then
+moves on to its first firing after now. A firing that fails (the template gone, the owner
+without the roles any more) is logged and the schedule moves on: the loop never stops.
+Creating, changing or deleting a schedule wakes it (``wake``), and so does the catalog.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from jobhost import policy
+from jobhost.clock import Clock
+from jobhost.errors import InvalidInput, JobhostError, StoreUnavailable
+from jobhost.models import Job, Overlap, Schedule
+from jobhost.schedules import cron
+from jobhost.service.jobs import JobOperations
+from jobhost.service.schedules import TemplateStarts, job_spec_of, owner_of
+from jobhost.service.submission import parse_submission
+from jobhost.store.protocol import JobStore, ScheduleStore, UserStore
+from jobhost.store.schedules import DeclaredSchedule
+
+logger = logging.getLogger(__name__)
+
+MAX_SLEEP_SECONDS = 60.0
+"""The loop looks at the store at least this often, for writes it was not woken for
+(another process's, a clock that jumped)."""
+RETRY_SECONDS = 1.0
+"""How soon a pass that failed (say, the store was busy) is tried again."""
+
+Declared = Callable[[], tuple[int, Sequence[tuple[str, str, str]]]]
+"""The catalog's schedules: a generation that changes with them, and (template id, cron,
+timezone) for each template that declares one."""
+
+
+class ScheduleFiring:
+    def __init__(
+        self,
+        schedules: ScheduleStore,
+        users: UserStore,
+        jobs: JobOperations,
+        templates: TemplateStarts,
+        clock: Clock,
+        declared: Declared | None = None,
+    ) -> None:
+        self._schedules = schedules
+        self._users = users
+        self._operations = jobs
+        self._jobs: JobStore = jobs.jobs
+        self._templates = templates
+        self._clock = clock
+        self._declared = declared
+        self._generation: int | None = None
+        self._woken = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="jobhost-schedules", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """End the thread after the firing under way, if any."""
+        self._stopping = True
+        self._woken.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        """Look at the store again now (thread-safe): a schedule or the catalog changed."""
+        self._woken.set()
+
+    def _run(self) -> None:
+        while not self._stopping:
+            self._woken.clear()
+            try:
+                self.sync_declared()
+                self.fire_due()
+                pause = self.seconds_to_next()
+            except Exception:
+                logger.exception("schedule pass failed", extra={"action": "schedule"})
+                pause = RETRY_SECONDS
+            self._woken.wait(pause)
+
+    def seconds_to_next(self) -> float:
+        """How long the loop may sleep: until the earliest next firing, at most a minute."""
+        earliest = self._schedules.earliest_next_run()
+        if earliest is None:
+            return MAX_SLEEP_SECONDS
+        return min(MAX_SLEEP_SECONDS, max(0.0, earliest - self._clock.now()))
+
+    def sync_declared(self) -> bool:
+        """Bring the catalog's schedules into the store if its generation changed; whether
+        it had."""
+        if self._declared is None:
+            return False
+        generation, items = self._declared()
+        if generation == self._generation:
+            return False
+        now = self._clock.now()
+        declared = [_declared(template_id, text, zone, now) for template_id, text, zone in items]
+        self._schedules.sync_declared(
+            policy.SYSTEM_USER_ID, [item for item in declared if item is not None]
+        )
+        self._generation = generation
+        return True
+
+    def fire_due(self) -> int:
+        """Fire every schedule due now (burst mode: tests call it); how many were due."""
+        count = 0
+        while due := self._schedules.due(self._clock.now()):
+            for schedule in due:
+                self._fire(schedule)
+            count += len(due)
+            if self._stopping:
+                break
+        return count
+
+    def _fire(self, schedule: Schedule) -> None:
+        assert schedule.next_run_at is not None  # due() returns scheduled ones only
+        due_at, now = schedule.next_run_at, self._clock.now()
+        following = self._following(schedule, now)
+        if schedule.overlap is Overlap.SKIP and self._still_active(schedule.last_job_id):
+            self._schedules.record_skip(schedule.schedule_id, due_at, now, following)
+            logger.info(
+                "schedule %s skipped: its last job %s has not finished",
+                schedule.schedule_id,
+                schedule.last_job_id,
+                extra={"action": "schedule_skip", "schedule_id": schedule.schedule_id},
+            )
+            return
+        try:
+            job = self._submit(schedule)
+        except StoreUnavailable:
+            raise  # nothing was submitted: the pass is tried again soon
+        except Exception as exc:
+            self._schedules.postpone(schedule.schedule_id, due_at, following)
+            _log_failure(schedule, exc)
+            return
+        self._schedules.record_firing(schedule.schedule_id, due_at, now, job.job_id, following)
+        logger.info(
+            "schedule %s fired job %s",
+            schedule.schedule_id,
+            job.job_id,
+            extra={"action": "schedule_fire", "job_id": job.job_id},
+        )
+
+    def _following(self, schedule: Schedule, now: float) -> float | None:
+        """The firing after ``now``: missed ones collapse into the one firing now. None
+        (the schedule stops) if its cron or zone no longer parse (a zone gone from tzdata)."""
+        try:
+            return cron.next_firing(schedule.cron, schedule.timezone, now)
+        except InvalidInput as exc:
+            logger.error(
+                "schedule %s stops: %s",
+                schedule.schedule_id,
+                exc.message,
+                extra={"action": "schedule_failed", "schedule_id": schedule.schedule_id},
+            )
+            return None
+
+    def _still_active(self, job_id: str | None) -> bool:
+        """Whether the schedule's last job is still pending or running."""
+        job = self._jobs.get(job_id) if job_id is not None else None
+        return job is not None and not job.status.is_finished
+
+    def _submit(self, schedule: Schedule) -> Job:
+        """One job as the schedule's owner, under the owner's roles as of now."""
+        owner = owner_of(self._users, schedule.user_id)
+        if owner is None:
+            raise InvalidInput(f"its owner {schedule.user_id} no longer exists")
+        if schedule.template_id is not None:
+            return self._templates.start(
+                owner, schedule.template_id, schedule.variables, schedule_id=schedule.schedule_id
+            )
+        spec = parse_submission(job_spec_of(schedule))
+        return self._operations.submit_spec(owner, replace(spec, schedule_id=schedule.schedule_id))
+
+
+def _log_failure(schedule: Schedule, exc: Exception) -> None:
+    """A refusal is said in a line; anything else (a bug) with its traceback."""
+    extra = {"action": "schedule_failed", "schedule_id": schedule.schedule_id}
+    if isinstance(exc, JobhostError):
+        logger.warning("schedule %s could not fire: %s", schedule.schedule_id, exc, extra=extra)
+    else:
+        logger.exception("schedule %s could not fire", schedule.schedule_id, extra=extra)
+
+
+def _declared(template_id: str, text: str, zone: str, now: float) -> DeclaredSchedule | None:
+    """A catalog schedule with its first firing; None (logged) if it does not parse."""
+    try:
+        expression = cron.parse_cron(text)
+        return DeclaredSchedule(
+            template_id, expression, zone, cron.next_firing(expression, zone, now)
+        )
+    except InvalidInput as exc:
+        logger.warning(
+            "template %s declares a schedule that does not parse: %s",
+            template_id,
+            exc.message,
+            extra={"action": "schedule_declared"},
+        )
+        return None

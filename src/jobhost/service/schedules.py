@@ -1,0 +1,211 @@
+"""What a signed-in user can do with schedules (recurring jobs), every permission decision
+in one place: a schedule is created under the rules its firings will meet (submit's roles
+for a job, the template's start roles for a template), and only its owner (or a privileged
+role) sees, changes or deletes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Protocol
+
+from jobhost import policy
+from jobhost.clock import Clock
+from jobhost.errors import Conflict, Forbidden, InvalidInput, NotFound
+from jobhost.models import Job, Schedule, User
+from jobhost.schedules import cron
+from jobhost.service.jobs import JobOperations
+from jobhost.service.schedule_requests import ScheduleBody, merged, parse_body
+from jobhost.service.submission import parse_submission
+from jobhost.store.protocol import ScheduleStore, UserStore
+
+TEMPLATE_REFUSAL = "Access denied: You do not have permission to start this job"
+OTHERS_REFUSAL = (
+    "Viewing other users' schedules requires elevated roles "
+    "(task_manager, debug, system_admin, or site_admin)"
+)
+
+
+class TemplateStarts(Protocol):
+    """Starting catalog templates, as ``POST BASE/jobs/start`` does (service/templates.py)."""
+
+    def validate_start(self, user: User, template_id: str, variables: Mapping[str, str]) -> None:
+        """Forbidden or InvalidInput exactly when a start by ``user`` would be refused."""
+
+    def start(
+        self,
+        user: User,
+        template_id: str,
+        variables: Mapping[str, str],
+        *,
+        schedule_id: str | None = None,
+    ) -> Job:
+        """Start the template as ``user``'s job (its ScheduleID set when a firing starts it)."""
+
+
+class NoTemplates:
+    """TemplateStarts without a catalog: every template is unknown (the start refusal)."""
+
+    def validate_start(self, user: User, template_id: str, variables: Mapping[str, str]) -> None:
+        raise Forbidden(TEMPLATE_REFUSAL)
+
+    def start(
+        self,
+        user: User,
+        template_id: str,
+        variables: Mapping[str, str],
+        *,
+        schedule_id: str | None = None,
+    ) -> Job:
+        raise Forbidden(TEMPLATE_REFUSAL)
+
+
+def owner_of(users: UserStore, user_id: str) -> User | None:
+    """A schedule's owner as of now (the built-in ``system`` for the catalog's), or None."""
+    if user_id == policy.SYSTEM_USER_ID:
+        return policy.SYSTEM_USER
+    return users.get_user(user_id)
+
+
+def job_spec_of(schedule: Schedule) -> Mapping[str, object]:
+    """The submit body a free-form schedule's firings send."""
+    if schedule.job is None:
+        raise InvalidInput("The schedule has no job")
+    return schedule.job
+
+
+class ScheduleOperations:
+    def __init__(
+        self,
+        schedules: ScheduleStore,
+        jobs: JobOperations,
+        templates: TemplateStarts,
+        clock: Clock,
+        wake_firing: Callable[[], None],
+    ) -> None:
+        self.schedules = schedules
+        self.jobs = jobs
+        self.templates = templates
+        self.clock = clock
+        self.wake_firing = wake_firing
+
+    def create(self, user: User, payload: Mapping[str, object]) -> Schedule:
+        """A new schedule of the caller's; its firings will submit as them."""
+        body = self._admitted(user, payload)
+        now = self.clock.now()
+        schedule = Schedule(
+            schedule_id=str(uuid.uuid4()),
+            user_id=user.user_id,
+            name=body.name,
+            cron=body.cron,
+            timezone=body.timezone,
+            overlap=body.overlap,
+            enabled=body.enabled,
+            created_at=now,
+            template_id=body.template_id,
+            variables=body.variables,
+            job=body.job,
+            next_run_at=self._first_firing(body, now),
+        )
+        created = self.schedules.create(schedule)
+        self.wake_firing()
+        return created
+
+    def listing(self, user: User, all_users: bool) -> list[Schedule]:
+        """The caller's schedules; everyone's (``all_users``) for privileged roles only."""
+        if not all_users:
+            return self.schedules.listing(user.user_id)
+        if not policy.is_privileged(user):
+            raise Forbidden(OTHERS_REFUSAL)
+        return self.schedules.listing(None)
+
+    def get(self, user: User, schedule_id: str) -> Schedule:
+        """A schedule the caller may see; 404 alike for missing and for someone else's."""
+        if not policy.is_valid_job_id(schedule_id):
+            raise InvalidInput("Invalid scheduleId: must be a UUID")
+        schedule = self.schedules.get(schedule_id.lower())
+        if schedule is None or not _may_see(user, schedule):
+            raise NotFound(f"Schedule not found: {schedule_id}")
+        return schedule
+
+    def patch(self, user: User, schedule_id: str, patch: Mapping[str, object]) -> Schedule:
+        """Change any of the body's fields, checked as on create; ``enabled`` false pauses
+        (no next firing), true resumes from now. The schedule as it is now."""
+        current = self.get(user, schedule_id)
+        if current.declared_by is not None and set(patch) - {"enabled"}:
+            raise Conflict(_declared_refusal(current))
+        body = self._admitted(user, merged(current, patch))
+        retime = (body.cron, body.timezone, body.enabled) != (
+            current.cron,
+            current.timezone,
+            current.enabled,
+        )
+        changed = replace(
+            current,
+            name=body.name,
+            cron=body.cron,
+            timezone=body.timezone,
+            overlap=body.overlap,
+            enabled=body.enabled,
+            template_id=body.template_id,
+            variables=body.variables,
+            job=body.job,
+            next_run_at=self._first_firing(body, self.clock.now()) if retime else None,
+        )
+        stored = self.schedules.update(changed, retime=retime)
+        if stored is None:
+            raise NotFound(f"Schedule not found: {schedule_id}")
+        self.wake_firing()
+        return stored
+
+    def delete(self, user: User, schedule_id: str) -> str:
+        """Delete a schedule (the jobs it submitted stay); its id."""
+        schedule = self.get(user, schedule_id)
+        if schedule.declared_by is not None:
+            raise Conflict(_declared_refusal(schedule))
+        if not self.schedules.delete(schedule.schedule_id):
+            raise NotFound(f"Schedule not found: {schedule_id}")
+        self.wake_firing()
+        return schedule.schedule_id
+
+    def preview(self, cron_text: str, timezone: str) -> list[float]:
+        """The next firings of an expression from now, checked as on create."""
+        expression = cron.parse_cron(cron_text)
+        cron.parse_timezone(timezone)
+        return cron.next_firings(expression, timezone, self.clock.now(), cron.PREVIEW_COUNT)
+
+    def upcoming(self, schedule: Schedule) -> list[float]:
+        """A schedule's next firings, from its next one on (none while paused)."""
+        first = schedule.next_run_at
+        if first is None:
+            return []
+        later = cron.next_firings(schedule.cron, schedule.timezone, first, cron.PREVIEW_COUNT - 1)
+        return [first, *later]
+
+    def _admitted(self, user: User, payload: Mapping[str, object]) -> ScheduleBody:
+        """The body checked, and the caller allowed what its firings will submit."""
+        body = parse_body(payload)
+        if body.template_id is not None:
+            self.templates.validate_start(user, body.template_id, body.variables)
+        else:
+            assert body.job is not None
+            self.jobs.check(user, parse_submission(body.job))
+        return body
+
+    def _first_firing(self, body: ScheduleBody, now: float) -> float | None:
+        if not body.enabled:
+            return None
+        return cron.next_firing(body.cron, body.timezone, now)
+
+
+def _may_see(user: User, schedule: Schedule) -> bool:
+    return schedule.user_id == user.user_id or policy.is_privileged(user)
+
+
+def _declared_refusal(schedule: Schedule) -> str:
+    return (
+        f"Schedule {schedule.schedule_id} is declared by the catalog template "
+        f"{schedule.declared_by}: change its file, or pause it with enabled"
+    )

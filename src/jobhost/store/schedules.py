@@ -1,0 +1,236 @@
+"""Schedule verbs on the store: the recurring jobs, their next firing and what each firing did.
+
+Not on the hot path (a firing at most once a minute per schedule), so written once with
+SQLAlchemy Core for both dialects. The firing loop's alarm is ``earliest_next_run``, one
+seek of ``ix_schedules_next_run_at``; paused schedules have no next_run_at.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from jobhost.clock import Clock
+from jobhost.models import Overlap, Schedule
+from jobhost.store.database import Database
+from jobhost.store.schema import schedules
+
+DUE_PER_PASS = 100
+"""Schedules one ``due`` call returns at most (the loop asks again while some are due)."""
+
+_OVERLAPS = {overlap.value: overlap for overlap in Overlap}
+_C = schedules.c
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredSchedule:
+    """A catalog template's ``schedule``, with the first firing its new row would take."""
+
+    template_id: str
+    cron: str
+    timezone: str
+    next_run_at: float | None
+
+
+class SqlScheduleStore:
+    """Schedules (the ``ScheduleStore`` protocol)."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def create(self, schedule: Schedule) -> Schedule:
+        with self.db.write() as conn:
+            conn.execute(insert(schedules).values(_values(schedule)))
+        return schedule
+
+    def get(self, schedule_id: str) -> Schedule | None:
+        with self.db.read() as conn:
+            row = conn.execute(select(schedules).where(_C.schedule_id == schedule_id)).first()
+        return _schedule(row._mapping) if row is not None else None
+
+    def listing(self, user_id: str | None) -> list[Schedule]:
+        """``user_id``'s schedules (None: everyone's), oldest first."""
+        query = select(schedules).order_by(_C.created_at, _C.schedule_id)
+        if user_id is not None:
+            query = query.where(_C.user_id == user_id)
+        with self.db.read() as conn:
+            return [_schedule(row._mapping) for row in conn.execute(query)]
+
+    def update(self, schedule: Schedule, *, retime: bool) -> Schedule | None:
+        """Write the schedule's settings (name, cron, timezone, overlap, enabled and what
+        it submits), with ``retime`` its next_run_at too; what its firings recorded is left
+        alone. The schedule as stored now; None if it is gone."""
+        values = _values(schedule)
+        settings = {key: values[key] for key in _SETTINGS}
+        if retime:
+            settings["next_run_at"] = schedule.next_run_at
+        with self.db.write() as conn:
+            changed = conn.execute(
+                update(schedules).where(_C.schedule_id == schedule.schedule_id).values(settings)
+            ).rowcount
+        return self.get(schedule.schedule_id) if changed else None
+
+    def delete(self, schedule_id: str) -> bool:
+        with self.db.write() as conn:
+            return bool(
+                conn.execute(delete(schedules).where(_C.schedule_id == schedule_id)).rowcount
+            )
+
+    def earliest_next_run(self) -> float | None:
+        """When the next schedule is due, or None if none is enabled."""
+        with self.db.read() as conn:
+            value = conn.execute(select(func.min(_C.next_run_at))).scalar()
+        return float(value) if value is not None else None
+
+    def due(self, now: float, limit: int = DUE_PER_PASS) -> list[Schedule]:
+        """The schedules whose next firing is ``now`` or earlier, the most overdue first."""
+        query = (
+            select(schedules)
+            .where(_C.next_run_at <= now)
+            .order_by(_C.next_run_at, _C.schedule_id)
+            .limit(limit)
+        )
+        with self.db.read() as conn:
+            return [_schedule(row._mapping) for row in conn.execute(query)]
+
+    def record_firing(
+        self,
+        schedule_id: str,
+        due_at: float,
+        fired_at: float,
+        job_id: str,
+        next_run_at: float | None,
+    ) -> bool:
+        """The firing due at ``due_at`` submitted ``job_id``; the next one is at
+        ``next_run_at``. False if the schedule is gone."""
+        fired = {"last_run_at": fired_at, "last_job_id": job_id}
+        return self._moved_on(schedule_id, due_at, next_run_at, fired)
+
+    def record_skip(
+        self, schedule_id: str, due_at: float, skipped_at: float, next_run_at: float | None
+    ) -> bool:
+        """The firing due at ``due_at`` submitted nothing (overlap=skip, the previous job
+        still running); False if the schedule is gone."""
+        return self._moved_on(schedule_id, due_at, next_run_at, {"last_skipped_at": skipped_at})
+
+    def postpone(self, schedule_id: str, due_at: float, next_run_at: float | None) -> bool:
+        """The firing due at ``due_at`` failed; the schedule moves on to ``next_run_at``."""
+        return self._moved_on(schedule_id, due_at, next_run_at, {})
+
+    def _moved_on(
+        self,
+        schedule_id: str,
+        due_at: float,
+        next_run_at: float | None,
+        facts: Mapping[str, object],
+    ) -> bool:
+        """Record ``facts`` of a firing and move next_run_at on, unless a change since
+        (a pause, a new cron) moved it already: that change's time stands."""
+        where = _C.schedule_id == schedule_id
+        with self.db.write() as conn:
+            if facts:
+                if not conn.execute(update(schedules).where(where).values(facts)).rowcount:
+                    return False
+            moved = update(schedules).where(where, _C.next_run_at == due_at)
+            conn.execute(moved.values(next_run_at=next_run_at))
+            return bool(facts) or self._exists(conn, schedule_id)
+
+    def _exists(self, conn: Connection, schedule_id: str) -> bool:
+        query = select(_C.schedule_id).where(_C.schedule_id == schedule_id)
+        return conn.execute(query).first() is not None
+
+    def sync_declared(self, owner: str, declared: Sequence[DeclaredSchedule]) -> None:
+        """Make the catalog's schedules those of ``declared``, owned by ``owner``: new ones
+        added, a changed cron or timezone updated (a paused one stays paused), the rows of
+        templates that no longer declare one removed; in one transaction."""
+        wanted = {item.template_id: item for item in declared}
+        with self.db.write() as conn:
+            rows = conn.execute(select(schedules).where(_C.declared_by.is_not(None)))
+            existing = {row._mapping["declared_by"]: _schedule(row._mapping) for row in rows}
+            gone = [s.schedule_id for key, s in existing.items() if key not in wanted]
+            if gone:
+                conn.execute(delete(schedules).where(_C.schedule_id.in_(gone)))
+            for item in wanted.values():
+                self._declare(conn, owner, item, existing.get(item.template_id))
+
+    def _declare(
+        self, conn: Connection, owner: str, item: DeclaredSchedule, current: Schedule | None
+    ) -> None:
+        if current is None:
+            conn.execute(insert(schedules).values(_values(_declared(owner, item, self.clock))))
+            return
+        if (current.cron, current.timezone) == (item.cron, item.timezone):
+            return
+        changes: dict[str, object] = {"cron": item.cron, "timezone": item.timezone}
+        if current.enabled:
+            changes["next_run_at"] = item.next_run_at
+        conn.execute(update(schedules).where(_C.schedule_id == current.schedule_id).values(changes))
+
+
+_SETTINGS = ("name", "cron", "timezone", "overlap", "enabled", "template_id", "variables", "job")
+
+
+def _declared(owner: str, item: DeclaredSchedule, clock: Clock) -> Schedule:
+    return Schedule(
+        schedule_id=str(uuid.uuid4()),
+        user_id=owner,
+        name=item.template_id,
+        cron=item.cron,
+        timezone=item.timezone,
+        overlap=Overlap.SKIP,
+        enabled=True,
+        created_at=clock.now(),
+        template_id=item.template_id,
+        declared_by=item.template_id,
+        next_run_at=item.next_run_at,
+    )
+
+
+def _values(schedule: Schedule) -> dict[str, Any]:
+    return {
+        "schedule_id": schedule.schedule_id,
+        "user_id": schedule.user_id,
+        "name": schedule.name,
+        "cron": schedule.cron,
+        "timezone": schedule.timezone,
+        "overlap": schedule.overlap.value,
+        "enabled": schedule.enabled,
+        "template_id": schedule.template_id,
+        "variables": json.dumps(dict(schedule.variables), sort_keys=True)
+        if schedule.variables
+        else None,
+        "job": json.dumps(dict(schedule.job), sort_keys=True) if schedule.job is not None else None,
+        "declared_by": schedule.declared_by,
+        "created_at": schedule.created_at,
+        "next_run_at": schedule.next_run_at,
+        "last_run_at": schedule.last_run_at,
+        "last_job_id": schedule.last_job_id,
+        "last_skipped_at": schedule.last_skipped_at,
+    }
+
+
+def _schedule(m: Mapping[Any, Any]) -> Schedule:
+    return Schedule(
+        schedule_id=m["schedule_id"],
+        user_id=m["user_id"],
+        name=m["name"],
+        cron=m["cron"],
+        timezone=m["timezone"],
+        overlap=_OVERLAPS[m["overlap"]],
+        enabled=bool(m["enabled"]),
+        created_at=m["created_at"],
+        template_id=m["template_id"],
+        variables=json.loads(m["variables"]) if m["variables"] else {},
+        job=json.loads(m["job"]) if m["job"] else None,
+        declared_by=m["declared_by"],
+        next_run_at=m["next_run_at"],
+        last_run_at=m["last_run_at"],
+        last_job_id=m["last_job_id"],
+        last_skipped_at=m["last_skipped_at"],
+    )

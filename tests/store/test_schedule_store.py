@@ -1,0 +1,182 @@
+"""The schedule verbs on SQLite and PostgreSQL alike: the alarm's time, what is due, what a
+firing records, and the catalog's schedules kept in step with it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+
+from jobhost.models import Overlap, Schedule
+from jobhost.store import SqlStore
+from jobhost.store.schedules import DeclaredSchedule
+from tests.store.conftest import START, FakeClock
+
+
+def schedule(
+    user_id: str = "alice", next_run_at: float | None = START + 60, **kw: object
+) -> Schedule:
+    values: dict[str, object] = {
+        "schedule_id": str(uuid.uuid4()),
+        "user_id": user_id,
+        "name": "nightly",
+        "cron": "* * * * *",
+        "timezone": "UTC",
+        "overlap": Overlap.SKIP,
+        "enabled": next_run_at is not None,
+        "created_at": START,
+        "job": {"jobName": "n", "command": "true", "executionMode": "BackgroundJob"},
+        "next_run_at": next_run_at,
+    }
+    values.update(kw)
+    return Schedule(**values)  # type: ignore[arg-type]
+
+
+def test_a_schedule_reads_back_as_created(store: SqlStore) -> None:
+    made = store.schedules.create(
+        schedule(template_id=None, variables={}, overlap=Overlap.QUEUE, last_skipped_at=None)
+    )
+    assert store.schedules.get(made.schedule_id) == made
+    templated = store.schedules.create(
+        schedule(job=None, template_id="disk/usage", variables={"path": "/var"})
+    )
+    assert store.schedules.get(templated.schedule_id) == templated
+    assert store.schedules.get(str(uuid.uuid4())) is None
+
+
+def test_listing_is_per_user_oldest_first_or_everyones(store: SqlStore) -> None:
+    first = store.schedules.create(schedule("alice", created_at=START))
+    other = store.schedules.create(schedule("bob", created_at=START + 1))
+    second = store.schedules.create(schedule("alice", created_at=START + 2))
+
+    assert [s.schedule_id for s in store.schedules.listing("alice")] == [
+        first.schedule_id,
+        second.schedule_id,
+    ]
+    assert len(store.schedules.listing(None)) == 3
+    assert [s.schedule_id for s in store.schedules.listing("bob")] == [other.schedule_id]
+
+
+def test_the_alarm_is_the_earliest_next_run_and_paused_ones_never_count(store: SqlStore) -> None:
+    assert store.schedules.earliest_next_run() is None
+    store.schedules.create(schedule(next_run_at=None))
+    assert store.schedules.earliest_next_run() is None
+    store.schedules.create(schedule(next_run_at=START + 90))
+    store.schedules.create(schedule(next_run_at=START + 30))
+    assert store.schedules.earliest_next_run() == START + 30
+
+
+def test_due_returns_the_overdue_first_and_only_those_due(store: SqlStore) -> None:
+    late = store.schedules.create(schedule(next_run_at=START - 100))
+    now = store.schedules.create(schedule(next_run_at=START))
+    store.schedules.create(schedule(next_run_at=START + 1))
+    store.schedules.create(schedule(next_run_at=None))
+
+    assert [s.schedule_id for s in store.schedules.due(START)] == [
+        late.schedule_id,
+        now.schedule_id,
+    ]
+    assert len(store.schedules.due(START, limit=1)) == 1
+
+
+def test_a_firing_records_its_job_and_moves_the_next_run_on(store: SqlStore) -> None:
+    made = store.schedules.create(schedule(next_run_at=START))
+    job_id = str(uuid.uuid4())
+
+    assert store.schedules.record_firing(made.schedule_id, START, START + 1, job_id, START + 60)
+    after = store.schedules.get(made.schedule_id)
+    assert after is not None
+    assert (after.last_run_at, after.last_job_id, after.next_run_at) == (
+        START + 1,
+        job_id,
+        START + 60,
+    )
+    assert after.last_skipped_at is None
+
+
+def test_a_skip_records_its_time_and_keeps_the_last_job(store: SqlStore) -> None:
+    made = store.schedules.create(schedule(next_run_at=START, last_job_id="j"))
+
+    assert store.schedules.record_skip(made.schedule_id, START, START + 2, START + 60)
+    after = store.schedules.get(made.schedule_id)
+    assert after is not None
+    assert (after.last_skipped_at, after.last_job_id, after.next_run_at) == (
+        START + 2,
+        "j",
+        START + 60,
+    )
+
+
+def test_a_pause_made_during_a_firing_stands(store: SqlStore) -> None:
+    made = store.schedules.create(schedule(next_run_at=START))
+    paused = replace(made, enabled=False, next_run_at=None)
+    store.schedules.update(paused, retime=True)
+
+    assert store.schedules.record_firing(made.schedule_id, START, START, "j", START + 60)
+    after = store.schedules.get(made.schedule_id)
+    assert after is not None
+    assert (after.next_run_at, after.last_job_id) == (None, "j")
+
+
+def test_recording_for_a_deleted_schedule_says_so(store: SqlStore) -> None:
+    made = store.schedules.create(schedule(next_run_at=START))
+    assert store.schedules.delete(made.schedule_id)
+    assert not store.schedules.delete(made.schedule_id)
+    assert not store.schedules.record_firing(made.schedule_id, START, START, "j", None)
+    assert not store.schedules.record_skip(made.schedule_id, START, START, None)
+    assert not store.schedules.postpone(made.schedule_id, START, None)
+
+
+def test_an_update_without_retime_keeps_the_next_run_and_the_firing_record(store: SqlStore) -> None:
+    made = store.schedules.create(schedule(next_run_at=START))
+    store.schedules.record_firing(made.schedule_id, START, START, "j", START + 60)
+
+    renamed = store.schedules.update(replace(made, name="renamed", next_run_at=None), retime=False)
+    assert renamed is not None
+    assert (renamed.name, renamed.next_run_at, renamed.last_job_id) == ("renamed", START + 60, "j")
+    assert store.schedules.update(replace(made, schedule_id=str(uuid.uuid4())), retime=True) is None
+
+
+def test_sync_declared_adds_updates_and_removes_the_catalogs_schedules(
+    store: SqlStore, clock: FakeClock
+) -> None:
+    own = store.schedules.create(schedule(template_id="a/b", job=None))
+    store.schedules.sync_declared(
+        "system",
+        [
+            DeclaredSchedule("a/b", "0 3 * * *", "UTC", START + 10),
+            DeclaredSchedule("c", "0 4 * * *", "Europe/Berlin", START + 20),
+        ],
+    )
+    declared = {s.declared_by: s for s in store.schedules.listing("system")}
+    assert set(declared) == {"a/b", "c"}
+    first = declared["a/b"]
+    assert (first.user_id, first.template_id, first.cron, first.next_run_at) == (
+        "system",
+        "a/b",
+        "0 3 * * *",
+        START + 10,
+    )
+    assert first.enabled and first.overlap is Overlap.SKIP and first.job is None
+
+    # Paused by an admin, then its file changes the cron: it stays paused.
+    store.schedules.update(replace(declared["c"], enabled=False, next_run_at=None), retime=True)
+    store.schedules.sync_declared(
+        "system",
+        [
+            DeclaredSchedule("a/b", "0 3 * * *", "UTC", START + 999),  # unchanged: not retimed
+            DeclaredSchedule("c", "0 5 * * *", "Europe/Berlin", START + 30),
+        ],
+    )
+    again = {s.declared_by: s for s in store.schedules.listing("system")}
+    assert again["a/b"] == first
+    assert (again["c"].cron, again["c"].next_run_at, again["c"].enabled) == (
+        "0 5 * * *",
+        None,
+        False,
+    )
+
+    store.schedules.sync_declared("system", [DeclaredSchedule("c", "0 5 * * *", "UTC", START)])
+    assert [s.declared_by for s in store.schedules.listing("system")] == ["c"]
+    store.schedules.sync_declared("system", [])
+    assert store.schedules.listing("system") == []
+    assert store.schedules.get(own.schedule_id) == own  # a user's schedule of a template stays
