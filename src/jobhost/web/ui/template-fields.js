@@ -104,9 +104,9 @@ export function clearErrors(slots, formError) {
 }
 
 /**
- * Show a server's error message: each "; "-separated part that names a field goes beside
- * that field (which is marked invalid; the first one gets the focus unless focus is false),
- * the rest at the form.
+ * Show a server's error message (after clearErrors): each "; "-separated part that names a
+ * field goes beside that field (which is marked invalid; the first one gets the focus unless
+ * focus is false), the rest at the form.
  */
 export function placeErrors(message, slots, formError, focus = true) {
   const rest = [];
@@ -122,7 +122,7 @@ export function placeErrors(message, slots, formError, focus = true) {
     input.setAttribute("aria-invalid", "true");
     first ??= input;
   }
-  formError.textContent = rest.join("; ");
+  if (rest.length) formError.textContent = rest.join("; "); // formError may be a field's too
   if (focus) first?.focus();
 }
 
