@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from jobhost.catalog import Catalog
 from jobhost.clock import Clock, SystemClock
 from jobhost.datadir import prepare_data_dir
 from jobhost.engine.engine import Engine
@@ -55,7 +56,12 @@ def running(settings: Settings, clock: Clock, run_engine: bool = True) -> Iterat
             intake.start()
             stack.callback(intake.stop)
             wake = engine.wake
-        yield web_app.Backend(store, clock, wake)
+        yield web_app.Backend(store, clock, wake, open_catalog(settings, clock))
+
+
+def open_catalog(settings: Settings, clock: Clock) -> Catalog:
+    """The job catalog, built once per process and shared by every front door."""
+    return Catalog(settings.catalog_path, clock.monotonic)
 
 
 def spool_intake(

@@ -139,11 +139,16 @@ class JobOperations:
         """Submit a finished job again as the caller's, through submit's own checks: its
         fields are parsed anew (a working directory gone since is a 400), under the
         caller's roles. runAt and dependsOn are not carried over (they were about then)."""
+        old = self.finished(user, job_id)
+        spec = parse_submission(rerun_payload(old.spec))
+        return self._submit_spec(user, replace(spec, rerun_of=old.job_id))
+
+    def finished(self, user: User, job_id: str) -> Job:
+        """A finished job the caller may see (``get``'s refusals); 409 while it runs."""
         old = self.get(user, job_id)
         if not old.status.is_finished:
             raise Conflict(f"Job has not finished: {old.job_id} is {old.status.value}")
-        spec = parse_submission(rerun_payload(old.spec))
-        return self._submit_spec(user, replace(spec, rerun_of=old.job_id))
+        return old
 
     def _submit_spec(self, user: User, spec: JobSpec) -> Job:
         refusal = policy.priority_refusal(user, spec.priority) or policy.submit_refusal(
@@ -151,6 +156,11 @@ class JobOperations:
         )
         if refusal is not None:
             raise Forbidden(refusal)
+        return self.submit_permitted(user, spec)
+
+    def submit_permitted(self, user: User, spec: JobSpec) -> Job:
+        """Store a job whose permission the caller decided (a catalog template's start,
+        which is how users without elevated roles run work): none of submit's role rules."""
         check_python(spec)
         job = self.jobs.submit(user.user_id, spec, functools.partial(policy.may_see, user))
         self.wake_engine()

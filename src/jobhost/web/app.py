@@ -11,10 +11,11 @@ from fastapi import FastAPI
 
 from jobhost import __version__
 from jobhost.auth.throttle import LoginThrottle
+from jobhost.catalog import Catalog
 from jobhost.clock import Clock
 from jobhost.settings import Settings
 from jobhost.store import Store
-from jobhost.web import health, jobs, login, page, streams
+from jobhost.web import health, jobs, login, page, streams, templates
 from jobhost.web.deps import Services
 from jobhost.web.errors import install_error_handlers
 from jobhost.web.limits import BodySizeLimit
@@ -31,6 +32,7 @@ class Backend:
     store: Store
     clock: Clock
     wake_engine: Callable[[], None]
+    catalog: Catalog
 
 
 OpenBackend = Callable[[], contextlib.AbstractContextManager[Backend]]
@@ -48,6 +50,7 @@ def create_app(settings: Settings, open_backend: OpenBackend) -> FastAPI:
                 backend.clock,
                 backend.wake_engine,
                 LoginThrottle(backend.clock),
+                backend.catalog,
             )
             yield
 
@@ -60,6 +63,8 @@ def create_app(settings: Settings, open_backend: OpenBackend) -> FastAPI:
     install_error_handlers(app)
     document_credentials(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Before jobs.router, whose routes are fixed paths too: no path of one shadows the other.
+    app.include_router(templates.router, prefix=BASE)
     app.include_router(jobs.router, prefix=BASE)
     app.include_router(streams.router, prefix=BASE)
     app.include_router(health.router)

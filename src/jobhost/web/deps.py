@@ -15,6 +15,7 @@ from starlette.requests import HTTPConnection
 from jobhost.auth.keys import user_for_token
 from jobhost.auth.sessions import CSRF_HEADER, SESSION_COOKIE, session_user
 from jobhost.auth.throttle import LoginThrottle
+from jobhost.catalog import Catalog
 from jobhost.clock import Clock
 from jobhost.errors import Forbidden, InvalidInput, StoreBusy, Unauthorized
 from jobhost.models import User
@@ -33,6 +34,7 @@ class Services:
     clock: Clock
     wake_engine: Callable[[], None]
     login_throttle: LoginThrottle
+    catalog: Catalog
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,12 @@ async def caller(found: Annotated[Identity, Depends(request_identity)]) -> User:
 async def json_object(request: Request) -> dict[str, object]:
     """The request body as a JSON object; 400 for anything else."""
     return parse_json_object(await request.body())
+
+
+async def optional_json_object(request: Request) -> dict[str, object] | None:
+    """The request body as a JSON object, or None when there is none; 400 for anything else."""
+    body = await request.body()
+    return parse_json_object(body) if body.strip() else None
 
 
 def parse_json_object(body: bytes) -> dict[str, object]:
