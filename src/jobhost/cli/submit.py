@@ -131,7 +131,7 @@ def submit(
     Ctrl-C while following or waiting asks whether to stop the job or detach from it.
     """
     text = _command_text(command, mode)
-    variables = _env_pairs(env or [])
+    variables = name_value_pairs(env or [], "--env")
     with connect(url) as client:
         options = _submit_options(mode, timeout, cwd, client.connection.url)
         if variables:
@@ -142,10 +142,10 @@ def submit(
         if after:
             options["depends_on"] = after
         job_id = client.submit(text, name or _default_name(text), **options)
-        _watch_new_job(client, job_id, wait, follow, raw)
+        watch_new_job(client, job_id, wait, follow, raw)
 
 
-def _watch_new_job(client: Client, job_id: str, wait: bool, follow: bool, raw: bool) -> None:
+def watch_new_job(client: Client, job_id: str, wait: bool, follow: bool, raw: bool) -> None:
     """Print a new job's id; with ``follow`` or ``wait`` stay with it and exit with its code."""
     if not (wait or follow):
         print(job_id)
@@ -179,7 +179,7 @@ def rerun(
     With --follow the id goes to stderr and the output to stdout.
     """
     with connect(url) as client:
-        _watch_new_job(client, client.rerun(job_id), wait, follow, raw)
+        watch_new_job(client, client.rerun(job_id), wait, follow, raw)
 
 
 def _submit_options(
@@ -244,13 +244,13 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
-def _env_pairs(items: list[str]) -> dict[str, str]:
+def name_value_pairs(items: list[str], option: str) -> dict[str, str]:
     """NAME=VALUE options as a mapping; the value may hold '=' and be empty."""
     pairs: dict[str, str] = {}
     for item in items:
         name, equals, value = item.partition("=")
         if not name or not equals:
-            raise InvalidInput(f"Invalid --env {item!r}: use NAME=VALUE")
+            raise InvalidInput(f"Invalid {option} {item!r}: use NAME=VALUE")
         pairs[name] = value
     return pairs
 
