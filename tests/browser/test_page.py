@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.sync_api import Browser, BrowserContext, Dialog, Locator, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-from tests.browser.conftest import PAGE, PASSWORD, People, screenshot, sign_in
+from tests.browser.conftest import PAGE, PASSWORD, People, record_dialogs, screenshot, sign_in
 from tests.integration.server import BASE, Server, wait_finished
 
 
@@ -146,13 +146,7 @@ def test_delete_asks_first_then_removes_a_completed_job(
 def test_names_descriptions_and_output_are_shown_as_text_never_run(
     page: Page, server: Server, people: People
 ) -> None:
-    dialogs: list[str] = []
-
-    def record(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", record)
+    dialogs = record_dialogs(page)
     name = "<img src=x onerror=alert(1)>"
     description = "<b>not bold</b><script>alert(3)</script>"
     command = "printf '%s\\n' '<script>alert(2)</script>'; printf '\\033[31mred\\033[0m plain\\n'"
