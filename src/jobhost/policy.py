@@ -6,6 +6,7 @@ import math
 import re
 import time
 import uuid
+from collections.abc import Iterable
 
 from jobhost.models import Category, Job, Mode, QueueState, Status, User
 
@@ -48,6 +49,22 @@ def is_privileged(user: User) -> bool:
 def effective_roles(user: User) -> list[str]:
     """Stored roles plus the pseudo-role every signed-in user has, sorted."""
     return sorted(user.roles | {AUTHENTICATED})
+
+
+def holds_role(user: User, roles: Iterable[str]) -> bool:
+    """Whether ``user`` holds one of ``roles``, counting ``authenticated`` (everyone)."""
+    return not (user.roles | {AUTHENTICATED}).isdisjoint(roles)
+
+
+def may_start_template(user: User, start_roles: Iterable[str]) -> bool:
+    """A catalog template's start: privileged roles always, others by its ``startRoles``."""
+    return is_privileged(user) or holds_role(user, start_roles)
+
+
+def may_stop_template_jobs(user: User, stop_roles: Iterable[str]) -> bool:
+    """Whether ``user`` may stop everyone's jobs of a template (anyone may stop their own):
+    privileged roles always, others by its ``stopRoles``."""
+    return is_privileged(user) or holds_role(user, stop_roles)
 
 
 def submit_refusal(user: User, mode: Mode) -> str | None:

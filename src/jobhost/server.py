@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from jobhost.catalog import Catalog
 from jobhost.clock import Clock, SystemClock
 from jobhost.datadir import prepare_data_dir
 from jobhost.engine.engine import Engine
@@ -21,8 +22,8 @@ from jobhost.engine.lock import lock_data_folder
 from jobhost.listening import bind_listeners, describe
 from jobhost.service.jobs import JobOperations
 from jobhost.service.schedule_firing import ScheduleFiring
-from jobhost.service.schedules import NoTemplates
 from jobhost.service.spool import SPOOL_FOLDER, SpoolIntake
+from jobhost.service.templates import TemplateOperations
 from jobhost.settings import Settings
 from jobhost.store import SqlStore, Store
 from jobhost.store.database import sqlite_file
@@ -52,6 +53,7 @@ def running(settings: Settings, clock: Clock, run_engine: bool = True) -> Iterat
         stack.callback(store.close)
         wake: Callable[[], None] = _nothing
         wake_schedules: Callable[[], None] = _nothing
+        catalog = open_catalog(settings, clock)
         if run_engine:
             engine = Engine(settings, store, clock, os.environ)
             engine.start()
@@ -59,11 +61,16 @@ def running(settings: Settings, clock: Clock, run_engine: bool = True) -> Iterat
             intake = spool_intake(settings, store, clock, engine.wake)
             intake.start()
             stack.callback(intake.stop)
-            firing = schedule_firing(settings, store, clock, engine.wake)
+            firing = schedule_firing(settings, store, clock, engine.wake, catalog)
             firing.start()
             stack.callback(firing.stop)
             wake, wake_schedules = engine.wake, firing.wake
-        yield web_app.Backend(store, clock, wake, wake_schedules)
+        yield web_app.Backend(store, clock, wake, catalog, wake_schedules)
+
+
+def open_catalog(settings: Settings, clock: Clock) -> Catalog:
+    """The job catalog, built once per process and shared by every front door."""
+    return Catalog(settings.catalog_path, clock.monotonic)
 
 
 def spool_intake(
@@ -85,11 +92,17 @@ def spool_intake(
 
 
 def schedule_firing(
-    settings: Settings, store: Store, clock: Clock, wake_engine: Callable[[], None]
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    wake_engine: Callable[[], None],
+    catalog: Catalog,
 ) -> ScheduleFiring:
-    """The schedules' firing loop, submitting as the web does and waking the engine."""
+    """The schedules' firing loop, submitting and starting templates as the web does and
+    waking the engine."""
     operations = JobOperations(store.jobs, clock, wake_engine, settings.stop_grace_seconds)
-    return ScheduleFiring(store.schedules, store.users, operations, NoTemplates(), clock)
+    templates = TemplateOperations(catalog, operations)
+    return ScheduleFiring(store.schedules, store.users, operations, templates, clock)
 
 
 def serve(settings: Settings, first_start: Callable[[Store], None]) -> bool:

@@ -55,6 +55,8 @@ class Settings(BaseModel):
     retention_days: Annotated[float, Field(ge=0, le=100 * 366)] = 30.0
     # The OS user BackgroundJobs run as (engine/runners/runas.py); unset: the server's own.
     run_as: str | None = None
+    # The job catalog's TOML templates (jobhost/catalog/); unset: <data dir>/catalog.
+    catalog_dir: Path | None = None
 
     # Proxies whose X-Forwarded-For/-Proto are believed: comma-separated IPs or CIDRs. None by
     # default, so a client cannot pick the address the login throttle counts against.
@@ -66,6 +68,11 @@ class Settings(BaseModel):
         # Fixed against the directory the server started in: job processes run elsewhere
         # (their working directory) and must still find their run folder.
         return value.expanduser().absolute()
+
+    @field_validator("catalog_dir")
+    @classmethod
+    def _catalog_dir_is_absolute(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().absolute()
 
     @field_validator("log_level")
     @classmethod
@@ -104,6 +111,11 @@ class Settings(BaseModel):
     @property
     def shell_argv(self) -> list[str]:
         return shlex.split(self.shell)
+
+    @property
+    def catalog_path(self) -> Path:
+        """The catalog folder in force: the setting, or ``catalog`` in the data dir."""
+        return self.catalog_dir or self.data_dir / "catalog"
 
     @property
     def store_url(self) -> str:

@@ -69,6 +69,81 @@ class RerunResponse(SubmitResponse):
     rerunOf: str
 
 
+class TemplateVariable(TypedDict):
+    """One variable of a catalog template; ``pattern`` and ``choices`` are null when unset."""
+
+    name: str
+    description: str
+    default: str | None
+    required: bool
+    pattern: str | None
+    choices: list[str] | None
+
+
+class TemplatePermissions(TypedDict):
+    """``canStop``: may stop its jobs through jobs/stop (their own, or everyone's with the
+    template's stop roles)."""
+
+    canStart: bool
+    canStop: bool
+
+
+class TemplateRoles(TypedDict):
+    start: list[str]
+    stop: list[str]
+
+
+class CatalogItem(TypedDict):
+    """A template as the caller may use it; ``jobId`` is the template's id."""
+
+    jobId: str
+    displayName: str
+    description: str
+    executionMode: str
+    schedule: str | None
+    timezone: str
+    templateVariables: list[TemplateVariable]
+    permissions: TemplatePermissions
+    roles: TemplateRoles
+
+
+class CatalogLoadError(TypedDict):
+    """A catalog file that could not be used: its path under the catalog folder, and why."""
+
+    file: str
+    error: str
+
+
+class CatalogResponse(TypedDict):
+    """``errors`` is empty unless the caller has a privileged role."""
+
+    success: bool
+    jobs: list[CatalogItem]
+    count: int
+    userRoles: list[str]
+    errors: list[CatalogLoadError]
+
+
+class StartResponse(TypedDict):
+    """``jobId`` is the template's id, ``executionId`` the new job's."""
+
+    success: bool
+    message: str
+    jobId: str
+    executionId: str
+    status: str
+
+
+class TemplateStopResponse(TypedDict):
+    """``stopped``: the jobs cancelled or asked to stop."""
+
+    success: bool
+    message: str
+    jobId: str
+    status: str
+    stopped: list[str]
+
+
 class JobLists(TypedDict):
     pending: list[JobRecord]
     running: list[JobRecord]

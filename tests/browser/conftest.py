@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Dialog,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from tests.integration.server import Server, create_key, free_port, kill_jobs_under, run_cli
 
@@ -131,6 +139,19 @@ def sign_in(page: Page, name: str) -> None:
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#user-name")).to_have_text(name)
     expect(page.locator("#connection")).to_have_text("Live")
+
+
+def record_dialogs(page: Page) -> list[str]:
+    """The messages of the alerts (and other dialogs) the page opens from now on, each
+    dismissed: a script injected through data would show up here."""
+    dialogs: list[str] = []
+
+    def record(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", record)
+    return dialogs
 
 
 def screenshot(page: Page, name: str, full_page: bool = False) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.sync_api import Browser, BrowserContext, Dialog, Locator, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-from tests.browser.conftest import PAGE, PASSWORD, People, screenshot, sign_in
+from tests.browser.conftest import PAGE, PASSWORD, People, record_dialogs, screenshot, sign_in
 from tests.integration.server import BASE, Server, wait_finished
 
 
@@ -146,13 +146,7 @@ def test_delete_asks_first_then_removes_a_completed_job(
 def test_names_descriptions_and_output_are_shown_as_text_never_run(
     page: Page, server: Server, people: People
 ) -> None:
-    dialogs: list[str] = []
-
-    def record(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", record)
+    dialogs = record_dialogs(page)
     name = "<img src=x onerror=alert(1)>"
     description = "<b>not bold</b><script>alert(3)</script>"
     command = "printf '%s\\n' '<script>alert(2)</script>'; printf '\\033[31mred\\033[0m plain\\n'"
@@ -241,8 +235,8 @@ def test_the_submit_form_offers_only_the_allowed_modes_and_mainloop_cannot_be_st
     page.get_by_text("Submit a job").click()
     expect(page.locator("#submit-mode option")).to_have_text(["BackgroundJob", "Runspace"])
     name = unique("from-the-form")
-    page.get_by_label("Name", exact=True).fill(name)
-    page.get_by_label("Command").fill("echo from the form")
+    page.locator("#submit-form").get_by_label("Name", exact=True).fill(name)
+    page.locator("#submit-form").get_by_label("Command").fill("echo from the form")
     page.get_by_role("button", name="Submit", exact=True).click()
     expect(row(page, "completed", name).locator(".status-badge")).to_have_text("Completed")
     page.get_by_role("button", name="Sign out").click()
@@ -256,9 +250,9 @@ def test_the_submit_form_offers_only_the_allowed_modes_and_mainloop_cannot_be_st
             ["BackgroundJob", "Runspace", "MainLoop"]
         )
         inline = "inline-probe"  # the other tests leave root no jobs
-        page.get_by_label("Name", exact=True).fill(inline)
-        page.get_by_label("Mode").select_option("MainLoop")
-        page.get_by_label("Command").fill("import time\ntime.sleep(3)")
+        page.locator("#submit-form").get_by_label("Name", exact=True).fill(inline)
+        page.locator("#submit-form").get_by_label("Mode").select_option("MainLoop")
+        page.locator("#submit-form").get_by_label("Command").fill("import time\ntime.sleep(3)")
         page.get_by_role("button", name="Submit", exact=True).click()
         running = row(page, "running", inline)
         expect(running.locator(".inline-badge")).to_have_text("inline, cannot stop")

@@ -144,14 +144,16 @@ def test_the_submit_form_sends_priority_dependencies_and_a_run_at_time_in_utc(
             sign_in(page, "carol")
             page.get_by_text("Submit a job").click()
             name = unique("queued")
-            page.get_by_label("Name", exact=True).fill(name)
-            page.get_by_label("Command").fill("echo down")
-            page.get_by_label("Priority").fill("7")
-            page.get_by_label("Depends on").select_option(upstream)
-            page.get_by_label("Run at").fill("2030-07-01T12:30")  # CEST: UTC+2
+            page.locator("#submit-form").get_by_label("Name", exact=True).fill(name)
+            page.locator("#submit-form").get_by_label("Command").fill("echo down")
+            page.locator("#submit-form").get_by_label("Priority").fill("7")
+            page.locator("#submit-form").get_by_label("Depends on").select_option(upstream)
+            page.locator("#submit-form").get_by_label("Run at").fill(
+                "2030-07-01T12:30"
+            )  # CEST: UTC+2
             page.get_by_role("button", name="Submit", exact=True).click()
             expect(page.locator("#notice")).to_have_text(f"Submitted: {name}")
-            expect(page.get_by_label("Priority")).to_have_value("0")
+            expect(page.locator("#submit-form").get_by_label("Priority")).to_have_value("0")
 
             listed = api.get("/jobs").json()["jobs"]
             record = next(
@@ -162,9 +164,9 @@ def test_the_submit_form_sends_priority_dependencies_and_a_run_at_time_in_utc(
             assert record["RunAt"] == "2030-07-01T10:30:00.000Z"
             api.delete("/jobs", params={"jobId": record["JobID"]})
 
-            page.get_by_label("Name", exact=True).fill(name)
-            page.get_by_label("Command").fill("echo down")
-            page.get_by_label("Priority").fill("500")
+            page.locator("#submit-form").get_by_label("Name", exact=True).fill(name)
+            page.locator("#submit-form").get_by_label("Command").fill("echo down")
+            page.locator("#submit-form").get_by_label("Priority").fill("500")
             page.get_by_role("button", name="Submit", exact=True).click()
             expect(page.locator("#submit-error")).to_have_text(
                 "Priority must be a whole number from -100 to 100."

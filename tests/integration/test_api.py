@@ -29,6 +29,8 @@ RECORD_KEYS = {
     "ExitCode", "CanStop", "Priority", "DependsOn", "Attempt",
     # CONTRACT Part 2, queue control
     "PendingReason", "RunAt", "MaxRetries", "RerunOf",
+    # CONTRACT Part 2, templates and schedules
+    "TemplateID", "ScheduleID",
 }  # fmt: skip
 
 

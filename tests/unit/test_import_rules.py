@@ -122,6 +122,11 @@ RULES = (
         never_in=("jobhost.store",),
     ),
     Rule(
+        "catalog/ imports no store, engine, service, web or front end",
+        (*SERVER_SIDE, *FRONT),
+        never_in=("jobhost.catalog",),
+    ),
+    Rule(
         "client/ imports nothing of the server",
         (*SERVER_SIDE, *FRONT),
         never_in=("jobhost.client",),

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from jobhost.auth.throttle import LoginThrottle
+from jobhost.catalog import Catalog
 from jobhost.clock import SystemClock
 from jobhost.server import create_app
 from jobhost.settings import Settings
@@ -33,7 +34,8 @@ def sql_store(settings: Settings) -> Iterator[SqlStore]:
 @pytest.fixture
 def services(settings: Settings, sql_store: SqlStore) -> Services:
     clock = SystemClock()
-    return Services(settings, sql_store, clock, lambda: None, LoginThrottle(clock))
+    catalog = Catalog(settings.catalog_path, clock.monotonic)
+    return Services(settings, sql_store, clock, lambda: None, LoginThrottle(clock), catalog)
 
 
 def _thread_of_work(svc: Services) -> tuple[int, int]:

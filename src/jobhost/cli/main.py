@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jobhost import __version__, policy
-from jobhost.cli import admin, jobs, schedules
+from jobhost.cli import admin, jobs, schedules, templates
 from jobhost.clock import SystemClock
 from jobhost.errors import InvalidInput, JobhostError
 from jobhost.models import ApiKey, User
@@ -39,6 +39,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(key_app, name="key")
 jobs.register(app)
 schedules.register(app)
+templates.register(app)
 
 # Wide enough that ids are never cut when the output is piped rather than shown on a terminal.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)

@@ -131,7 +131,7 @@ def submit(
     Ctrl-C while following or waiting asks whether to stop the job or detach from it.
     """
     text = _command_text(command, mode)
-    variables = name_value_pairs(env or [])
+    variables = name_value_pairs(env or [], "--env")
     with connect(url) as client:
         options = _submit_options(mode, timeout, cwd, client.connection.url)
         if variables:
@@ -142,7 +142,7 @@ def submit(
         job_id = client.submit(text, name or _default_name(text), **options)
         if after:
             _stop_if_cancelled_at_once(client, job_id, wait or follow, follow)
-        _watch_new_job(client, job_id, wait, follow, raw)
+        watch_new_job(client, job_id, wait, follow, raw)
 
 
 def _stop_if_cancelled_at_once(client: Client, job_id: str, watched: bool, follow: bool) -> None:
@@ -160,7 +160,7 @@ def _stop_if_cancelled_at_once(client: Client, job_id: str, watched: bool, follo
     raise typer.Exit(exit_code_for(job) if watched else 0)
 
 
-def _watch_new_job(client: Client, job_id: str, wait: bool, follow: bool, raw: bool) -> None:
+def watch_new_job(client: Client, job_id: str, wait: bool, follow: bool, raw: bool) -> None:
     """Print a new job's id; with ``follow`` or ``wait`` stay with it and exit with its code."""
     if not (wait or follow):
         print(job_id)
@@ -194,7 +194,7 @@ def rerun(
     With --follow the id goes to stderr and the output to stdout.
     """
     with connect(url) as client:
-        _watch_new_job(client, client.rerun(job_id), wait, follow, raw)
+        watch_new_job(client, client.rerun(job_id), wait, follow, raw)
 
 
 def _submit_options(
@@ -275,7 +275,7 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
-def name_value_pairs(items: list[str], option: str = "--env") -> dict[str, str]:
+def name_value_pairs(items: list[str], option: str) -> dict[str, str]:
     """NAME=VALUE options as a mapping; the value may hold '=' and be empty."""
     pairs: dict[str, str] = {}
     for item in items:

@@ -13,6 +13,7 @@ Every failure (refused, unreachable, nonsense answer) raises ``ApiError``.
 
 from __future__ import annotations
 
+from jobhost.client.catalog import Catalog, CatalogError, Template, TemplateVariable
 from jobhost.client.clients import AsyncClient, Client
 from jobhost.client.protocol import ApiError, Connection, ListOptions, Scope, SubmitOptions
 from jobhost.client.schedules import Schedule, ScheduleOptions
@@ -21,6 +22,8 @@ from jobhost.client.values import Job, JobCounts, JobList, OutputPage
 __all__ = [
     "ApiError",
     "AsyncClient",
+    "Catalog",
+    "CatalogError",
     "Client",
     "Connection",
     "Job",
@@ -32,4 +35,6 @@ __all__ = [
     "ScheduleOptions",
     "Scope",
     "SubmitOptions",
+    "Template",
+    "TemplateVariable",
 ]

@@ -18,6 +18,7 @@ import httpx
 
 from jobhost.client import protocol
 from jobhost.client import schedules as schedule_calls
+from jobhost.client.catalog import Catalog
 from jobhost.client.protocol import Call, Connection, ListOptions, Scope, SubmitOptions
 from jobhost.client.schedules import Schedule, ScheduleOptions
 from jobhost.client.values import Job, JobList, OutputPage
@@ -71,6 +72,20 @@ class Client:
         """Submit a finished job again as a new job of yours; returns the new job's id.
         Its runAt and dependsOn are not carried over; an unfinished job is a 409."""
         return self._send(protocol.rerun(job_id))
+
+    def catalog(self) -> Catalog:
+        """The catalog templates you may start or stop the jobs of."""
+        return self._send(protocol.catalog())
+
+    def start(self, template_id: str, variables: Mapping[str, str] | None = None) -> str:
+        """Start a catalog template; returns the new job's id. A template you may not
+        start (or that does not exist) is an ApiError with status 403; a bad variable, 400."""
+        return self._send(protocol.start(template_id, variables))
+
+    def stop_template(self, template_id: str) -> tuple[str, ...]:
+        """Stop the jobs of a template: yours, or everyone's if your roles allow; returns
+        the ids of the jobs cancelled or asked to stop (the stops are not waited for)."""
+        return self._send(protocol.stop_template(template_id))
 
     def get(self, job_id: str) -> Job:
         return self._send(protocol.get(job_id))
@@ -228,6 +243,15 @@ class AsyncClient:
 
     async def rerun(self, job_id: str) -> str:
         return await self._send(protocol.rerun(job_id))
+
+    async def catalog(self) -> Catalog:
+        return await self._send(protocol.catalog())
+
+    async def start(self, template_id: str, variables: Mapping[str, str] | None = None) -> str:
+        return await self._send(protocol.start(template_id, variables))
+
+    async def stop_template(self, template_id: str) -> tuple[str, ...]:
+        return await self._send(protocol.stop_template(template_id))
 
     async def get(self, job_id: str) -> Job:
         return await self._send(protocol.get(job_id))

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypedDict, TypeVar, Unpack
 
 from jobhost import __version__
+from jobhost.client.catalog import Catalog, catalog_from_body, started_job_id, stopped_job_ids
 from jobhost.client.values import (
     Job,
     JobList,
@@ -162,6 +163,23 @@ def submit(command: str, name: str, **options: Unpack[SubmitOptions]) -> Call[st
 def rerun(job_id: str) -> Call[str]:
     """Submit a finished job again (without its runAt and dependsOn); the new job's id."""
     return Call("POST", "/jobs/rerun", submitted_job_id, body={"jobId": job_id})
+
+
+def catalog() -> Call[Catalog]:
+    """The templates the caller may start or stop."""
+    return Call("GET", "/jobs/catalog", catalog_from_body)
+
+
+def start(template_id: str, variables: Mapping[str, str] | None = None) -> Call[str]:
+    """Start a catalog template with these variables; the new job's id."""
+    body: dict[str, object] = {"jobId": template_id, "variables": dict(variables or {})}
+    return Call("POST", "/jobs/start", started_job_id, body=body)
+
+
+def stop_template(template_id: str) -> Call[tuple[str, ...]]:
+    """Stop the template's jobs (the caller's, or everyone's with its stop roles); the ids
+    of the jobs cancelled or asked to stop."""
+    return Call("POST", "/jobs/stop", stopped_job_ids, body={"jobId": template_id})
 
 
 def _utc_text(moment: datetime | None) -> str | None:

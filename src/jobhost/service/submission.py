@@ -12,7 +12,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -77,8 +77,16 @@ class RerunRequest(BaseModel):
 
 def parse_rerun(payload: Mapping[str, object]) -> str:
     """The job id a rerun asks for (its form is the service's to check), or InvalidInput."""
+    return validated(RerunRequest, payload).jobId
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def validated(model: type[_Model], payload: Mapping[str, object]) -> _Model:
+    """``payload`` as a request ``model``, or InvalidInput naming the first bad field."""
     try:
-        return RerunRequest.model_validate(payload).jobId
+        return model.model_validate(payload)
     except ValidationError as exc:
         raise InvalidInput(describe_validation_error(exc)) from None
 

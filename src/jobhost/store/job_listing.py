@@ -24,6 +24,8 @@ class JobQuery:
     active_limit: int = ACTIVE_LIST_LIMIT
     """Caps the pending and running lists, which the contract leaves uncapped: a bound on
     what one request can make the server read."""
+    template_id: str | None = None
+    """Only the jobs started from this catalog template (the counts stay the user's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,4 +60,6 @@ def list_category(conn: Connection, query: JobQuery, category: Category) -> list
     stmt = select(jobs).where(jobs.c.status.in_(statuses)).order_by(order).limit(limit)
     if query.user_id is not None:
         stmt = stmt.where(jobs.c.user_id == query.user_id)
+    if query.template_id is not None:
+        stmt = stmt.where(jobs.c.template_id == query.template_id)
     return [job_from_row(row) for row in conn.execute(stmt)]

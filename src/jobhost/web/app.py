@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 
 from jobhost import __version__
 from jobhost.auth.throttle import LoginThrottle
+from jobhost.catalog import Catalog
 from jobhost.clock import Clock
-from jobhost.service.schedules import NoTemplates, TemplateStarts
 from jobhost.settings import Settings
 from jobhost.store import Store
-from jobhost.web import health, jobs, login, page, schedules, streams
+from jobhost.web import health, jobs, login, page, schedules, streams, templates
 from jobhost.web.deps import Services, no_wake
 from jobhost.web.errors import install_error_handlers
 from jobhost.web.limits import BodySizeLimit
@@ -32,9 +32,9 @@ class Backend:
     store: Store
     clock: Clock
     wake_engine: Callable[[], None]
+    catalog: Catalog
     wake_schedules: Callable[[], None] = no_wake
     """Asks the schedules' firing loop to look at the store again."""
-    templates: TemplateStarts = field(default_factory=NoTemplates)
 
 
 OpenBackend = Callable[[], contextlib.AbstractContextManager[Backend]]
@@ -52,8 +52,8 @@ def create_app(settings: Settings, open_backend: OpenBackend) -> FastAPI:
                 backend.clock,
                 backend.wake_engine,
                 LoginThrottle(backend.clock),
+                backend.catalog,
                 backend.wake_schedules,
-                backend.templates,
             )
             yield
 
@@ -66,6 +66,8 @@ def create_app(settings: Settings, open_backend: OpenBackend) -> FastAPI:
     install_error_handlers(app)
     document_credentials(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Before jobs.router, whose routes are fixed paths too: no path of one shadows the other.
+    app.include_router(templates.router, prefix=BASE)
     app.include_router(jobs.router, prefix=BASE)
     app.include_router(streams.router, prefix=BASE)
     app.include_router(schedules.router, prefix=BASE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
@@ -15,10 +15,10 @@ from starlette.requests import HTTPConnection
 from jobhost.auth.keys import user_for_token
 from jobhost.auth.sessions import CSRF_HEADER, SESSION_COOKIE, session_user
 from jobhost.auth.throttle import LoginThrottle
+from jobhost.catalog import Catalog
 from jobhost.clock import Clock
 from jobhost.errors import Forbidden, InvalidInput, StoreBusy, Unauthorized
 from jobhost.models import User
-from jobhost.service.schedules import NoTemplates, TemplateStarts
 from jobhost.service.submission import TOO_DEEP, InvalidJson, load_json
 from jobhost.settings import Settings
 from jobhost.store import Store
@@ -38,8 +38,8 @@ class Services:
     clock: Clock
     wake_engine: Callable[[], None]
     login_throttle: LoginThrottle
+    catalog: Catalog
     wake_schedules: Callable[[], None] = no_wake
-    templates: TemplateStarts = field(default_factory=NoTemplates)
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,12 @@ async def caller(found: Annotated[Identity, Depends(request_identity)]) -> User:
 async def json_object(request: Request) -> dict[str, object]:
     """The request body as a JSON object; 400 for anything else."""
     return parse_json_object(await request.body())
+
+
+async def optional_json_object(request: Request) -> dict[str, object] | None:
+    """The request body as a JSON object, or None when there is none; 400 for anything else."""
+    body = await request.body()
+    return parse_json_object(body) if body.strip() else None
 
 
 def parse_json_object(body: bytes) -> dict[str, object]:

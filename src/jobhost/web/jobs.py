@@ -8,20 +8,20 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from jobhost.models import Category, Job
-from jobhost.service.jobs import DELETED, JobOperations, WhoseJobs
+from jobhost.service.jobs import DELETED, WhoseJobs
 from jobhost.service.submission import RerunRequest, SubmitRequest, parse_rerun
 from jobhost.store.job_listing import JobListing
 from jobhost.web.deps import (
     Caller,
-    Services,
-    Svc,
     identity,
     json_object,
+    optional_json_object,
     parse_json_object,
     services,
     store_work,
 )
 from jobhost.web.openapi import NEEDS_CREDENTIALS
+from jobhost.web.operations import Ops, TemplateOps, job_operations
 from jobhost.web.records import (
     MAX_OFFSET,
     RECORD_OUTPUT_BYTES,
@@ -30,6 +30,7 @@ from jobhost.web.records import (
     job_record,
 )
 from jobhost.web.schemas import ERROR_RESPONSES
+from jobhost.web.templates import STOP_BODY, stop_template
 from jobhost.wire import (
     JobCounts,
     JobListResponse,
@@ -40,6 +41,7 @@ from jobhost.wire import (
     RerunResponse,
     ResultsResponse,
     SubmitResponse,
+    TemplateStopResponse,
 )
 
 OUTPUT_PAGE_BYTES = 1024 * 1024
@@ -52,17 +54,6 @@ RESULTS_OUTPUT_BUDGET = 8 * 1024 * 1024
 router = APIRouter(prefix="/jobs", responses=ERROR_RESPONSES)
 
 
-async def operations(svc: Svc) -> JobOperations:
-    return job_operations(svc)
-
-
-def job_operations(svc: Services) -> JobOperations:
-    return JobOperations(
-        svc.store.jobs, svc.clock, svc.wake_engine, svc.settings.stop_grace_seconds
-    )
-
-
-Ops = Annotated[JobOperations, Depends(operations)]
 JobId = Annotated[str, Query(description="The job's UUID")]
 MaxResults = Annotated[int, Query(ge=1, le=1000)]
 AllUsers = Annotated[bool, Query(description="Privileged roles: every user's jobs")]
@@ -110,10 +101,11 @@ async def submit(request: Request) -> Response:
     },
 )
 def rerun(
-    user: Caller, ops: Ops, body: Annotated[dict[str, object], Depends(json_object)]
+    user: Caller, ops: TemplateOps, body: Annotated[dict[str, object], Depends(json_object)]
 ) -> Response:
     """Submit a finished job again as the caller's (without its runAt and dependsOn), under
-    submit's role rules; 409 while it has not finished."""
+    submit's role rules, or a template job through its template's start; 409 while it has
+    not finished."""
     job = ops.rerun(user, parse_rerun(body))
     answer: RerunResponse = {**_submitted(job), "rerunOf": job.spec.rerun_of or ""}
     return _unchecked(answer)
@@ -191,11 +183,24 @@ def delete_job(user: Caller, ops: Ops, jobId: JobId) -> MessageResponse:
     return {"success": True, "message": message, "jobId": jobId.lower()}
 
 
-@router.post("/stop", response_model=MessageResponse, openapi_extra=NEEDS_CREDENTIALS)
-def stop_job(user: Caller, ops: Ops, jobId: JobId) -> MessageResponse:
-    """Cancel a pending job or stop a running one. Unlike DELETE, a job that has already
-    finished is a 409 rather than deleted, so a stop that arrives late loses nothing."""
-    message = ops.stop(user, jobId)
+@router.post(
+    "/stop",
+    response_model=MessageResponse | TemplateStopResponse,
+    openapi_extra=NEEDS_CREDENTIALS | {"requestBody": STOP_BODY},
+)
+def stop_job(
+    user: Caller,
+    ops: TemplateOps,
+    body: Annotated[dict[str, object] | None, Depends(optional_json_object)],
+    jobId: JobId | None = None,
+) -> MessageResponse | TemplateStopResponse:
+    """With ``?jobId=``: cancel a pending job or stop a running one. Unlike DELETE, a job
+    that has already finished is a 409 rather than deleted, so a stop that arrives late
+    loses nothing. With a body ``{"jobId": "<template id>"}`` instead: stop that
+    template's jobs (the caller's own; everyone's with its stopRoles or a privileged role)."""
+    if jobId is None:
+        return stop_template(ops, user, body or {})
+    message = ops.jobs.stop(user, jobId)
     return {"success": True, "message": message, "jobId": jobId.lower()}
 
 

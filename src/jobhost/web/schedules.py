@@ -12,8 +12,8 @@ from jobhost.schedules.cron import MAX_CRON_CHARS, MAX_TIMEZONE_CHARS
 from jobhost.service.schedule_requests import ScheduleFields
 from jobhost.service.schedules import ScheduleOperations
 from jobhost.web.deps import Caller, Svc, json_object
-from jobhost.web.jobs import job_operations
 from jobhost.web.openapi import NEEDS_CREDENTIALS
+from jobhost.web.operations import job_operations, template_operations
 from jobhost.web.records import iso
 from jobhost.web.schemas import ERROR_RESPONSES
 from jobhost.wire import (
@@ -34,7 +34,11 @@ router = APIRouter(prefix="/schedules", responses=ERROR_RESPONSES)
 
 async def operations(svc: Svc) -> ScheduleOperations:
     return ScheduleOperations(
-        svc.store.schedules, job_operations(svc), svc.templates, svc.clock, svc.wake_schedules
+        svc.store.schedules,
+        job_operations(svc),
+        template_operations(svc),
+        svc.clock,
+        svc.wake_schedules,
     )
 
 

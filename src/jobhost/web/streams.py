@@ -26,7 +26,7 @@ from jobhost.models import User
 from jobhost.service.jobs import SeenChange
 from jobhost.web.deps import Identity, Services, identify, services
 from jobhost.web.errors import status_of
-from jobhost.web.jobs import job_operations
+from jobhost.web.operations import job_operations
 from jobhost.web.records import MAX_OFFSET, decode_stream, job_record
 
 logger = logging.getLogger(__name__)

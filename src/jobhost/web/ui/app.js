@@ -1,13 +1,17 @@
 // The task manager page: signing in and out, the live job listing, the submit form, and the
-// actions on each job. See jobs-view.js (rows), output-modal.js (output), live.js (updates).
+// actions on each job. See jobs-view.js (rows), output-modal.js (output), live.js (updates),
+// and catalog-view.js and schedules-view.js for the other two views (view-switch.js).
 
 import { AUTH, BASE, request, setCsrfToken, whenUnauthorized } from "./api.js";
+import { CatalogView } from "./catalog-view.js";
 import { confirmAction } from "./confirm.js";
 import { byId, h } from "./dom.js";
 import { findActionButton, JobsView } from "./jobs-view.js";
 import { LiveUpdates } from "./live.js";
 import { OutputModal } from "./output-modal.js";
+import { SchedulesView } from "./schedules-view.js";
 import { clearQueueFields, queueFields, showDependencyChoices } from "./submit-form.js";
+import { ViewSwitch } from "./view-switch.js";
 
 const PRIVILEGED = ["task_manager", "debug", "system_admin", "site_admin"];
 const MODES = [
@@ -29,8 +33,17 @@ const view = new JobsView(byId("app-view"), {
   show: showJob,
 });
 const modal = new OutputModal(returnFocus);
+const catalog = new CatalogView({ show: showJob });
+const schedules = new SchedulesView({ show: showJob });
+const views = new ViewSwitch((name) => {
+  if (name === "catalog") catalog.load();
+  if (name === "schedules") schedules.load();
+});
 const live = new LiveUpdates({
-  changed: (message) => scheduleRefresh(message === null || message.type === "ready" ? 0 : 50),
+  changed: (message) => {
+    scheduleRefresh(message === null || message.type === "ready" ? 0 : 50);
+    schedules.changed();
+  },
   status: showConnection,
   ended: () => signOutLocally("Your session has ended. Please sign in again."),
 });
@@ -105,12 +118,15 @@ function signedIn(body) {
   byId("all-users-toggle").hidden = !privileged;
   const debug = body.user.Roles.includes("debug");
   view.canRerun = (job) => privileged && (job.ExecutionMode !== "MainLoop" || debug);
-  setUpSubmitForm(privileged, debug);
+  const modes = setUpSubmitForm(privileged, debug);
+  catalog.clear();
+  schedules.setUp(privileged, modes);
   byId("loading").hidden = true;
   byId("login-view").hidden = true;
   byId("session-bar").hidden = false;
   byId("app-view").hidden = false;
   view.clear();
+  views.start();
   live.start(false);
   refresh();
 }
@@ -131,6 +147,9 @@ function signOutLocally(note) {
   live.stop();
   modal.close();
   view.clear();
+  catalog.clear();
+  schedules.clear();
+  views.stop();
   showLogin(note);
 }
 
@@ -272,6 +291,7 @@ function returnFocus(job, opener) {
 
 // ---- submitting ---------------------------------------------------------------------------
 
+/** → the modes this user may submit in (none without a privileged role). */
 function setUpSubmitForm(privileged, debug) {
   byId("submit-section").hidden = !privileged;
   byId("submit-section").open = false;
@@ -281,6 +301,7 @@ function setUpSubmitForm(privileged, debug) {
   );
   byId("submit-error").textContent = "";
   showModeHint();
+  return privileged ? allowed.map(([mode]) => mode) : [];
 }
 
 function showModeHint() {

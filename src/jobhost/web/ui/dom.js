@@ -80,3 +80,35 @@ export function timeElement(iso) {
   const text = Number.isNaN(date.getTime()) ? iso : TIME_FORMAT.format(date);
   return h("time", { datetime: iso, title: iso, text });
 }
+
+const ZONED_FORMAT = {
+  weekday: "short",
+  year: "numeric",
+  month: "short",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  timeZoneName: "short",
+};
+const zoneFormats = new Map();
+
+/** A <time> element for an ISO 8601 timestamp as clocks read it in an IANA time zone. */
+export function zonedTimeElement(iso, zone) {
+  if (!iso) {
+    return h("span", { text: "—" });
+  }
+  const date = new Date(iso);
+  const text = Number.isNaN(date.getTime()) ? iso : zoneFormat(zone).format(date);
+  return h("time", { datetime: iso, title: iso, text });
+}
+
+function zoneFormat(zone) {
+  if (!zoneFormats.has(zone)) {
+    try {
+      zoneFormats.set(zone, new Intl.DateTimeFormat(undefined, { ...ZONED_FORMAT, timeZone: zone }));
+    } catch {
+      return new Intl.DateTimeFormat(undefined, ZONED_FORMAT); // an unknown zone: the browser's
+    }
+  }
+  return zoneFormats.get(zone);
+}

@@ -145,19 +145,7 @@ export class JobsView {
 
   /** Links to other jobs by id: each opens that job's details. */
   links(jobIds) {
-    return jobIds.map((jobId) =>
-      h("a", {
-        href: `#job-${jobId}`,
-        class: "job-link",
-        title: jobId,
-        "aria-label": `Job ${jobId}`,
-        text: jobId.slice(0, 8),
-        onclick: (event) => {
-          event.preventDefault();
-          this.actions.show(jobId, event.currentTarget);
-        },
-      }),
-    );
+    return jobIds.map((jobId) => jobLink(jobId, this.actions.show));
   }
 
   buttons(job) {
@@ -197,6 +185,21 @@ export class JobsView {
     }
     return act("stop", "Stop", "danger");
   }
+}
+
+/** A link to a job by id (its first 8 characters); show(jobId, link) opens its details. */
+export function jobLink(jobId, show) {
+  return h("a", {
+    href: `#job-${jobId}`,
+    class: "job-link",
+    title: jobId,
+    "aria-label": `Job ${jobId}`,
+    text: jobId.slice(0, 8),
+    onclick: (event) => {
+      event.preventDefault();
+      show(jobId, event.currentTarget);
+    },
+  });
 }
 
 export function modeBadge(mode) {

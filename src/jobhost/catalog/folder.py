@@ -1,0 +1,174 @@
+"""The catalog folder, watched cheaply: when asked, at most one scan (a stat of each
+``*.toml``) per interval, and only the files whose stat changed are read and parsed again.
+
+A broken file is skipped, logged once per change and listed in ``errors``; it never stops
+the catalog. Safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from jobhost.catalog.placeholders import PlaceholderError
+from jobhost.catalog.template import Template, TemplateError, parse_template
+
+logger = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 1024 * 1024
+SUFFIX = ".toml"
+DEFAULT_SCAN_INTERVAL = 0.5
+
+
+class DeclaredSchedule(NamedTuple):
+    """A template's own ``schedule``: the schedules run it as the built-in user ``system``."""
+
+    template_id: str
+    cron: str
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoadError:
+    """A file the catalog could not use: its path under the catalog folder, and why."""
+
+    file: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogSnapshot:
+    """The catalog as of one scan; ``generation`` grows with every change seen."""
+
+    generation: int = 0
+    templates: Mapping[str, Template] = field(default_factory=dict)
+    """By id, in id order."""
+    errors: tuple[LoadError, ...] = ()
+
+    def declared_schedules(self) -> tuple[DeclaredSchedule, ...]:
+        return tuple(
+            DeclaredSchedule(t.template_id, t.schedule, t.timezone)
+            for t in self.templates.values()
+            if t.schedule is not None
+        )
+
+
+# What tells a file changed without reading it: a rewrite in place changes the times, a
+# replacement by rename the inode.
+_Stat = tuple[int, int, int, int]
+_Loaded = Template | LoadError
+
+
+class Catalog:
+    """The templates under ``root`` (created if missing), re-read as the files change."""
+
+    def __init__(
+        self,
+        root: Path,
+        monotonic: Callable[[], float],
+        interval: float = DEFAULT_SCAN_INTERVAL,
+    ) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self._monotonic = monotonic
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._files: dict[str, tuple[_Stat, _Loaded]] = {}
+        self._snapshot = CatalogSnapshot()
+        self._scanned_at: float | None = None
+        self.refresh()
+
+    def snapshot(self) -> CatalogSnapshot:
+        """The catalog now: scanned again first if the last scan is older than the interval."""
+        scanned = self._scanned_at
+        if scanned is None or self._monotonic() - scanned >= self._interval:
+            with self._lock:
+                scanned = self._scanned_at
+                if scanned is None or self._monotonic() - scanned >= self._interval:
+                    self._scan()
+        return self._snapshot
+
+    def refresh(self) -> CatalogSnapshot:
+        """Scan now, whenever the last scan was."""
+        with self._lock:
+            self._scan()
+        return self._snapshot
+
+    def get(self, template_id: str) -> Template | None:
+        return self.snapshot().templates.get(template_id)
+
+    @property
+    def generation(self) -> int:
+        return self.snapshot().generation
+
+    def declared_schedules(self) -> tuple[DeclaredSchedule, ...]:
+        return self.snapshot().declared_schedules()
+
+    def _scan(self) -> None:
+        self._scanned_at = self._monotonic()
+        stats = _stat_files(self.root)
+        if stats == {path: entry[0] for path, entry in self._files.items()}:
+            return
+        files: dict[str, tuple[_Stat, _Loaded]] = {}
+        for path, stat in sorted(stats.items()):
+            old = self._files.get(path)
+            files[path] = old if old is not None and old[0] == stat else (stat, self._load(path))
+        self._files = files
+        loaded = [entry[1] for entry in files.values()]
+        templates = {t.template_id: t for t in loaded if isinstance(t, Template)}
+        self._snapshot = CatalogSnapshot(
+            generation=self._snapshot.generation + 1,
+            templates=dict(sorted(templates.items())),
+            errors=tuple(e for e in loaded if isinstance(e, LoadError)),
+        )
+
+    def _load(self, path: str) -> _Loaded:
+        try:
+            return parse_template(path.removesuffix(SUFFIX), _read_toml(self.root / path))
+        except (TemplateError, PlaceholderError) as exc:
+            logger.warning("catalog: %s is skipped: %s", path, exc, extra={"action": "catalog"})
+            return LoadError(path, str(exc))
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise TemplateError(f"cannot be read: {exc.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise TemplateError(f"larger than {MAX_FILE_BYTES} bytes")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise TemplateError("is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TemplateError(f"is not valid TOML: {exc}") from None
+
+
+def _stat_files(root: Path) -> dict[str, _Stat]:
+    """Each ``*.toml`` under ``root`` by its path relative to it (``/``-separated), skipping
+    hidden files and folders; symlinked folders are not followed (no loops)."""
+    found: dict[str, _Stat] = {}
+    for folder, folders, names in os.walk(root, onerror=_unreadable):
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        for name in names:
+            if name.endswith(SUFFIX) and not name.startswith("."):
+                path = os.path.join(folder, name)
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue  # gone since the listing
+                relative = os.path.relpath(path, root).replace(os.sep, "/")
+                found[relative] = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+    return found
+
+
+def _unreadable(exc: OSError) -> None:
+    logger.debug("catalog: cannot read folder %s: %s", exc.filename, exc.strerror)

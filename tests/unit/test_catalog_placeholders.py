@@ -1,0 +1,114 @@
+"""Placeholders in template commands: where they may stand, and that a filled-in command
+passes every value to the shell as one literal word."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jobhost.catalog import PlaceholderError, render_command
+from jobhost.catalog.placeholders import check_command
+from jobhost.models import Mode
+
+SH = Mode.BACKGROUND_JOB
+HOSTILE = [
+    "; touch CANARY",
+    "$(touch CANARY)",
+    "`touch CANARY`",
+    "x\ntouch CANARY",
+    "it's",
+    'say "hi"',
+    "--option=value",
+    "-rf /",
+    "*",
+    "a b  c",
+    "'\"'\"'",
+    "\\",
+    "",
+    "$HOME ${HOME}",
+]
+
+
+def sh(command: str) -> str:
+    # Bytes, not text=True: that would translate a \r in the output into \n.
+    done = subprocess.run(["/bin/sh", "-c", command], capture_output=True, timeout=10, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.decode()
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_a_hostile_value_reaches_the_program_as_one_literal_argument(value: str) -> None:
+    command = render_command("printf '%s|' {{v}} end", SH, {"v": value})
+    assert sh(command) == f"{value}|end|"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(st.characters(codec="utf-8", exclude_characters="\0")))
+def test_printf_of_any_rendered_value_prints_exactly_the_value(value: str) -> None:
+    assert sh(render_command("printf %s {{v}}", SH, {"v": value})) == value
+
+
+def test_placeholders_may_have_spaces_inside_the_braces_and_repeat() -> None:
+    assert render_command("echo {{ a }}{{a}}", SH, {"a": "x y"}) == "echo 'x y''x y'"
+
+
+def test_python_sources_are_never_substituted() -> None:
+    assert render_command("print(variables)", Mode.RUNSPACE, {"a": "b"}) == "print(variables)"
+
+
+@pytest.mark.parametrize(
+    ("command", "why"),
+    [
+        ('echo "{{v}}"', "inside double quotes"),
+        ("echo '{{v}}'", "inside single quotes"),
+        ("echo `cat {{v}}`", "inside backticks"),
+        ("echo hi # {{v}}", "in a comment"),
+        ("echo \\{{v}}", "after a backslash"),
+        ("echo ${{v}}", "right after a $"),
+        ("echo $(( {{v}} + 1 ))", "arithmetic"),
+        ("(( {{v}} > 1 ))", "inside ((...))"),
+        ("[[ {{v}} -eq 1 ]]", "inside [[...]]"),
+        ("cat <<EOF\n{{v}}\nEOF", "here-document"),
+        ("echo $'a' {{v}}", "$'...'"),
+        ('echo "$(date)" {{v}}', "holding a substitution"),
+        ('echo "${x:-"a"}" {{v}}', "holding a substitution"),
+    ],
+)
+def test_a_placeholder_where_quoting_would_not_hold_is_a_load_error(command: str, why: str) -> None:
+    with pytest.raises(PlaceholderError, match="stands") as caught:
+        check_command(command, SH, {"v"})
+    assert why in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "du -sh {{v}}",
+        "echo $(cat {{v}})",
+        'echo "${HOME}" "$x" {{v}}',
+        'x={{v}}; echo "$x"',
+        "--flag={{v}} a#{{v}}",
+        "echo 'quoted' {{v}} # a comment",
+    ],
+)
+def test_a_placeholder_as_a_bare_word_is_accepted(command: str) -> None:
+    check_command(command, SH, {"v"})
+
+
+def test_an_unknown_placeholder_is_a_load_error() -> None:
+    with pytest.raises(PlaceholderError, match=r"\{\{x\}\} is not a declared variable"):
+        check_command("echo {{v}} {{x}}", SH, {"v"})
+
+
+@pytest.mark.parametrize("mode", [Mode.RUNSPACE, Mode.MAIN_LOOP])
+def test_a_placeholder_in_python_source_is_a_load_error(mode: Mode) -> None:
+    with pytest.raises(PlaceholderError, match="variables"):
+        check_command("print('{{v}}')", mode, {"v"})
+
+
+def test_python_source_that_does_not_compile_is_a_load_error() -> None:
+    with pytest.raises(PlaceholderError, match="not valid Python"):
+        check_command("def (", Mode.RUNSPACE, set())
