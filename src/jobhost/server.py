@@ -11,7 +11,7 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from jobhost.catalog import Catalog
@@ -102,7 +102,12 @@ def schedule_firing(
     waking the engine."""
     operations = JobOperations(store.jobs, clock, wake_engine, settings.stop_grace_seconds)
     templates = TemplateOperations(catalog, operations)
-    return ScheduleFiring(store.schedules, store.users, operations, templates, clock)
+
+    def declared() -> tuple[int, Sequence[tuple[str, str, str]]]:
+        snapshot = catalog.snapshot()  # one scan: the generation and the schedules agree
+        return snapshot.generation, snapshot.declared_schedules()
+
+    return ScheduleFiring(store.schedules, store.users, operations, templates, clock, declared)
 
 
 def serve(settings: Settings, first_start: Callable[[Store], None]) -> bool:

@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 MAX_SLEEP_SECONDS = 60.0
 """The loop looks at the store at least this often, for writes it was not woken for
 (another process's, a clock that jumped)."""
+DECLARED_CHECK_SECONDS = 2.0
+"""With a catalog, how often the loop looks for its templates' schedules (a stat of the
+catalog folder's files; a file edit reaches the schedules within this)."""
 RETRY_SECONDS = 1.0
 """How soon a pass that failed (say, the store was busy) is tried again."""
 
@@ -56,6 +59,7 @@ class ScheduleFiring:
         self._templates = templates
         self._clock = clock
         self._declared = declared
+        self._max_sleep = MAX_SLEEP_SECONDS if declared is None else DECLARED_CHECK_SECONDS
         self._generation: int | None = None
         self._woken = threading.Event()
         self._stopping = False
@@ -89,11 +93,12 @@ class ScheduleFiring:
             self._woken.wait(pause)
 
     def seconds_to_next(self) -> float:
-        """How long the loop may sleep: until the earliest next firing, at most a minute."""
+        """How long the loop may sleep: until the earliest next firing, at most a minute
+        (a few seconds when it keeps the catalog's schedules)."""
         earliest = self._schedules.earliest_next_run()
         if earliest is None:
-            return MAX_SLEEP_SECONDS
-        return min(MAX_SLEEP_SECONDS, max(0.0, earliest - self._clock.now()))
+            return self._max_sleep
+        return min(self._max_sleep, max(0.0, earliest - self._clock.now()))
 
     def sync_declared(self) -> bool:
         """Bring the catalog's schedules into the store if its generation changed; whether
