@@ -20,10 +20,10 @@ import pytest
 from tests.integration.conftest import Keys, make_keys
 from tests.integration.server import (
     Server,
+    clients,
     create_key,
-    free_port,
-    kill_jobs_under,
     run_cli,
+    serving,
     wait_finished,
     wait_for,
 )
@@ -81,23 +81,15 @@ def server(sweep_dir: Path, keys: Keys, carol_key: str) -> Iterator[Server]:
     for name, text in CATALOG.items():
         (catalog / name).write_text(text)
     env = {"JOBHOST_CATALOG_DIR": str(catalog), "JOBHOST_STOP_GRACE_SECONDS": "1"}
-    srv = Server(sweep_dir, free_port(), env)
-    srv.start()
-    try:
+    with serving(sweep_dir, env) as srv:
         yield srv
-    finally:
-        srv.stop()
-        kill_jobs_under(sweep_dir)
 
 
 @pytest.fixture(scope="package")
 def http(server: Server, keys: Keys, carol_key: str) -> Iterator[dict[str, httpx.Client]]:
     tokens = {"root": keys.admin, "manager": keys.manager, "alice": keys.alice}
-    made = {name: server.client(token) for name, token in tokens.items()}
-    made |= {"bob": server.client(keys.bob), "carol": server.client(carol_key)}
-    yield made
-    for client in made.values():
-        client.close()
+    with clients(server, tokens | {"bob": keys.bob, "carol": carol_key}) as made:
+        yield made
 
 
 def ok(response: httpx.Response) -> dict[str, Any]:
