@@ -51,6 +51,11 @@ class Kind(enum.Enum):
     USER = "user"
 
 
+OWN_BY_KIND = {Kind.JOB: OWN_JOB, Kind.SCHEDULE: OWN_SCHEDULE, Kind.TEMPLATE: "hello"}
+"""An id of each kind that names the caller's own object (or a template they may start):
+a request aimed at it would succeed."""
+
+
 @dataclass(frozen=True)
 class Call:
     """One request: method (or WS), full path, query parameters and JSON body."""
@@ -59,6 +64,12 @@ class Call:
     path: str
     params: Mapping[str, str] = field(default_factory=dict)
     body: Mapping[str, object] | None = None
+
+    @property
+    def label(self) -> str:
+        """The method, path and the names of the parameters and body fields: a test id."""
+        params, fields = ",".join(sorted(self.params)), ",".join(sorted(self.body or {}))
+        return f"{self.method} {self.path} ?{params} {{{fields}}}"
 
     def filled(self, own: Mapping[str, str]) -> Call:
         """The call with each placeholder replaced by the caller's own object."""
@@ -161,6 +172,18 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", f"{PAGE}/"): Route(public=True),
     ("GET", f"{PAGE}/static/{{name}}"): Route(public=True),
 }
+
+
+def own_calls(key: tuple[str, str], row: Route) -> list[Call]:
+    """The row's requests (one an id field, and its sample) aimed at the caller's own
+    objects: each would succeed as it is."""
+    calls = [field.call(*key, OWN_BY_KIND[field.kind]) for field in row.ids]
+    return calls + ([row.sample] if row.sample is not None else [])
+
+
+def body_calls(key: tuple[str, str], row: Route) -> list[Call]:
+    """``own_calls`` that carry a JSON body."""
+    return [call for call in own_calls(key, row) if call.body is not None]
 
 
 @dataclass(frozen=True)

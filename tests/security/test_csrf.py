@@ -14,23 +14,16 @@ from jobhost.web.deps import CSRF_REFUSAL
 from tests.integration.server import Server
 from tests.security.conftest import PASSWORD, Objects, ok
 from tests.security.probe import Caller, send
-from tests.security.routes import OWN_JOB, OWN_SCHEDULE, ROUTES, STATE_CHANGING, Call, Kind
-
-OWN_BY_KIND = {Kind.JOB: OWN_JOB, Kind.SCHEDULE: OWN_SCHEDULE, Kind.TEMPLATE: "hello"}
-"""The object of the caller's own each kind of id names: the change would succeed."""
+from tests.security.routes import OWN_JOB, OWN_SCHEDULE, ROUTES, STATE_CHANGING, Call, own_calls
 
 
 def _changes() -> list[pytest.ParameterSet]:
-    changes = []
-    for (method, path), row in ROUTES.items():
-        if method not in STATE_CHANGING or row.public:
-            continue
-        for field in row.ids:
-            call = field.call(method, path, OWN_BY_KIND[field.kind])
-            changes.append(pytest.param(call, id=f"{method} {path} {field.where}:{field.name}"))
-        if row.sample is not None:
-            changes.append(pytest.param(row.sample, id=f"{method} {path}"))
-    return changes
+    return [
+        pytest.param(call, id=call.label)
+        for key, row in ROUTES.items()
+        if key[0] in STATE_CHANGING and not row.public
+        for call in own_calls(key, row)
+    ]
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from tests.security.routes import (
     WS,
     AppRoute,
     app_routes,
+    body_calls,
     openapi_document,
 )
 
@@ -67,6 +68,14 @@ def test_every_state_changing_route_has_a_request_for_the_csrf_sweep(
 ) -> None:
     row = ROUTES[key]
     assert row.public or row.ids or row.sample is not None, f"{key}: give it a sample Call"
+
+
+@pytest.mark.parametrize("key", sorted(k for k, r in APP_ROUTES.items() if r.body_fields))
+def test_every_route_with_a_body_has_a_request_with_one_for_the_mass_assignment_sweep(
+    key: tuple[str, str],
+) -> None:
+    row = ROUTES[key]
+    assert row.public or body_calls(key, row), f"{key}: give it a sample Call with a body"
 
 
 def widening_params(key: tuple[str, str], route: AppRoute) -> frozenset[str]:
