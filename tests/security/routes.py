@@ -102,8 +102,8 @@ class IdField:
     def call(self, method: str, path: str, object_id: str) -> Call:
         value: object = [object_id] if self.as_list else object_id
         if self.where == "query":
-            body = dict(self.body) if self.body else None
-            return Call(method, path, {**self.params, self.name: object_id}, body)
+            payload = dict(self.body) if self.body else None
+            return Call(method, path, {**self.params, self.name: object_id}, payload)
         return Call(method, path, dict(self.params), {**self.body, self.name: value})
 
 
