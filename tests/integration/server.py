@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,29 @@ class Server:
     def client(self, token: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url + BASE, headers=headers, timeout=30)
+
+
+@contextlib.contextmanager
+def serving(data_dir: Path, env: Mapping[str, str]) -> Iterator[Server]:
+    """A started server on a free port; afterwards stopped, and the jobs it left killed."""
+    srv = Server(data_dir, free_port(), dict(env))
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        kill_jobs_under(data_dir)
+
+
+@contextlib.contextmanager
+def clients(server: Server, tokens: Mapping[str, str]) -> Iterator[dict[str, httpx.Client]]:
+    """An API client for each named key, closed afterwards."""
+    made = {name: server.client(token) for name, token in tokens.items()}
+    try:
+        yield made
+    finally:
+        for client in made.values():
+            client.close()
 
 
 def wait_for(

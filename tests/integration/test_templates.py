@@ -18,10 +18,10 @@ from jobhost.client import ApiError
 from tests.integration.conftest import Keys
 from tests.integration.server import (
     Server,
+    clients,
     create_user,
-    free_port,
-    kill_jobs_under,
     run_cli,
+    serving,
     wait_finished,
     wait_for,
 )
@@ -102,23 +102,15 @@ def oper_key(server_dir: Path, keys: Keys) -> str:
 @pytest.fixture(scope="module")
 def server(server_dir: Path, keys: Keys, oper_key: str, catalog_dir: Path) -> Iterator[Server]:
     env = {"JOBHOST_STOP_GRACE_SECONDS": "1", "JOBHOST_CATALOG_DIR": str(catalog_dir)}
-    srv = Server(server_dir, free_port(), env)
-    srv.start()
-    try:
+    with serving(server_dir, env) as srv:
         yield srv
-    finally:
-        srv.stop()
-        kill_jobs_under(server_dir)
 
 
 @pytest.fixture(scope="module")
 def http(server: Server, keys: Keys, oper_key: str) -> Iterator[dict[str, httpx.Client]]:
     tokens = {"admin": keys.admin, "manager": keys.manager, "alice": keys.alice}
-    made = {name: server.client(token) for name, token in tokens.items()}
-    made |= {"bob": server.client(keys.bob), "oper": server.client(oper_key)}
-    yield made
-    for client in made.values():
-        client.close()
+    with clients(server, tokens | {"bob": keys.bob, "oper": oper_key}) as made:
+        yield made
 
 
 def start(client: httpx.Client, template_id: str, **variables: object) -> httpx.Response:

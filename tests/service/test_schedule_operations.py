@@ -170,6 +170,20 @@ def test_a_patch_changes_any_field_and_is_checked_as_a_create(h: Harness) -> Non
     assert h.ops.patch(MANAGER, made.schedule_id, SHELL_JOB).template_id is None
 
 
+def test_an_unknown_field_in_a_patch_is_refused_even_as_null_and_changes_nothing(
+    h: Harness,
+) -> None:
+    made = h.ops.create(MANAGER, body())
+    for patch in ({"UserID": None}, {"enabled": False, "Status": None}):
+        with pytest.raises(InvalidInput, match=r"^Unknown field: (UserID|Status)$"):
+            h.ops.patch(MANAGER, made.schedule_id, patch)
+    assert h.store.schedules.get(made.schedule_id) == made
+    h.store.schedules.sync_declared("system", [DeclaredSchedule("disk", "0 3 * * *", "UTC", START)])
+    [declared] = h.store.schedules.listing("system")
+    with pytest.raises(InvalidInput, match=r"^Unknown field: UserID$"):  # not the 409
+        h.ops.patch(MANAGER, declared.schedule_id, {"UserID": "manager"})
+
+
 def test_a_patch_by_someone_who_lost_the_roles_is_refused(h: Harness) -> None:
     made = h.ops.create(MANAGER, body())
     demoted = User("manager", frozenset())

@@ -86,7 +86,12 @@ def parse_body(payload: Mapping[str, object]) -> ScheduleBody:
 
 def merged(schedule: Schedule, patch: Mapping[str, object]) -> dict[str, object]:
     """The body ``schedule`` would have with ``patch`` applied (a null value removes an
-    optional field). A templateId switches it to that template; job fields to a job."""
+    optional field). A templateId switches it to that template; job fields to a job.
+    InvalidInput for a key that is neither, even as null, which would otherwise vanish
+    unseen (a ``UserID`` or ``Status`` is no field of a schedule's)."""
+    for key in patch:
+        if key not in _SCHEDULE_FIELDS and key not in _JOB_FIELDS:
+            raise InvalidInput(f"Unknown field: {_shown(key)}")
     body = as_body(schedule)
     if patch.get("templateId") is not None:
         body = {key: value for key, value in body.items() if key in _SCHEDULE_FIELDS}

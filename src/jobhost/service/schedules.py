@@ -136,9 +136,10 @@ class ScheduleOperations:
         """Change any of the body's fields, checked as on create; ``enabled`` false pauses
         (no next firing), true resumes from now. The schedule as it is now."""
         current = self.get(user, schedule_id)
+        merged_body = merged(current, patch)  # unknown fields first: a 400, never a 409
         if current.declared_by is not None and set(patch) - {"enabled"}:
             raise Conflict(_declared_refusal(current))
-        body = self._admitted(user, merged(current, patch))
+        body = self._admitted(user, merged_body)
         retime = (body.cron, body.timezone, body.enabled) != (
             current.cron,
             current.timezone,
