@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.server import Server, create_user, free_port, kill_jobs_under
+from tests.integration.server import Server, create_user, serving
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,5 @@ def keys(server_dir: Path) -> Keys:
 
 @pytest.fixture(scope="module")
 def server(server_dir: Path, keys: Keys) -> Iterator[Server]:
-    srv = Server(server_dir, free_port(), {"JOBHOST_STOP_GRACE_SECONDS": "2"})
-    srv.start()
-    try:
+    with serving(server_dir, {"JOBHOST_STOP_GRACE_SECONDS": "2"}) as srv:
         yield srv
-    finally:
-        srv.stop()
-        kill_jobs_under(server_dir)

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,18 @@ class Server:
     def client(self, token: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url + BASE, headers=headers, timeout=30)
+
+
+@contextlib.contextmanager
+def serving(data_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[Server]:
+    """A started server on a free port, stopped afterwards with the jobs it left behind."""
+    srv = Server(data_dir, free_port(), dict(env or {}))
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        kill_jobs_under(data_dir)
 
 
 def wait_for(

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import Keys
-from tests.integration.server import Server, free_port, kill_jobs_under, wait_finished
+from tests.integration.server import Server, serving, wait_finished
 
 BODY_LIMIT = 2048
 PAGE = 1024 * 1024  # one jobs/output page, and the tail a finished job's record carries
@@ -24,13 +24,8 @@ TOO_LARGE = {"success": False, "error": f"Request body too large (limit {BODY_LI
 @pytest.fixture(scope="module")
 def server(server_dir: Path, keys: Keys) -> Iterator[Server]:
     env = {"JOBHOST_MAX_BODY_BYTES": str(BODY_LIMIT), "JOBHOST_OUTPUT_CAP_BYTES": str(CAP)}
-    srv = Server(server_dir, free_port(), env)
-    srv.start()
-    try:
+    with serving(server_dir, env) as srv:
         yield srv
-    finally:
-        srv.stop()
-        kill_jobs_under(server_dir)
 
 
 def submit_body(size: int) -> bytes:

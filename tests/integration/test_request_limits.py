@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import Keys
-from tests.integration.server import BASE, Server, create_user, free_port, kill_jobs_under
+from tests.integration.server import BASE, Server, create_user, serving
 
 BURST = 5
 
@@ -23,13 +23,8 @@ def limited(server_dir: Path, keys: Keys) -> Iterator[Server]:
         "JOBHOST_RATE_LIMIT_BURST": str(BURST),
         "JOBHOST_RATE_LIMIT_LOOPBACK": "true",
     }
-    srv = Server(server_dir, free_port(), env)
-    srv.start()
-    try:
+    with serving(server_dir, env) as srv:
         yield srv
-    finally:
-        srv.stop()
-        kill_jobs_under(server_dir)
 
 
 def test_a_key_past_its_burst_gets_429_with_retry_after_until_it_refills(
@@ -58,13 +53,8 @@ def test_routes_without_credentials_are_not_counted(limited: Server) -> None:
 
 def test_a_loopback_peer_is_not_limited_by_default(tmp_path: Path) -> None:
     token = create_user(tmp_path, "carol")
-    srv = Server(tmp_path, free_port(), {"JOBHOST_RATE_LIMIT_BURST": "1"})
-    srv.start()
-    try:
-        with srv.client(token) as carol:
-            assert {carol.get("/jobs").status_code for _ in range(20)} == {200}
-    finally:
-        srv.stop()
+    with serving(tmp_path, {"JOBHOST_RATE_LIMIT_BURST": "1"}) as srv, srv.client(token) as carol:
+        assert {carol.get("/jobs").status_code for _ in range(20)} == {200}
 
 
 def test_invalid_keys_from_one_peer_are_throttled_while_valid_keys_still_work(

@@ -16,7 +16,7 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
 from tests.integration.conftest import Keys
-from tests.integration.server import BASE, Server, free_port, kill_jobs_under, run_cli
+from tests.integration.server import BASE, Server, run_cli, serving
 from tests.integration.test_streams import receive, refusal, socket
 
 LIMIT = 3
@@ -27,13 +27,8 @@ CROSS_ORIGIN = (403, 4403, "Cross-origin WebSocket refused")
 
 @pytest.fixture(scope="module")
 def server(server_dir: Path, keys: Keys) -> Iterator[Server]:
-    srv = Server(server_dir, free_port(), {"JOBHOST_MAX_STREAMS_PER_USER": str(LIMIT)})
-    srv.start()
-    try:
+    with serving(server_dir, {"JOBHOST_MAX_STREAMS_PER_USER": str(LIMIT)}) as srv:
         yield srv
-    finally:
-        srv.stop()
-        kill_jobs_under(server_dir)
 
 
 def test_a_user_past_the_limit_is_refused_and_a_closed_stream_frees_a_slot(
@@ -153,9 +148,7 @@ def test_behind_a_trusted_proxy_its_x_forwarded_proto_sets_the_scheme(
 ) -> None:
     added = run_cli(tmp_path, "user", "add", "olga", "--password-stdin", stdin=PASSWORD)
     assert added.returncode == 0, added.stderr
-    srv = Server(tmp_path, free_port(), {"JOBHOST_TRUSTED_PROXIES": "127.0.0.1"})
-    srv.start()
-    try:
+    with serving(tmp_path, {"JOBHOST_TRUSTED_PROXIES": "127.0.0.1"}) as srv:
         login = httpx.post(
             srv.url + "/api/v1/auth/login",
             json={"username": "olga", "password": PASSWORD},
@@ -166,8 +159,6 @@ def test_behind_a_trusted_proxy_its_x_forwarded_proto_sets_the_scheme(
             assert receive(ws) == {"type": "ready"}
         with _socket_via_proxy(srv, cookie, f"http://127.0.0.1:{srv.port}") as ws:
             assert refusal(ws) == CROSS_ORIGIN
-    finally:
-        srv.stop()
 
 
 @contextlib.contextmanager
