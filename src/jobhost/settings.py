@@ -58,6 +58,15 @@ class Settings(BaseModel):
     # The job catalog's TOML templates (jobhost/catalog/); unset: <data dir>/catalog.
     catalog_dir: Path | None = None
 
+    # Requests per minute of one API key (one user's browser sessions share one budget), in a
+    # token bucket of ``rate_limit_burst``; 0 turns it off. Loopback peers are exempt unless
+    # ``rate_limit_loopback``.
+    rate_limit_per_minute: Annotated[int, Field(ge=0, le=1_000_000)] = 600
+    rate_limit_burst: Annotated[int, Field(ge=1, le=1_000_000)] = 120
+    rate_limit_loopback: bool = False
+    # WebSocket streams (output and events) one user may hold open at once.
+    max_streams_per_user: Annotated[int, Field(ge=1, le=100_000)] = 32
+
     # Proxies whose X-Forwarded-For/-Proto are believed: comma-separated IPs or CIDRs. None by
     # default, so a client cannot pick the address the login throttle counts against.
     trusted_proxies: str = ""

@@ -113,9 +113,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(data_dir: Path, env: Mapping[str, str]) -> Iterator[Server]:
-    """A started server on a free port; afterwards stopped, and the jobs it left killed."""
-    srv = Server(data_dir, free_port(), dict(env))
+def serving(data_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[Server]:
+    """A started server on a free port, stopped afterwards with the jobs it left behind."""
+    srv = Server(data_dir, free_port(), dict(env or {}))
     srv.start()
     try:
         yield srv

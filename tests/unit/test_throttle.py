@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobhost.auth.throttle import LoginThrottle
+from jobhost.auth.throttle import LoginThrottle, bad_key_throttle
 from jobhost.errors import TooManyRequests
 from tests.store.conftest import FakeClock
 
@@ -49,4 +49,22 @@ def test_memory_stays_bounded_under_a_flood_of_names() -> None:
     throttle = LoginThrottle(FakeClock(), per_user=5, per_address=10**9, window=60)
     for number in range(20_000):
         throttle.failed(f"made-up-{number}", "10.0.0.1")
-    assert len(throttle._failures) <= 10_000
+    assert throttle.failures.tracked() <= 10_000
+
+
+def test_bad_keys_from_a_peer_are_refused_past_the_limit_until_the_window_passes() -> None:
+    clock = FakeClock()
+    throttle = bad_key_throttle(clock, per_peer=3, window=60)
+    for _ in range(3):
+        throttle.check(("peer", "10.0.0.1"))
+        throttle.failed(("peer", "10.0.0.1"))
+        clock.advance(1)
+
+    with pytest.raises(TooManyRequests) as refused:
+        throttle.check(("peer", "10.0.0.1"))
+    assert refused.value.retry_after == 57  # when the first of the three leaves the window
+    assert refused.value.message == "Too many invalid API keys; try again in 57 s"
+    throttle.check(("peer", "10.0.0.2"))  # another peer is not held up
+
+    clock.advance(57)
+    throttle.check(("peer", "10.0.0.1"))

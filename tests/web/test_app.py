@@ -51,6 +51,9 @@ def test_an_unexpected_error_is_a_500_with_a_reference_and_no_trace(
     assert set(body) == {"success", "error"}
     assert body["error"].startswith("Internal error (ref ")
     assert "Traceback" not in response.text and "Bogus" not in response.text
+    # Sent by Starlette's outermost error middleware; the security headers wrap even that.
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     ref = body["error"].removeprefix("Internal error (ref ").rstrip(")")
     assert any(ref in record.getMessage() for record in caplog.records)
 

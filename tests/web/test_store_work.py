@@ -12,14 +12,13 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from jobhost.auth.throttle import LoginThrottle
 from jobhost.catalog import Catalog
 from jobhost.clock import SystemClock
 from jobhost.server import create_app
 from jobhost.settings import Settings
 from jobhost.store import SqlStore
 from jobhost.web.app import BASE
-from jobhost.web.deps import Services, store_work
+from jobhost.web.deps import Guards, Services, store_work
 
 
 @pytest.fixture
@@ -35,7 +34,9 @@ def sql_store(settings: Settings) -> Iterator[SqlStore]:
 def services(settings: Settings, sql_store: SqlStore) -> Services:
     clock = SystemClock()
     catalog = Catalog(settings.catalog_path, clock.monotonic)
-    return Services(settings, sql_store, clock, lambda: None, LoginThrottle(clock), catalog)
+    return Services(
+        settings, sql_store, clock, lambda: None, Guards.for_settings(settings, clock), catalog
+    )
 
 
 def _thread_of_work(svc: Services) -> tuple[int, int]:

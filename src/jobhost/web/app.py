@@ -1,5 +1,5 @@
-"""The ASGI application: routes, error envelope, body limit, and a lifespan that opens the
-backend it is handed (``jobhost.server`` builds it: store, engine, intakes)."""
+"""The ASGI application: routes, error envelope, body limit, security headers, and a lifespan
+that opens the backend it is handed (``jobhost.server`` builds it: store, engine, intakes)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,19 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from jobhost import __version__
-from jobhost.auth.throttle import LoginThrottle
 from jobhost.catalog import Catalog
 from jobhost.clock import Clock
 from jobhost.settings import Settings
 from jobhost.store import Store
 from jobhost.web import health, jobs, login, page, schedules, streams, templates
-from jobhost.web.deps import Services, no_wake
+from jobhost.web.deps import Guards, Services, no_wake
 from jobhost.web.errors import install_error_handlers
 from jobhost.web.limits import BodySizeLimit
 from jobhost.web.openapi import document_credentials
+from jobhost.web.security_headers import SecurityHeaders
 
 BASE = "/apps/WebHostTaskManagement/api/v1"
 
@@ -37,6 +38,14 @@ class Backend:
     """Asks the schedules' firing loop to look at the store again."""
 
 
+class JobhostApp(FastAPI):
+    """FastAPI with the security headers outermost: outside Starlette's error middleware,
+    whose 500 answers bypass every middleware added with ``add_middleware``."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 OpenBackend = Callable[[], contextlib.AbstractContextManager[Backend]]
 
 
@@ -51,17 +60,21 @@ def create_app(settings: Settings, open_backend: OpenBackend) -> FastAPI:
                 backend.store,
                 backend.clock,
                 backend.wake_engine,
-                LoginThrottle(backend.clock),
+                Guards.for_settings(settings, backend.clock),
                 backend.catalog,
                 backend.wake_schedules,
             )
             yield
 
-    app = FastAPI(
+    app = JobhostApp(
         title="jobhost",
         version=__version__,
         description="Submit jobs, watch their output live, stop them, keep the record.",
         lifespan=lifespan,
+        # Both pages load their scripts from a CDN into this origin and run inline script,
+        # which the policy forbids; the description stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     document_credentials(app)

@@ -12,9 +12,10 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from jobhost.auth.keys import user_for_token
+from jobhost.auth.keys import hash_token, user_for_token
+from jobhost.auth.rate_limit import RequestRate
 from jobhost.auth.sessions import CSRF_HEADER, SESSION_COOKIE, session_user
-from jobhost.auth.throttle import LoginThrottle
+from jobhost.auth.throttle import FailureThrottle, LoginThrottle, bad_key_throttle
 from jobhost.catalog import Catalog
 from jobhost.clock import Clock
 from jobhost.errors import Forbidden, InvalidInput, StoreBusy, Unauthorized
@@ -22,6 +23,7 @@ from jobhost.models import User
 from jobhost.service.submission import TOO_DEEP, InvalidJson, load_json
 from jobhost.settings import Settings
 from jobhost.store import Store
+from jobhost.web.limits import StreamSlots
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_REFUSAL = "Missing or invalid CSRF token"
@@ -32,12 +34,37 @@ def no_wake() -> None:
 
 
 @dataclass(frozen=True)
+class Guards:
+    """The in-memory limits of one server process, shared by every request."""
+
+    login_throttle: LoginThrottle
+    bad_keys: FailureThrottle
+    request_rate: RequestRate
+    stream_slots: StreamSlots
+
+    @classmethod
+    def for_settings(cls, settings: Settings, clock: Clock) -> Guards:
+        rate = RequestRate(
+            clock,
+            settings.rate_limit_per_minute,
+            settings.rate_limit_burst,
+            include_loopback=settings.rate_limit_loopback,
+        )
+        return cls(
+            LoginThrottle(clock),
+            bad_key_throttle(clock),
+            rate,
+            StreamSlots(settings.max_streams_per_user),
+        )
+
+
+@dataclass(frozen=True)
 class Services:
     settings: Settings
     store: Store
     clock: Clock
     wake_engine: Callable[[], None]
-    login_throttle: LoginThrottle
+    guards: Guards
     catalog: Catalog
     wake_schedules: Callable[[], None] = no_wake
 
@@ -48,6 +75,8 @@ class Identity:
 
     user: User
     csrf_token: str | None = None
+    budget: str = ""
+    """Whose request-rate bucket the request counts against: the API key's or the user's."""
 
 
 def services(connection: HTTPConnection) -> Services:
@@ -55,26 +84,46 @@ def services(connection: HTTPConnection) -> Services:
     return found
 
 
-def identify(svc: Services, headers: Mapping[str, str], cookies: Mapping[str, str]) -> Identity:
+def peer_of(connection: HTTPConnection) -> str:
+    """The client's address (a trusted proxy's X-Forwarded-For already applied by uvicorn)."""
+    return connection.client.host if connection.client else ""
+
+
+def identify(
+    svc: Services, headers: Mapping[str, str], cookies: Mapping[str, str], peer: str
+) -> Identity:
     """An API key wins over a session cookie; a bad key is refused even beside a good cookie."""
     header = headers.get("authorization")
     if header is not None:
-        scheme, _, token = header.partition(" ")
-        user = (
-            user_for_token(svc.store.users, token.strip()) if scheme.lower() == "bearer" else None
-        )
-        if user is None:
-            raise Unauthorized("Invalid API key")
-        return Identity(user)
+        return _key_identity(svc, header, peer)
     session = session_user(svc.store.users, cookies.get(SESSION_COOKIE, ""))
     if session is None:
         raise Unauthorized()
-    return Identity(*session)
+    user, csrf_token = session
+    return Identity(user, csrf_token, "user:" + user.user_id)
+
+
+def _key_identity(svc: Services, header: str, peer: str) -> Identity:
+    """The owner of a bearer token. Only failures are throttled: a peer past its limit of
+    invalid keys gets 429 for the next ones, while a valid key from it still works."""
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    user = user_for_token(svc.store.users, token) if scheme.lower() == "bearer" else None
+    if user is None:
+        bad_keys = svc.guards.bad_keys
+        bad_keys.check(("peer", peer))
+        bad_keys.failed(("peer", peer))
+        raise Unauthorized("Invalid API key")
+    return Identity(user, None, "key:" + hash_token(token))
 
 
 def identity(request: Request) -> Identity:
-    """The caller; a cookie-authenticated change must also carry the session's CSRF token."""
-    found = identify(services(request), request.headers, request.cookies)
+    """The caller, within their request rate; a cookie-authenticated change must also carry
+    the session's CSRF token."""
+    svc = services(request)
+    peer = peer_of(request)
+    found = identify(svc, request.headers, request.cookies, peer)
+    svc.guards.request_rate.take(found.budget, peer)
     if found.csrf_token is not None and request.method in STATE_CHANGING:
         sent = request.headers.get(CSRF_HEADER, "")
         if not secrets.compare_digest(sent.encode(), found.csrf_token.encode()):

@@ -1,10 +1,14 @@
-"""A limit on request bodies, enforced while they stream in (Content-Length may lie)."""
+"""Limits of the web front: request bodies, enforced while they stream in (Content-Length
+may lie), and the WebSocket streams one user may hold open."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jobhost.errors import PayloadTooLarge
+from jobhost.errors import PayloadTooLarge, TooManyRequests
 from jobhost.web.errors import error_response
 
 
@@ -36,3 +40,32 @@ class BodySizeLimit:
 
     def _message(self) -> str:
         return f"Request body too large (limit {self.max_bytes} bytes)"
+
+
+class StreamSlots:
+    """Open WebSocket streams per user. Used from the event loop only, so it needs no lock."""
+
+    def __init__(self, per_user: int) -> None:
+        self.per_user = per_user
+        self._open: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def held(self, user_id: str) -> Iterator[None]:
+        """A slot for the block; TooManyRequests when the user holds them all already."""
+        count = self._open.get(user_id, 0)
+        if count >= self.per_user:
+            raise TooManyRequests(
+                f"Too many open streams (limit {self.per_user}); close one first", 1
+            )
+        self._open[user_id] = count + 1
+        try:
+            yield
+        finally:
+            left = self._open[user_id] - 1
+            if left:
+                self._open[user_id] = left
+            else:
+                del self._open[user_id]
+
+    def open_count(self, user_id: str) -> int:
+        return self._open.get(user_id, 0)

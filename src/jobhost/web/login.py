@@ -11,7 +11,7 @@ from jobhost import policy
 from jobhost.auth.sessions import SESSION_COOKIE, end_session, start_session
 from jobhost.errors import InvalidInput, Unauthorized
 from jobhost.models import User
-from jobhost.web.deps import Ident, Svc, json_object
+from jobhost.web.deps import Ident, Svc, json_object, peer_of
 from jobhost.web.openapi import NEEDS_CREDENTIALS
 from jobhost.web.schemas import ERROR_RESPONSES, LoginRequest
 from jobhost.wire import (
@@ -50,16 +50,16 @@ def login(
         credentials = LoginRequest.model_validate(body)
     except ValidationError:
         raise InvalidInput("Send a JSON object with username and password strings") from None
-    address = request.client.host if request.client else "unknown"
-    svc.login_throttle.check(credentials.username, address)
+    address = peer_of(request) or "unknown"
+    svc.guards.login_throttle.check(credentials.username, address)
     lifetime = svc.settings.session_hours * 3600
     session = start_session(
         svc.store.users, svc.clock, credentials.username, credentials.password, lifetime
     )
     if session is None:
-        svc.login_throttle.failed(credentials.username, address)
+        svc.guards.login_throttle.failed(credentials.username, address)
         raise Unauthorized(LOGIN_REFUSAL)
-    svc.login_throttle.succeeded(credentials.username)
+    svc.guards.login_throttle.succeeded(credentials.username)
     response.set_cookie(
         SESSION_COOKIE,
         session.token,

@@ -4,8 +4,10 @@
 reconnect with ``offset=nextOffset`` to resume with no gap and no repeat) and finally ``end``.
 ``BASE/events`` sends ``job`` records as jobs change state, ``deleted`` when one goes, and
 ``resync`` if the caller fell too far behind (then re-read the listing).
-Both authenticate like every route (API key, or session cookie from the same origin) and an
-``error`` message with the HTTP-like status is sent before closing with code 4000+status.
+Both authenticate like every route (API key, or session cookie from the same origin: same
+scheme, host and port) and an ``error`` message with the HTTP-like status is sent before
+closing with code 4000+status. A user holds at most ``JOBHOST_MAX_STREAMS_PER_USER`` of them
+at once; one more is refused so (429, close code 4429).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from jobhost.errors import Forbidden, InvalidInput, JobhostError
 from jobhost.models import User
 from jobhost.service.jobs import SeenChange
-from jobhost.web.deps import Identity, Services, identify, services
+from jobhost.web.deps import Identity, Services, identify, peer_of, services
 from jobhost.web.errors import status_of
 from jobhost.web.operations import job_operations
 from jobhost.web.records import MAX_OFFSET, decode_stream, job_record
@@ -79,13 +81,8 @@ async def _serve(websocket: WebSocket, handler: Handler) -> None:
     svc = services(websocket)
     try:
         found = await run_in_threadpool(_authenticate, websocket, svc)
-        work = asyncio.ensure_future(handler(websocket, svc, _Caller(websocket, svc, found.user)))
-        gone = asyncio.ensure_future(_until_disconnected(websocket))
-        done, _pending = await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (work, gone):
-            task.cancel()
-        if work in done:
-            work.result()
+        with svc.guards.stream_slots.held(found.user.user_id):
+            await _run(websocket, handler(websocket, svc, _Caller(websocket, svc, found.user)))
     except JobhostError as exc:
         status = status_of(exc)
         await _send(websocket, {"type": "error", "status": status, "error": exc.message})
@@ -96,8 +93,19 @@ async def _serve(websocket: WebSocket, handler: Handler) -> None:
     await _close(websocket, 1000)
 
 
+async def _run(websocket: WebSocket, work: Awaitable[None]) -> None:
+    """``work`` until it ends or the client goes away, whichever comes first."""
+    working = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(_until_disconnected(websocket))
+    done, _pending = await asyncio.wait({working, gone}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (working, gone):
+        task.cancel()
+    if working in done:
+        working.result()
+
+
 def _authenticate(websocket: WebSocket, svc: Services) -> Identity:
-    found = identify(svc, websocket.headers, websocket.cookies)
+    found = identify(svc, websocket.headers, websocket.cookies, peer_of(websocket))
     if found.csrf_token is not None and not _same_origin(websocket):
         # A cookie is sent by the browser whichever page opens the socket: only our own
         # pages may use it (cross-site WebSocket hijacking).
@@ -106,9 +114,32 @@ def _authenticate(websocket: WebSocket, svc: Services) -> Identity:
 
 
 def _same_origin(websocket: WebSocket) -> bool:
+    """The Origin is this server: the same scheme (http for ws, https for wss; behind a
+    trusted proxy as its X-Forwarded-Proto says), host and port as the request."""
     origin = websocket.headers.get("origin")
     host = websocket.headers.get("host")
-    return origin is not None and host is not None and urlsplit(origin).netloc == host
+    if origin is None or host is None:
+        return False
+    scheme = _HTTP_SCHEME_OF.get(websocket.url.scheme)
+    site = _site(origin)
+    return scheme is not None and site is not None and site == _site(f"{scheme}://{host}")
+
+
+_HTTP_SCHEME_OF = {"ws": "http", "wss": "https"}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _site(url: str) -> tuple[str, str, int] | None:
+    """Scheme, host and port (the scheme's default if none is given) of an http(s) URL."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname, port or _DEFAULT_PORTS[scheme]
 
 
 async def _until_disconnected(websocket: WebSocket) -> None:
