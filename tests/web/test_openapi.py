@@ -55,3 +55,10 @@ def test_every_route_documented_as_needing_credentials_refuses_a_request_without
         if "security" in operation:
             response = client.request(method, path, params={"jobId": "x"})
             assert response.status_code == 401, (method, path, response.text)
+
+
+def test_no_route_documents_a_422_since_bad_parameters_are_a_400(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    for key, operation in _operations(document).items():
+        assert "422" not in operation["responses"], key
+    assert "HTTPValidationError" not in document["components"]["schemas"]
