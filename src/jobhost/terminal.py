@@ -4,7 +4,8 @@ A job's output is written by whoever submitted the job, and it is shown on the t
 whoever follows it. Escape sequences in it could retitle that terminal (OSC 0), clear it
 (CSI 2J), write to its clipboard (OSC 52), move the cursor over earlier lines, or reset it
 (ESC c). ``SafeText`` lets through printable text, ``\\n``, ``\\t``, ``\\r`` and SGR colour
-sequences (``ESC [ digits-and-semicolons m``), and drops everything else:
+sequences (``ESC [ digits-and-semicolons m``) except those that conceal text (SGR 8),
+and drops everything else:
 
 - every other CSI sequence (7-bit ``ESC [`` or 8-bit U+009B), parsed to its final byte;
 - OSC, DCS, SOS, PM and APC strings, up to their terminator (BEL, ``ESC \\`` or U+009C);
@@ -148,8 +149,13 @@ class SafeText:
         self._state = _State.GROUND
         if not "\x40" <= char <= "\x7e":  # malformed: drop it, look at this one again
             return index + 1 if char in _CAN_SUB else index
-        if char == "m" and self._plain and self._params_len <= _MAX_PARAMS:
-            params = "".join(self._params)
+        params = "".join(self._params)
+        if (
+            char == "m"
+            and self._plain
+            and self._params_len <= _MAX_PARAMS
+            and not _conceals(params)
+        ):
             out.append(f"{ESC}[{params}m")
             self._coloured = params.rpartition(";")[2] not in ("", "0")  # else it ends in a reset
         return index + 1
@@ -171,6 +177,23 @@ class SafeText:
             return pos + 1
         self._state = _State.ESCAPE  # ESC starts a new sequence and ends the string
         return pos
+
+
+def _conceals(params: str) -> bool:
+    """Whether an SGR's parameters include 8, conceal (text drawn invisible); a colour's
+    own numbers (``38;5;8``, ``48;2;8;8;8``) are skipped, not read as attributes."""
+    parts = params.split(";")
+    index = 0
+    while index < len(parts):
+        part = parts[index]
+        if part in ("38", "48", "58"):  # extended colour: 5;n or 2;r;g;b follows
+            mode = parts[index + 1] if index + 1 < len(parts) else ""
+            index += 3 if mode == "5" else 5 if mode == "2" else 2
+            continue
+        if part and int(part) == 8:
+            return True
+        index += 1
+    return False
 
 
 def without_sequences(text: str) -> str:

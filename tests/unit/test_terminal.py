@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from jobhost.terminal import SGR_RESET, SafeText, without_sequences
 
-# What may reach a terminal: anything but C0/DEL/C1 controls, except \t \n \r, plus SGRs.
+# What may reach a terminal: anything but C0/DEL/C1 controls, except \t \n \r, plus SGRs
+# (the cases above: none that conceals text).
 SAFE = re.compile(r"(?:[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\x1b\[[0-9;]*m)*")
 
 
@@ -51,6 +52,11 @@ def filtered(text: str) -> str:
         ("a\x1b]0;x\x1b[2Jb", "ab"),  # ESC ends a string and starts a sequence
         ("a\x1b\x1b[2Jb", "ab"),
         ("a\x1bé", "aé"),  # ESC before a non-ASCII character: the ESC alone goes
+        ("\x1b[8mhidden", "hidden"),  # conceal would draw the text invisible
+        ("\x1b[1;08mx", "x"),
+        ("\x1b[38;5;8mgrey", "\x1b[38;5;8mgrey"),  # colour 8 is a colour, not conceal
+        ("\x1b[48;2;8;8;8;1mx", "\x1b[48;2;8;8;8;1mx"),
+        ("\x1b[38;5;1;8mx", "x"),  # conceal after a colour's numbers
     ],
 )
 def test_only_text_and_colours_get_through(given_text: str, shown: str) -> None:
@@ -104,3 +110,23 @@ def test_the_result_is_always_safe(text: str) -> None:
 @given(text=st.text(st.characters(blacklist_categories=["Cc"]), max_size=80))
 def test_text_without_controls_is_unchanged(text: str) -> None:
     assert filtered(text) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(_STREAMS, st.text(max_size=80)))
+def test_filtering_twice_changes_nothing_more(text: str) -> None:
+    once = filtered(text)
+    assert filtered(once) == once
+    assert without_sequences(without_sequences(text)) == without_sequences(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=120), cuts=st.lists(st.integers(0, 120), max_size=6))
+def test_any_bytes_come_out_safe_however_they_arrive(data: bytes, cuts: list[int]) -> None:
+    # What a client does with raw output: decode (bad bytes replaced), then filter chunks.
+    text = data.decode("utf-8", "replace")
+    bounds = sorted({0, len(text), *(min(cut, len(text)) for cut in cuts)})
+    safe = SafeText()
+    shown = "".join(safe.feed(text[start:end]) for start, end in pairwise(bounds)) + safe.close()
+    assert SAFE.fullmatch(shown)
+    assert shown == filtered(text)

@@ -103,3 +103,20 @@ def test_one_results_response_carries_a_bounded_amount_of_output(
         omitted.format(50) + "B" * 50,
         omitted.format(100),
     ]
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/jobs", "DELETE, GET"),  # two routes on one path: both named
+        ("/schedules", "DELETE, GET, PATCH, POST"),
+        ("/jobs/submit", "POST"),
+    ],
+)
+def test_a_wrong_method_is_a_405_naming_every_method_of_the_path(
+    client: TestClient, path: str, allowed: str
+) -> None:
+    response = client.request("TRACE", BASE + path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+    assert response.json() == {"success": False, "error": "Method Not Allowed"}

@@ -154,6 +154,21 @@ def _check_variables(template_id: str | None, variables: dict[str, str] | None) 
     return variables or {}
 
 
+def body_json_schema(*required: str) -> dict[str, object]:
+    """The JSON Schema of a schedule body, for the API's document: the schedule's own
+    fields and the submit fields a free-form schedule's job takes (not runAt, dependsOn).
+    Which of the two kinds a body is, and a job's own required fields, are checked here."""
+    job = SubmitRequest.model_json_schema()["properties"]
+    own = ScheduleFields.model_json_schema()["properties"]
+    fields = {key: value for key, value in job.items() if key not in _NOT_FOR_SCHEDULES}
+    return {
+        "type": "object",
+        "properties": fields | own,
+        "required": list(required),
+        "additionalProperties": False,
+    }
+
+
 def _job_fields(name: str, job: dict[str, object]) -> dict[str, object]:
     """The submit body of a free-form schedule: unknown keys and the fields that mean
     nothing for a recurring job are refused here, the rest by parse_submission."""

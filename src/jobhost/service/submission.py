@@ -51,8 +51,9 @@ class SubmitRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    jobName: str
-    command: str
+    # Documented bounds only: _check_name and _check_command refuse with the contract's texts.
+    jobName: Annotated[str, Field(json_schema_extra={"minLength": 1, "maxLength": 200})]
+    command: Annotated[str, Field(json_schema_extra={"minLength": 1})]
     executionMode: str
     description: str | None = None
     stopGraceSeconds: Annotated[float, Field(ge=0, le=3600)] | None = None
@@ -72,7 +73,7 @@ class RerunRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    jobId: str
+    jobId: Annotated[str, Field(json_schema_extra={"format": "uuid"})]
 
 
 def parse_rerun(payload: Mapping[str, object]) -> str:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from jobhost import errors
 
 logger = logging.getLogger(__name__)
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 STATUS_OF: dict[type[errors.JobhostError], int] = {
     errors.InvalidInput: 400,
@@ -27,7 +31,7 @@ STATUS_OF: dict[type[errors.JobhostError], int] = {
 
 
 def error_response(
-    status: int, message: str, headers: dict[str, str] | None = None
+    status: int, message: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
@@ -54,9 +58,27 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(400, describe_validation_error(exc))
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, str(exc.detail))
+    # Starlette's own answers carry headers the status needs: a 405's Allow, which must
+    # name every method of the path, not only those of the first route that matched it.
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+    return error_response(exc.status_code, str(exc.detail), headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route of the app takes at ``request``'s path, asked of each route
+    (FastAPI nests included routers, so the routes' own method sets are not all in sight)."""
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.routes
+        )
+    ]
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

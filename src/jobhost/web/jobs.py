@@ -54,7 +54,9 @@ RESULTS_OUTPUT_BUDGET = 8 * 1024 * 1024
 router = APIRouter(prefix="/jobs", responses=ERROR_RESPONSES)
 
 
-JobId = Annotated[str, Query(description="The job's UUID")]
+# Documented as a UUID; the form is checked by the service, whose 400 names the field.
+UUID_FORMAT = {"format": "uuid"}
+JobId = Annotated[str, Query(description="The job's UUID", json_schema_extra=UUID_FORMAT)]
 MaxResults = Annotated[int, Query(ge=1, le=1000)]
 AllUsers = Annotated[bool, Query(description="Privileged roles: every user's jobs")]
 UserId = Annotated[str | None, Query(description="Privileged roles: this user's jobs")]

@@ -37,14 +37,21 @@ NEEDS_CREDENTIALS: dict[str, Any] = {"security": [{BEARER: []}, {COOKIE: []}]}
 
 
 def document_credentials(app: FastAPI) -> None:
-    """Add the credential schemes to ``app``'s document, once, when it is first built."""
+    """Add the credential schemes to ``app``'s document, once, when it is first built, and
+    drop the 422 answers FastAPI documents: a bad parameter is a 400 (``web/errors.py``)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         first = app.openapi_schema is None
         schema = build()  # FastAPI builds the document once and keeps it
         if first:
-            schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+            components = schema.setdefault("components", {})
+            components["securitySchemes"] = SECURITY_SCHEMES
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            for unused in ("HTTPValidationError", "ValidationError"):
+                components.get("schemas", {}).pop(unused, None)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Query
 from jobhost import policy
 from jobhost.models import Schedule
 from jobhost.schedules.cron import MAX_CRON_CHARS, MAX_TIMEZONE_CHARS
-from jobhost.service.schedule_requests import ScheduleFields
+from jobhost.service.schedule_requests import body_json_schema
 from jobhost.service.schedules import ScheduleOperations
 from jobhost.web.deps import Caller, Svc, json_object
+from jobhost.web.jobs import UUID_FORMAT
 from jobhost.web.openapi import NEEDS_CREDENTIALS
 from jobhost.web.operations import job_operations, template_operations
 from jobhost.web.records import iso
@@ -44,15 +45,19 @@ async def operations(svc: Svc) -> ScheduleOperations:
 
 Ops = Annotated[ScheduleOperations, Depends(operations)]
 Body = Annotated[dict[str, object], Depends(json_object)]
-ScheduleId = Annotated[str, Query(description="The schedule's UUID")]
-_BODY_DOC = NEEDS_CREDENTIALS | {
-    "requestBody": {
-        "required": True,
-        "description": "The schedule's fields, and either templateId + variables or the "
-        "submit fields of its job (jobName defaults to name; not runAt nor dependsOn)",
-        "content": {"application/json": {"schema": ScheduleFields.model_json_schema()}},
+ScheduleId = Annotated[str, Query(description="The schedule's UUID", json_schema_extra=UUID_FORMAT)]
+_BODY_TEXT = (
+    "The schedule's fields, and either templateId + variables or the submit fields of its "
+    "job (jobName defaults to name; not runAt nor dependsOn)"
+)
+
+
+def _body_doc(*required: str) -> dict[str, object]:
+    schema = body_json_schema(*required)
+    content = {"application/json": {"schema": schema}}
+    return NEEDS_CREDENTIALS | {
+        "requestBody": {"required": True, "description": _BODY_TEXT, "content": content}
     }
-}
 
 
 def schedule_record(ops: ScheduleOperations, schedule: Schedule) -> ScheduleRecord:
@@ -73,7 +78,7 @@ def schedule_record(ops: ScheduleOperations, schedule: Schedule) -> ScheduleReco
     }
 
 
-@router.post("", response_model=ScheduleCreatedResponse, openapi_extra=_BODY_DOC)
+@router.post("", response_model=ScheduleCreatedResponse, openapi_extra=_body_doc("name", "cron"))
 def create_schedule(user: Caller, ops: Ops, body: Body) -> ScheduleCreatedResponse:
     """A new schedule of the caller's, under the rules its firings meet: submit's roles
     for a job, the template's start roles for a template."""
@@ -93,7 +98,7 @@ def create_schedule(user: Caller, ops: Ops, body: Body) -> ScheduleCreatedRespon
 def get_schedules(
     user: Caller,
     ops: Ops,
-    scheduleId: Annotated[str | None, Query(description="One schedule, in full")] = None,
+    scheduleId: ScheduleId | None = None,
     allUsers: Annotated[bool, Query(description="Privileged roles: everyone's")] = False,
 ) -> ScheduleListResponse | ScheduleResponse:
     """The caller's schedules, oldest first; or the one ``scheduleId`` names."""
@@ -103,7 +108,7 @@ def get_schedules(
     return {"success": True, "schedules": records, "count": len(records)}
 
 
-@router.patch("", response_model=ScheduleUpdatedResponse, openapi_extra=_BODY_DOC)
+@router.patch("", response_model=ScheduleUpdatedResponse, openapi_extra=_body_doc())
 def patch_schedule(
     user: Caller, ops: Ops, scheduleId: ScheduleId, body: Body
 ) -> ScheduleUpdatedResponse:
