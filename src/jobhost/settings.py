@@ -64,6 +64,8 @@ class Settings(BaseModel):
     rate_limit_per_minute: Annotated[int, Field(ge=0, le=1_000_000)] = 600
     rate_limit_burst: Annotated[int, Field(ge=1, le=1_000_000)] = 120
     rate_limit_loopback: bool = False
+    # Invalid API keys one peer may send a minute before the rest get 429s (valid keys pass).
+    bad_keys_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 20
     # WebSocket streams (output and events) one user may hold open at once.
     max_streams_per_user: Annotated[int, Field(ge=1, le=100_000)] = 32
 

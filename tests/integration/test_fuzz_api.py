@@ -19,6 +19,7 @@ JOBHOST_FUZZ_EXAMPLES sets the examples per operation and caller (docs/FUZZING.m
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from jobhost.schedules.cron import MAX_CRON_CHARS
 from jobhost.server import create_app
 from jobhost.settings import Settings
 from tests.integration.conftest import Keys
-from tests.integration.server import Server, wait_finished
+from tests.integration.server import Server, serving, wait_finished
 
 EXAMPLES = int(os.environ.get("JOBHOST_FUZZ_EXAMPLES", "25"))
 SAFE_COMMAND = "true"
@@ -120,6 +121,15 @@ def server_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     template.parent.mkdir(parents=True)
     template.write_text(TEMPLATE)
     return root
+
+
+@pytest.fixture(scope="module")
+def server(server_dir: Path, keys: Keys) -> Iterator[Server]:
+    """The shared server's settings, with the invalid-key throttle out of the way: the
+    fuzzer sends bad keys on purpose, and expects their 401, not the throttle's 429."""
+    env = {"JOBHOST_STOP_GRACE_SECONDS": "2", "JOBHOST_BAD_KEYS_PER_MINUTE": "1000000"}
+    with serving(server_dir, env) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,7 @@ class Guards:
         )
         return cls(
             LoginThrottle(clock),
-            bad_key_throttle(clock),
+            bad_key_throttle(clock, settings.bad_keys_per_minute),
             rate,
             StreamSlots(settings.max_streams_per_user),
         )

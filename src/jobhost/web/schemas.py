@@ -25,6 +25,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
         (404, "No such job, or a job the caller may not see"),
         (409, "The job's state forbids the action"),
         (413, "Body too large"),
+        (429, "Too many requests, or too many invalid keys from this peer; see Retry-After"),
         (503, "Store unavailable"),
     ]
 }
