@@ -207,3 +207,25 @@ def test_preview_gives_the_next_five_and_names_what_is_bad(h: Harness) -> None:
         h.ops.preview("* *", "UTC")
     with pytest.raises(InvalidInput, match=r"^Invalid timezone"):
         h.ops.preview("* * * * *", "Nowhere/Land")
+
+
+def test_an_owner_who_lost_the_roles_may_still_pause_and_resume(h: Harness) -> None:
+    made = h.ops.create(MANAGER, body())
+    demoted = User("manager", frozenset())
+
+    paused = h.ops.patch(demoted, made.schedule_id, {"enabled": False})
+    assert (paused.enabled, paused.next_run_at) == (False, None)
+    resumed = h.ops.patch(demoted, made.schedule_id, {"enabled": True})
+    assert (resumed.enabled, resumed.next_run_at) == (True, NEXT_FIVE_MINUTES)
+    assert resumed.job == made.job
+
+
+def test_a_schedule_whose_template_is_gone_may_still_be_paused(h: Harness) -> None:
+    made = h.ops.create(PLAIN, {"name": "du", "cron": "*/5 * * * *", "templateId": "disk"})
+    h.templates.gone.add("disk")
+
+    assert h.ops.patch(PLAIN, made.schedule_id, {"enabled": False}).next_run_at is None
+    with pytest.raises(InvalidInput, match=r"^Invalid enabled"):
+        h.ops.patch(PLAIN, made.schedule_id, {"enabled": "no"})
+    with pytest.raises(Forbidden):
+        h.ops.patch(PLAIN, made.schedule_id, {"enabled": True, "name": "x"})

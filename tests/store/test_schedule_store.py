@@ -180,3 +180,15 @@ def test_sync_declared_adds_updates_and_removes_the_catalogs_schedules(
     store.schedules.sync_declared("system", [])
     assert store.schedules.listing("system") == []
     assert store.schedules.get(own.schedule_id) == own  # a user's schedule of a template stays
+
+
+def test_set_enabled_writes_only_enabled_and_the_next_run(store: SqlStore) -> None:
+    made = store.schedules.create(schedule(next_run_at=START + 60))
+    store.schedules.update(replace(made, cron="0 4 * * *"), retime=False)  # a change meanwhile
+
+    paused = store.schedules.set_enabled(made.schedule_id, False, None)
+    assert paused is not None
+    assert (paused.enabled, paused.next_run_at, paused.cron) == (False, None, "0 4 * * *")
+    resumed = store.schedules.set_enabled(made.schedule_id, True, START + 120)
+    assert resumed is not None and (resumed.enabled, resumed.next_run_at) == (True, START + 120)
+    assert store.schedules.set_enabled(str(uuid.uuid4()), False, None) is None

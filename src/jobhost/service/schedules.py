@@ -17,7 +17,7 @@ from jobhost.errors import Conflict, Forbidden, InvalidInput, NotFound
 from jobhost.models import Job, Schedule, User
 from jobhost.schedules import cron
 from jobhost.service.jobs import JobOperations
-from jobhost.service.schedule_requests import ScheduleBody, merged, parse_body
+from jobhost.service.schedule_requests import ScheduleBody, merged, parse_body, parse_enabled
 from jobhost.service.submission import parse_submission
 from jobhost.store.protocol import ScheduleStore, UserStore
 
@@ -136,6 +136,8 @@ class ScheduleOperations:
         """Change any of the body's fields, checked as on create; ``enabled`` false pauses
         (no next firing), true resumes from now. The schedule as it is now."""
         current = self.get(user, schedule_id)
+        if set(patch) == {"enabled"}:
+            return self._pause_or_resume(current, parse_enabled(patch["enabled"]))
         if current.declared_by is not None and set(patch) - {"enabled"}:
             raise Conflict(_declared_refusal(current))
         body = self._admitted(user, merged(current, patch))
@@ -159,6 +161,21 @@ class ScheduleOperations:
         stored = self.schedules.update(changed, retime=retime)
         if stored is None:
             raise NotFound(f"Schedule not found: {schedule_id}")
+        self.wake_firing()
+        return stored
+
+    def _pause_or_resume(self, current: Schedule, enabled: bool) -> Schedule:
+        """A patch of ``enabled`` alone is not admitted again: it changes nothing a firing
+        would submit, and each firing checks its owner's roles as of then. So a schedule
+        can always be paused, even once its owner lost the role or its template went, and
+        resumed too (its firings then fail, logged, until the cause is mended)."""
+        if enabled == current.enabled:
+            return current
+        now = self.clock.now()
+        following = cron.next_firing(current.cron, current.timezone, now) if enabled else None
+        stored = self.schedules.set_enabled(current.schedule_id, enabled, following)
+        if stored is None:
+            raise NotFound(f"Schedule not found: {current.schedule_id}")
         self.wake_firing()
         return stored
 

@@ -168,6 +168,11 @@ class ScheduleStore(Protocol):
     def update(self, schedule: Schedule, *, retime: bool) -> Schedule | None:
         """Write its settings (``retime``: and its next_run_at); None if it is gone."""
 
+    def set_enabled(
+        self, schedule_id: str, enabled: bool, next_run_at: float | None
+    ) -> Schedule | None:
+        """Pause or resume (nothing else written); None if it is gone."""
+
     def delete(self, schedule_id: str) -> bool: ...
 
     def earliest_next_run(self) -> float | None:

@@ -76,6 +76,18 @@ class SqlScheduleStore:
             ).rowcount
         return self.get(schedule.schedule_id) if changed else None
 
+    def set_enabled(
+        self, schedule_id: str, enabled: bool, next_run_at: float | None
+    ) -> Schedule | None:
+        """Pause or resume: only ``enabled`` and next_run_at are written, so a change made
+        meanwhile (a catalog file's new cron) stands. The schedule now; None if it is gone."""
+        values = {"enabled": enabled, "next_run_at": next_run_at}
+        with self.db.write() as conn:
+            changed = conn.execute(
+                update(schedules).where(_C.schedule_id == schedule_id).values(values)
+            ).rowcount
+        return self.get(schedule_id) if changed else None
+
     def delete(self, schedule_id: str) -> bool:
         with self.db.write() as conn:
             return bool(
