@@ -10,7 +10,7 @@ import pytest
 from jobhost.errors import Conflict, Forbidden, InvalidInput, NotFound
 from jobhost.models import Overlap, User
 from jobhost.policy import ELEVATED_REFUSAL, MAIN_LOOP_REFUSAL, PRIORITY_REFUSAL
-from jobhost.service.schedules import OTHERS_REFUSAL, TEMPLATE_REFUSAL
+from jobhost.service.schedules import NOT_OWNER_REFUSAL, OTHERS_REFUSAL, TEMPLATE_REFUSAL
 from jobhost.store.schedules import DeclaredSchedule
 from tests.service.schedule_fixtures import MANAGER, OTHER, PLAIN, SHELL_JOB, Harness
 from tests.store.conftest import START
@@ -229,3 +229,19 @@ def test_a_schedule_whose_template_is_gone_may_still_be_paused(h: Harness) -> No
         h.ops.patch(PLAIN, made.schedule_id, {"enabled": "no"})
     with pytest.raises(Forbidden):
         h.ops.patch(PLAIN, made.schedule_id, {"enabled": True, "name": "x"})
+
+
+def test_a_privileged_user_may_pause_resume_and_delete_anothers_schedule_but_not_change_it(
+    h: Harness,
+) -> None:
+    theirs = h.ops.create(PLAIN, {"name": "du", "cron": "*/5 * * * *", "templateId": "disk"})
+    root = User("root", frozenset({"system_admin"}))
+
+    for change in ({"templateId": "admin"}, {"name": "x"}, {"enabled": False, **SHELL_JOB}):
+        with pytest.raises(Forbidden, match=f"^{re.escape(NOT_OWNER_REFUSAL)}$"):
+            h.ops.patch(root, theirs.schedule_id, change)
+    assert h.ops.get(PLAIN, theirs.schedule_id) == theirs
+
+    assert h.ops.patch(root, theirs.schedule_id, {"enabled": False}).enabled is False
+    assert h.ops.patch(root, theirs.schedule_id, {"enabled": True}).user_id == "plain"
+    assert h.ops.delete(root, theirs.schedule_id) == theirs.schedule_id

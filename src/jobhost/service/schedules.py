@@ -27,6 +27,11 @@ OTHERS_REFUSAL = (
     "(task_manager, debug, system_admin, or site_admin)"
 )
 
+NOT_OWNER_REFUSAL = (
+    "Only a schedule's owner may change what it runs or when: it fires as them. "
+    "Others' schedules may be paused, resumed (enabled) or deleted"
+)
+
 
 class TemplateStarts(Protocol):
     """Starting catalog templates, as ``POST BASE/jobs/start`` does (service/templates.py)."""
@@ -138,8 +143,11 @@ class ScheduleOperations:
         current = self.get(user, schedule_id)
         if set(patch) == {"enabled"}:
             return self._pause_or_resume(current, parse_enabled(patch["enabled"]))
-        if current.declared_by is not None and set(patch) - {"enabled"}:
+        if current.declared_by is not None:
             raise Conflict(_declared_refusal(current))
+        if current.user_id != user.user_id:
+            # Its firings would run the caller's content under the owner's name.
+            raise Forbidden(NOT_OWNER_REFUSAL)
         body = self._admitted(user, merged(current, patch))
         retime = (body.cron, body.timezone, body.enabled) != (
             current.cron,
