@@ -11,7 +11,7 @@ from jobhost.errors import Conflict, Forbidden, InvalidInput, NotFound
 from jobhost.models import Overlap, User
 from jobhost.policy import ELEVATED_REFUSAL, MAIN_LOOP_REFUSAL, PRIORITY_REFUSAL
 from jobhost.service.schedules import NOT_OWNER_REFUSAL, OTHERS_REFUSAL, TEMPLATE_REFUSAL
-from jobhost.store.schedules import DeclaredSchedule
+from jobhost.store.schedules import DeclaredRow
 from tests.service.schedule_fixtures import MANAGER, OTHER, PLAIN, SHELL_JOB, Harness
 from tests.store.conftest import START
 
@@ -189,7 +189,7 @@ def test_delete_removes_the_schedule_and_keeps_its_jobs(h: Harness) -> None:
 
 
 def test_the_catalogs_schedules_may_be_paused_but_not_otherwise_changed(h: Harness) -> None:
-    h.store.schedules.sync_declared("system", [DeclaredSchedule("disk", "0 3 * * *", "UTC", START)])
+    h.store.schedules.sync_declared("system", [DeclaredRow("disk", "0 3 * * *", "UTC", START)])
     [declared] = h.store.schedules.listing("system")
 
     with pytest.raises(NotFound):

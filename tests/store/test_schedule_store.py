@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from jobhost.models import Overlap, Schedule
 from jobhost.store import SqlStore
-from jobhost.store.schedules import DeclaredSchedule
+from jobhost.store.schedules import DeclaredRow
 from tests.store.conftest import START, FakeClock
 
 
@@ -143,8 +143,8 @@ def test_sync_declared_adds_updates_and_removes_the_catalogs_schedules(
     store.schedules.sync_declared(
         "system",
         [
-            DeclaredSchedule("a/b", "0 3 * * *", "UTC", START + 10),
-            DeclaredSchedule("c", "0 4 * * *", "Europe/Berlin", START + 20),
+            DeclaredRow("a/b", "0 3 * * *", "UTC", START + 10),
+            DeclaredRow("c", "0 4 * * *", "Europe/Berlin", START + 20),
         ],
     )
     declared = {s.declared_by: s for s in store.schedules.listing("system")}
@@ -163,8 +163,8 @@ def test_sync_declared_adds_updates_and_removes_the_catalogs_schedules(
     store.schedules.sync_declared(
         "system",
         [
-            DeclaredSchedule("a/b", "0 3 * * *", "UTC", START + 999),  # unchanged: not retimed
-            DeclaredSchedule("c", "0 5 * * *", "Europe/Berlin", START + 30),
+            DeclaredRow("a/b", "0 3 * * *", "UTC", START + 999),  # unchanged: not retimed
+            DeclaredRow("c", "0 5 * * *", "Europe/Berlin", START + 30),
         ],
     )
     again = {s.declared_by: s for s in store.schedules.listing("system")}
@@ -175,7 +175,7 @@ def test_sync_declared_adds_updates_and_removes_the_catalogs_schedules(
         False,
     )
 
-    store.schedules.sync_declared("system", [DeclaredSchedule("c", "0 5 * * *", "UTC", START)])
+    store.schedules.sync_declared("system", [DeclaredRow("c", "0 5 * * *", "UTC", START)])
     assert [s.declared_by for s in store.schedules.listing("system")] == ["c"]
     store.schedules.sync_declared("system", [])
     assert store.schedules.listing("system") == []

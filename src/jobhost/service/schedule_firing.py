@@ -24,7 +24,7 @@ from jobhost.service.jobs import JobOperations
 from jobhost.service.schedules import TemplateStarts, job_spec_of, owner_of
 from jobhost.service.submission import parse_submission
 from jobhost.store.protocol import JobStore, ScheduleStore, UserStore
-from jobhost.store.schedules import DeclaredSchedule
+from jobhost.store.schedules import DeclaredRow
 
 logger = logging.getLogger(__name__)
 
@@ -197,13 +197,11 @@ def _log_failure(schedule: Schedule, exc: Exception) -> None:
         logger.exception("schedule %s could not fire", schedule.schedule_id, extra=extra)
 
 
-def _declared(template_id: str, text: str, zone: str, now: float) -> DeclaredSchedule | None:
+def _declared(template_id: str, text: str, zone: str, now: float) -> DeclaredRow | None:
     """A catalog schedule with its first firing; None (logged) if it does not parse."""
     try:
         expression = cron.parse_cron(text)
-        return DeclaredSchedule(
-            template_id, expression, zone, cron.next_firing(expression, zone, now)
-        )
+        return DeclaredRow(template_id, expression, zone, cron.next_firing(expression, zone, now))
     except InvalidInput as exc:
         logger.warning(
             "template %s declares a schedule that does not parse: %s",

@@ -15,7 +15,7 @@ from jobhost.store.changes import Hub
 from jobhost.store.claims import ClaimOrder
 from jobhost.store.job_listing import JobListing, JobQuery
 from jobhost.store.jobs import Finish, OutputChunk, OutputProgress
-from jobhost.store.schedules import DeclaredSchedule
+from jobhost.store.schedules import DeclaredRow
 
 _T = TypeVar("_T")
 
@@ -200,7 +200,7 @@ class ScheduleStore(Protocol):
     def postpone(self, schedule_id: str, due_at: float, next_run_at: float | None) -> bool:
         """The firing due at ``due_at`` failed; the schedule moves on."""
 
-    def sync_declared(self, owner: str, declared: Sequence[DeclaredSchedule]) -> None:
+    def sync_declared(self, owner: str, declared: Sequence[DeclaredRow]) -> None:
         """Make the catalog-declared schedules (owned by ``owner``) those of ``declared``."""
 
 

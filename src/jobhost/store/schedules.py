@@ -28,7 +28,7 @@ _C = schedules.c
 
 
 @dataclass(frozen=True, slots=True)
-class DeclaredSchedule:
+class DeclaredRow:
     """A catalog template's ``schedule``, with the first firing its new row would take."""
 
     template_id: str
@@ -157,7 +157,7 @@ class SqlScheduleStore:
         query = select(_C.schedule_id).where(_C.schedule_id == schedule_id)
         return conn.execute(query).first() is not None
 
-    def sync_declared(self, owner: str, declared: Sequence[DeclaredSchedule]) -> None:
+    def sync_declared(self, owner: str, declared: Sequence[DeclaredRow]) -> None:
         """Make the catalog's schedules those of ``declared``, owned by ``owner``: new ones
         added, a changed cron or timezone updated (a paused one stays paused), the rows of
         templates that no longer declare one removed; in one transaction."""
@@ -172,7 +172,7 @@ class SqlScheduleStore:
                 self._declare(conn, owner, item, existing.get(item.template_id))
 
     def _declare(
-        self, conn: Connection, owner: str, item: DeclaredSchedule, current: Schedule | None
+        self, conn: Connection, owner: str, item: DeclaredRow, current: Schedule | None
     ) -> None:
         if current is None:
             conn.execute(insert(schedules).values(_values(_declared(owner, item, self.clock))))
@@ -188,7 +188,7 @@ class SqlScheduleStore:
 _SETTINGS = ("name", "cron", "timezone", "overlap", "enabled", "template_id", "variables", "job")
 
 
-def _declared(owner: str, item: DeclaredSchedule, clock: Clock) -> Schedule:
+def _declared(owner: str, item: DeclaredRow, clock: Clock) -> Schedule:
     return Schedule(
         schedule_id=str(uuid.uuid4()),
         user_id=owner,
