@@ -11,17 +11,18 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from jobhost.catalog import Catalog
+from jobhost.catalog.folder import SUFFIX as CATALOG_SUFFIX
 from jobhost.clock import Clock, SystemClock
 from jobhost.datadir import prepare_data_dir
 from jobhost.engine.engine import Engine
 from jobhost.engine.lock import lock_data_folder
 from jobhost.listening import bind_listeners, describe
 from jobhost.service.jobs import JobOperations
-from jobhost.service.schedule_firing import ScheduleFiring
+from jobhost.service.schedule_firing import CatalogSchedules, ScheduleFiring
 from jobhost.service.spool import SPOOL_FOLDER, SpoolIntake
 from jobhost.service.templates import TemplateOperations
 from jobhost.settings import Settings
@@ -103,9 +104,11 @@ def schedule_firing(
     operations = JobOperations(store.jobs, clock, wake_engine, settings.stop_grace_seconds)
     templates = TemplateOperations(catalog, operations)
 
-    def declared() -> tuple[int, Sequence[tuple[str, str, str]]]:
+    def declared() -> CatalogSchedules:
         snapshot = catalog.snapshot()  # one scan: the generation and the schedules agree
-        return snapshot.generation, snapshot.declared_schedules()
+        # A broken file's template id is its path under the catalog folder less .toml.
+        broken = [error.file.removesuffix(CATALOG_SUFFIX) for error in snapshot.errors]
+        return CatalogSchedules(snapshot.generation, snapshot.declared_schedules(), broken)
 
     return ScheduleFiring(store.schedules, store.users, operations, templates, clock, declared)
 

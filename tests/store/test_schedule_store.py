@@ -192,3 +192,36 @@ def test_set_enabled_writes_only_enabled_and_the_next_run(store: SqlStore) -> No
     resumed = store.schedules.set_enabled(made.schedule_id, True, START + 120)
     assert resumed is not None and (resumed.enabled, resumed.next_run_at) == (True, START + 120)
     assert store.schedules.set_enabled(str(uuid.uuid4()), False, None) is None
+
+
+def test_sync_declared_keeps_the_rows_of_templates_whose_files_are_broken_as_they_are(
+    store: SqlStore,
+) -> None:
+    store.schedules.sync_declared(
+        "system",
+        [
+            DeclaredRow("a", "0 3 * * *", "UTC", START + 10),
+            DeclaredRow("b", "0 4 * * *", "UTC", START),
+        ],
+    )
+    rows = {s.declared_by: s for s in store.schedules.listing("system")}
+    paused = store.schedules.set_enabled(rows["a"].schedule_id, False, None)
+    assert store.schedules.record_firing(rows["b"].schedule_id, START, START, "job-1", START + 60)
+    before = {s.declared_by: s for s in store.schedules.listing("system")}
+
+    # Both files broken (a typo): neither row is touched, let alone removed.
+    store.schedules.sync_declared("system", [], keep=["a", "b", "never-declared"])
+    assert {s.declared_by: s for s in store.schedules.listing("system")} == before
+
+    # Mended, a with a new cron: still paused; b's last job (overlap protection) kept.
+    store.schedules.sync_declared(
+        "system",
+        [
+            DeclaredRow("a", "0 5 * * *", "UTC", START + 20),
+            DeclaredRow("b", "0 4 * * *", "UTC", START),
+        ],
+    )
+    after = {s.declared_by: s for s in store.schedules.listing("system")}
+    assert paused is not None
+    assert after["a"] == replace(paused, cron="0 5 * * *")
+    assert after["b"] == before["b"] and after["b"].last_job_id == "job-1"

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 
 from jobhost import policy
 from jobhost.clock import Clock
@@ -37,9 +37,21 @@ catalog folder's files; a file edit reaches the schedules within this)."""
 RETRY_SECONDS = 1.0
 """How soon a pass that failed (say, the store was busy) is tried again."""
 
-Declared = Callable[[], tuple[int, Sequence[tuple[str, str, str]]]]
-"""The catalog's schedules: a generation that changes with them, and (template id, cron,
-timezone) for each template that declares one."""
+
+@dataclass(frozen=True, slots=True)
+class CatalogSchedules:
+    """The catalog's schedules as of one scan."""
+
+    generation: int
+    """Changes whenever the catalog does."""
+    declared: Sequence[tuple[str, str, str]]
+    """(template id, cron, timezone) for each template that declares a schedule."""
+    broken: Collection[str] = ()
+    """The ids of templates whose files do not load just now: their schedules are kept as
+    they are (pause, last job), not removed by a typo."""
+
+
+Declared = Callable[[], CatalogSchedules]
 
 
 class ScheduleFiring:
@@ -105,15 +117,19 @@ class ScheduleFiring:
         it had."""
         if self._declared is None:
             return False
-        generation, items = self._declared()
-        if generation == self._generation:
+        catalog = self._declared()
+        if catalog.generation == self._generation:
             return False
         now = self._clock.now()
-        declared = [_declared(template_id, text, zone, now) for template_id, text, zone in items]
-        self._schedules.sync_declared(
-            policy.SYSTEM_USER_ID, [item for item in declared if item is not None]
-        )
-        self._generation = generation
+        rows, keep = [], set(catalog.broken)
+        for template_id, text, zone in catalog.declared:
+            row = _declared(template_id, text, zone, now)
+            if row is None:
+                keep.add(template_id)  # a cron we refuse: kept as it was, as a broken file
+            else:
+                rows.append(row)
+        self._schedules.sync_declared(policy.SYSTEM_USER_ID, rows, keep)
+        self._generation = catalog.generation
         return True
 
     def fire_due(self) -> int:

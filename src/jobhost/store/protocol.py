@@ -7,7 +7,7 @@ satisfies these. A consumer that needs only a few verbs takes the narrow protoco
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Protocol, TypeVar
 
 from jobhost.models import ApiKey, Job, JobSpec, Mode, QueueState, Schedule, User
@@ -200,8 +200,11 @@ class ScheduleStore(Protocol):
     def postpone(self, schedule_id: str, due_at: float, next_run_at: float | None) -> bool:
         """The firing due at ``due_at`` failed; the schedule moves on."""
 
-    def sync_declared(self, owner: str, declared: Sequence[DeclaredRow]) -> None:
-        """Make the catalog-declared schedules (owned by ``owner``) those of ``declared``."""
+    def sync_declared(
+        self, owner: str, declared: Sequence[DeclaredRow], keep: Collection[str] = ()
+    ) -> None:
+        """Make the catalog-declared schedules (owned by ``owner``) those of ``declared``;
+        the rows of the template ids in ``keep`` stay as they are."""
 
 
 class Store(Protocol):

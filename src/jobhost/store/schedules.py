@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,15 +157,19 @@ class SqlScheduleStore:
         query = select(_C.schedule_id).where(_C.schedule_id == schedule_id)
         return conn.execute(query).first() is not None
 
-    def sync_declared(self, owner: str, declared: Sequence[DeclaredRow]) -> None:
+    def sync_declared(
+        self, owner: str, declared: Sequence[DeclaredRow], keep: Collection[str] = ()
+    ) -> None:
         """Make the catalog's schedules those of ``declared``, owned by ``owner``: new ones
         added, a changed cron or timezone updated (a paused one stays paused), the rows of
-        templates that no longer declare one removed; in one transaction."""
+        templates that no longer declare one removed, but those of the template ids in
+        ``keep`` (their files broken just now) left as they are; in one transaction."""
         wanted = {item.template_id: item for item in declared}
         with self.db.write() as conn:
             rows = conn.execute(select(schedules).where(_C.declared_by.is_not(None)))
             existing = {row._mapping["declared_by"]: _schedule(row._mapping) for row in rows}
-            gone = [s.schedule_id for key, s in existing.items() if key not in wanted]
+            stay = wanted.keys() | set(keep)
+            gone = [s.schedule_id for key, s in existing.items() if key not in stay]
             if gone:
                 conn.execute(delete(schedules).where(_C.schedule_id.in_(gone)))
             for item in wanted.values():
