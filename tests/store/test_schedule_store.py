@@ -82,7 +82,8 @@ def test_a_firing_records_its_job_and_moves_the_next_run_on(store: SqlStore) -> 
     made = store.schedules.create(schedule(next_run_at=START))
     job_id = str(uuid.uuid4())
 
-    assert store.schedules.record_firing(made.schedule_id, START, START + 1, job_id, START + 60)
+    assert store.schedules.claim_firing(made.schedule_id, START, START + 60)
+    assert store.schedules.record_firing(made.schedule_id, START + 1, job_id)
     after = store.schedules.get(made.schedule_id)
     assert after is not None
     assert (after.last_run_at, after.last_job_id, after.next_run_at) == (
@@ -96,7 +97,8 @@ def test_a_firing_records_its_job_and_moves_the_next_run_on(store: SqlStore) -> 
 def test_a_skip_records_its_time_and_keeps_the_last_job(store: SqlStore) -> None:
     made = store.schedules.create(schedule(next_run_at=START, last_job_id="j"))
 
-    assert store.schedules.record_skip(made.schedule_id, START, START + 2, START + 60)
+    assert store.schedules.claim_firing(made.schedule_id, START, START + 60)
+    assert store.schedules.record_skip(made.schedule_id, START + 2)
     after = store.schedules.get(made.schedule_id)
     assert after is not None
     assert (after.last_skipped_at, after.last_job_id, after.next_run_at) == (
@@ -106,29 +108,31 @@ def test_a_skip_records_its_time_and_keeps_the_last_job(store: SqlStore) -> None
     )
 
 
-def test_a_pause_made_during_a_firing_stands(store: SqlStore) -> None:
+def test_a_firing_is_claimed_once_and_not_after_a_pause(store: SqlStore) -> None:
     made = store.schedules.create(schedule(next_run_at=START))
-    paused = replace(made, enabled=False, next_run_at=None)
-    store.schedules.update(paused, retime=True)
+    assert store.schedules.claim_firing(made.schedule_id, START, START + 60)
+    assert not store.schedules.claim_firing(made.schedule_id, START, START + 60)  # taken
 
-    assert store.schedules.record_firing(made.schedule_id, START, START, "j", START + 60)
+    store.schedules.set_enabled(made.schedule_id, False, None)
+    assert not store.schedules.claim_firing(made.schedule_id, START + 60, START + 120)
     after = store.schedules.get(made.schedule_id)
     assert after is not None
-    assert (after.next_run_at, after.last_job_id) == (None, "j")
+    assert (after.next_run_at, after.last_job_id) == (None, None)
 
 
 def test_recording_for_a_deleted_schedule_says_so(store: SqlStore) -> None:
     made = store.schedules.create(schedule(next_run_at=START))
     assert store.schedules.delete(made.schedule_id)
     assert not store.schedules.delete(made.schedule_id)
-    assert not store.schedules.record_firing(made.schedule_id, START, START, "j", None)
-    assert not store.schedules.record_skip(made.schedule_id, START, START, None)
-    assert not store.schedules.postpone(made.schedule_id, START, None)
+    assert not store.schedules.claim_firing(made.schedule_id, START, None)
+    assert not store.schedules.record_firing(made.schedule_id, START, "j")
+    assert not store.schedules.record_skip(made.schedule_id, START)
 
 
 def test_an_update_without_retime_keeps_the_next_run_and_the_firing_record(store: SqlStore) -> None:
     made = store.schedules.create(schedule(next_run_at=START))
-    store.schedules.record_firing(made.schedule_id, START, START, "j", START + 60)
+    store.schedules.claim_firing(made.schedule_id, START, START + 60)
+    store.schedules.record_firing(made.schedule_id, START, "j")
 
     renamed = store.schedules.update(replace(made, name="renamed", next_run_at=None), retime=False)
     assert renamed is not None
@@ -206,7 +210,7 @@ def test_sync_declared_keeps_the_rows_of_templates_whose_files_are_broken_as_the
     )
     rows = {s.declared_by: s for s in store.schedules.listing("system")}
     paused = store.schedules.set_enabled(rows["a"].schedule_id, False, None)
-    assert store.schedules.record_firing(rows["b"].schedule_id, START, START, "job-1", START + 60)
+    assert store.schedules.record_firing(rows["b"].schedule_id, START, "job-1")
     before = {s.declared_by: s for s in store.schedules.listing("system")}
 
     # Both files broken (a typo): neither row is touched, let alone removed.

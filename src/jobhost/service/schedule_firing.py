@@ -6,6 +6,9 @@ loop carries on where the last one stopped. After downtime a schedule fires once
 moves on to its first firing after now. A firing that fails (the template gone, the owner
 without the roles any more) is logged and the schedule moves on: the loop never stops.
 Creating, changing or deleting a schedule wakes it (``wake``), and so does the catalog.
+Each firing is claimed before it is submitted (a compare-and-set on next_run_at), so loops
+sharing a store (servers on one PostgreSQL) submit it once: at most once per firing, and a
+claimed firing whose submit fails is lost rather than doubled.
 """
 
 from __future__ import annotations
@@ -144,11 +147,15 @@ class ScheduleFiring:
         return count
 
     def _fire(self, schedule: Schedule) -> None:
+        """Claim the firing, then submit its job: at most one job per firing, however many
+        loops share the store. A claimed firing whose submit fails is lost, not retried."""
         assert schedule.next_run_at is not None  # due() returns scheduled ones only
         due_at, now = schedule.next_run_at, self._clock.now()
         following = self._following(schedule, now)
+        if not self._schedules.claim_firing(schedule.schedule_id, due_at, following):
+            return  # another loop took it, or a pause or a new cron moved it since
         if schedule.overlap is Overlap.SKIP and self._still_active(schedule.last_job_id):
-            self._schedules.record_skip(schedule.schedule_id, due_at, now, following)
+            self._schedules.record_skip(schedule.schedule_id, now)
             logger.info(
                 "schedule %s skipped: its last job %s has not finished",
                 schedule.schedule_id,
@@ -158,13 +165,19 @@ class ScheduleFiring:
             return
         try:
             job = self._submit(schedule)
-        except StoreUnavailable:
-            raise  # nothing was submitted: the pass is tried again soon
+        except StoreUnavailable as exc:
+            logger.error(
+                "schedule %s: the firing due at %s is lost, its job not taken: %s",
+                schedule.schedule_id,
+                policy.utc_text(due_at),
+                exc,
+                extra={"action": "schedule_failed", "schedule_id": schedule.schedule_id},
+            )
+            raise  # the store is busy: the pass (the firings still due) is tried again soon
         except Exception as exc:
-            self._schedules.postpone(schedule.schedule_id, due_at, following)
             _log_failure(schedule, exc)
             return
-        self._schedules.record_firing(schedule.schedule_id, due_at, now, job.job_id, following)
+        self._schedules.record_firing(schedule.schedule_id, now, job.job_id)
         logger.info(
             "schedule %s fired job %s",
             schedule.schedule_id,

@@ -181,24 +181,15 @@ class ScheduleStore(Protocol):
     def due(self, now: float, limit: int = ...) -> list[Schedule]:
         """The schedules due by ``now``, the most overdue first."""
 
-    def record_firing(
-        self,
-        schedule_id: str,
-        due_at: float,
-        fired_at: float,
-        job_id: str,
-        next_run_at: float | None,
-    ) -> bool:
-        """The firing due at ``due_at`` submitted ``job_id``; next_run_at moves on unless
-        a change since moved it. False if the schedule is gone."""
+    def claim_firing(self, schedule_id: str, due_at: float, next_run_at: float | None) -> bool:
+        """Move next_run_at from ``due_at`` on to ``next_run_at`` if it is still ``due_at``;
+        whether this call did (only the claimer of a firing submits it)."""
 
-    def record_skip(
-        self, schedule_id: str, due_at: float, skipped_at: float, next_run_at: float | None
-    ) -> bool:
-        """The firing due at ``due_at`` submitted nothing (overlap=skip)."""
+    def record_firing(self, schedule_id: str, fired_at: float, job_id: str) -> bool:
+        """A claimed firing submitted ``job_id``; False if the schedule is gone."""
 
-    def postpone(self, schedule_id: str, due_at: float, next_run_at: float | None) -> bool:
-        """The firing due at ``due_at`` failed; the schedule moves on."""
+    def record_skip(self, schedule_id: str, skipped_at: float) -> bool:
+        """A claimed firing submitted nothing (overlap=skip)."""
 
     def sync_declared(
         self, owner: str, declared: Sequence[DeclaredRow], keep: Collection[str] = ()

@@ -111,51 +111,27 @@ class SqlScheduleStore:
         with self.db.read() as conn:
             return [_schedule(row._mapping) for row in conn.execute(query)]
 
-    def record_firing(
-        self,
-        schedule_id: str,
-        due_at: float,
-        fired_at: float,
-        job_id: str,
-        next_run_at: float | None,
-    ) -> bool:
-        """The firing due at ``due_at`` submitted ``job_id``; the next one is at
-        ``next_run_at``. False if the schedule is gone."""
-        fired = {"last_run_at": fired_at, "last_job_id": job_id}
-        return self._moved_on(schedule_id, due_at, next_run_at, fired)
-
-    def record_skip(
-        self, schedule_id: str, due_at: float, skipped_at: float, next_run_at: float | None
-    ) -> bool:
-        """The firing due at ``due_at`` submitted nothing (overlap=skip, the previous job
-        still running); False if the schedule is gone."""
-        return self._moved_on(schedule_id, due_at, next_run_at, {"last_skipped_at": skipped_at})
-
-    def postpone(self, schedule_id: str, due_at: float, next_run_at: float | None) -> bool:
-        """The firing due at ``due_at`` failed; the schedule moves on to ``next_run_at``."""
-        return self._moved_on(schedule_id, due_at, next_run_at, {})
-
-    def _moved_on(
-        self,
-        schedule_id: str,
-        due_at: float,
-        next_run_at: float | None,
-        facts: Mapping[str, object],
-    ) -> bool:
-        """Record ``facts`` of a firing and move next_run_at on, unless a change since
-        (a pause, a new cron) moved it already: that change's time stands."""
-        where = _C.schedule_id == schedule_id
+    def claim_firing(self, schedule_id: str, due_at: float, next_run_at: float | None) -> bool:
+        """Take the firing due at ``due_at`` by moving next_run_at on to ``next_run_at``,
+        only if it is still ``due_at`` (a compare-and-set): of several loops sharing the
+        store, one wins; a change since (a pause, a new cron) makes it lose too."""
+        claim = update(schedules).where(_C.schedule_id == schedule_id, _C.next_run_at == due_at)
         with self.db.write() as conn:
-            if facts:
-                if not conn.execute(update(schedules).where(where).values(facts)).rowcount:
-                    return False
-            moved = update(schedules).where(where, _C.next_run_at == due_at)
-            conn.execute(moved.values(next_run_at=next_run_at))
-            return bool(facts) or self._exists(conn, schedule_id)
+            return conn.execute(claim.values(next_run_at=next_run_at)).rowcount == 1
 
-    def _exists(self, conn: Connection, schedule_id: str) -> bool:
-        query = select(_C.schedule_id).where(_C.schedule_id == schedule_id)
-        return conn.execute(query).first() is not None
+    def record_firing(self, schedule_id: str, fired_at: float, job_id: str) -> bool:
+        """A claimed firing submitted ``job_id``; False if the schedule is gone."""
+        return self._record(schedule_id, {"last_run_at": fired_at, "last_job_id": job_id})
+
+    def record_skip(self, schedule_id: str, skipped_at: float) -> bool:
+        """A claimed firing submitted nothing (overlap=skip, the previous job still
+        running); False if the schedule is gone."""
+        return self._record(schedule_id, {"last_skipped_at": skipped_at})
+
+    def _record(self, schedule_id: str, facts: Mapping[str, object]) -> bool:
+        with self.db.write() as conn:
+            recorded = update(schedules).where(_C.schedule_id == schedule_id).values(facts)
+            return bool(conn.execute(recorded).rowcount)
 
     def sync_declared(
         self, owner: str, declared: Sequence[DeclaredRow], keep: Collection[str] = ()
