@@ -10,7 +10,12 @@ import pytest
 from jobhost.errors import Conflict, Forbidden, InvalidInput, NotFound
 from jobhost.models import Overlap, User
 from jobhost.policy import ELEVATED_REFUSAL, MAIN_LOOP_REFUSAL, PRIORITY_REFUSAL
-from jobhost.service.schedules import NOT_OWNER_REFUSAL, OTHERS_REFUSAL, TEMPLATE_REFUSAL
+from jobhost.service.schedules import (
+    NOT_OWNER_REFUSAL,
+    OTHERS_REFUSAL,
+    TEMPLATE_REFUSAL,
+    ScheduleOperations,
+)
 from jobhost.store.schedules import DeclaredRow
 from tests.service.schedule_fixtures import MANAGER, OTHER, PLAIN, SHELL_JOB, Harness
 from tests.store.conftest import START
@@ -245,3 +250,21 @@ def test_a_privileged_user_may_pause_resume_and_delete_anothers_schedule_but_not
     assert h.ops.patch(root, theirs.schedule_id, {"enabled": False}).enabled is False
     assert h.ops.patch(root, theirs.schedule_id, {"enabled": True}).user_id == "plain"
     assert h.ops.delete(root, theirs.schedule_id) == theirs.schedule_id
+
+
+def test_a_user_at_the_schedule_limit_is_refused_a_new_one_with_a_409(h: Harness) -> None:
+    ops = ScheduleOperations(
+        h.store.schedules, h.jobs, h.templates, h.clock, lambda: None, max_per_user=2
+    )
+    first = ops.create(MANAGER, body())
+    ops.create(MANAGER, body(name="second"))
+
+    with pytest.raises(Conflict) as caught:
+        ops.create(MANAGER, body(name="third"))
+    assert caught.value.message == (
+        "Schedule limit reached: manager has 2 schedules, the most "
+        "JOBHOST_MAX_SCHEDULES_PER_USER allows; delete one first"
+    )
+    ops.create(PLAIN, {"name": "du", "cron": "0 3 * * *", "templateId": "disk"})  # per user
+    ops.delete(MANAGER, first.schedule_id)
+    ops.create(MANAGER, body(name="third"))

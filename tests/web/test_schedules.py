@@ -217,3 +217,16 @@ def test_a_template_schedule_is_refused_while_no_catalog_is_wired(
     response = client.post("/schedules", json=body, headers=auth(tokens, "root"))
     assert response.status_code == 403
     assert response.json()["error"] == "Access denied: You do not have permission to start this job"
+
+
+def test_a_schedule_past_jobhost_max_schedules_per_user_is_a_409(
+    settings: Settings, tokens: dict[str, str]
+) -> None:
+    capped = settings.model_copy(update={"max_schedules_per_user": 1})
+    app = create_app(capped, run_engine=False)
+    with TestClient(app, base_url="http://t" + BASE) as client:
+        create(client, auth(tokens, "root"))
+        body = {"name": "second", "cron": "0 3 * * *", **JOB}
+        refused = client.post("/schedules", json=body, headers=auth(tokens, "root"))
+    assert refused.status_code == 409
+    assert refused.json()["error"].startswith("Schedule limit reached: root has 1 schedules")

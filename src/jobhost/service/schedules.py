@@ -91,16 +91,19 @@ class ScheduleOperations:
         templates: TemplateStarts,
         clock: Clock,
         wake_firing: Callable[[], None],
+        max_per_user: int | None = None,
     ) -> None:
         self.schedules = schedules
         self.jobs = jobs
         self.templates = templates
         self.clock = clock
         self.wake_firing = wake_firing
+        self.max_per_user = max_per_user
 
     def create(self, user: User, payload: Mapping[str, object]) -> Schedule:
         """A new schedule of the caller's; its firings will submit as them."""
         body = self._admitted(user, payload)
+        self._check_limit(user)
         now = self.clock.now()
         schedule = Schedule(
             schedule_id=str(uuid.uuid4()),
@@ -220,6 +223,19 @@ class ScheduleOperations:
             assert body.job is not None
             self.jobs.check(user, parse_submission(body.job))
         return body
+
+    def _check_limit(self, user: User) -> None:
+        """Conflict once the caller owns ``max_per_user`` schedules (privileged roles too:
+        the limit bounds the store and the firing loop, not what a role may do). Counted
+        before the write, so creates racing each other may pass it by a few."""
+        if self.max_per_user is None:
+            return
+        owned = self.schedules.count_owned(user.user_id)
+        if owned >= self.max_per_user:
+            raise Conflict(
+                f"Schedule limit reached: {user.user_id} has {owned} schedules, the most "
+                "JOBHOST_MAX_SCHEDULES_PER_USER allows; delete one first"
+            )
 
     def _first_firing(self, body: ScheduleBody, now: float) -> float | None:
         if not body.enabled:

@@ -165,6 +165,8 @@ class ScheduleStore(Protocol):
     def listing(self, user_id: str | None) -> list[Schedule]:
         """``user_id``'s schedules (None: everyone's), oldest first."""
 
+    def count_owned(self, user_id: str) -> int: ...
+
     def update(self, schedule: Schedule, *, retime: bool) -> Schedule | None:
         """Write its settings (``retime``: and its next_run_at); None if it is gone."""
 

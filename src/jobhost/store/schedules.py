@@ -62,6 +62,12 @@ class SqlScheduleStore:
         with self.db.read() as conn:
             return [_schedule(row._mapping) for row in conn.execute(query)]
 
+    def count_owned(self, user_id: str) -> int:
+        """How many schedules ``user_id`` owns (one seek of ix_schedules_user_id_created_at)."""
+        query = select(func.count()).select_from(schedules).where(_C.user_id == user_id)
+        with self.db.read() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def update(self, schedule: Schedule, *, retime: bool) -> Schedule | None:
         """Write the schedule's settings (name, cron, timezone, overlap, enabled and what
         it submits), with ``retime`` its next_run_at too; what its firings recorded is left
