@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from jobhost import policy
 from jobhost.catalog import Catalog
 from jobhost.catalog.folder import SUFFIX as CATALOG_SUFFIX
 from jobhost.clock import Clock, SystemClock
@@ -52,6 +53,7 @@ def running(settings: Settings, clock: Clock, run_engine: bool = True) -> Iterat
     with contextlib.ExitStack() as stack:
         store = SqlStore.open(settings.store_url, clock, background_checkpoints=True)
         stack.callback(store.close)
+        _warn_of_a_stored_system_user(store)
         wake: Callable[[], None] = _nothing
         wake_schedules: Callable[[], None] = _nothing
         catalog = open_catalog(settings, clock)
@@ -67,6 +69,18 @@ def running(settings: Settings, clock: Clock, run_engine: bool = True) -> Iterat
             stack.callback(firing.stop)
             wake, wake_schedules = engine.wake, firing.wake
         yield web_app.Backend(store, clock, wake, catalog, wake_schedules)
+
+
+def _warn_of_a_stored_system_user(store: Store) -> None:
+    """A user stored as ``system`` before the name was reserved stays, but cannot sign in."""
+    if store.users.get_user(policy.SYSTEM_USER_ID) is not None:
+        logger.warning(
+            "a stored user is named %s, the id of the catalog's schedules: it cannot sign "
+            "in; remove it with: jobhost user rm %s",
+            policy.SYSTEM_USER_ID,
+            policy.SYSTEM_USER_ID,
+            extra={"action": "startup"},
+        )
 
 
 def open_catalog(settings: Settings, clock: Clock) -> Catalog:
