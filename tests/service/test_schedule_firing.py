@@ -290,3 +290,26 @@ def test_the_thread_sleeps_until_woken_and_fires_what_is_due(h: Harness) -> None
     finally:
         firing.stop(timeout=5)
     assert not firing._thread or not firing._thread.is_alive()
+
+
+def test_a_schedule_with_no_firing_left_stops_enabled_without_a_next_run_and_says_so(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A clock at the end of the calendar: a daily 03:00 has no firing left after this one.
+    last_day = datetime(9999, 12, 31, 2, 0, tzinfo=UTC).timestamp()
+    clock = FakeClock(last_day)
+    store = SqlStore.open(settings.store_url, clock)
+    try:
+        h = harness(store, clock)
+        made = h.ops.create(MANAGER, {"name": "daily", "cron": "0 3 * * *", **SHELL_JOB})
+        assert made.next_run_at == last_day + 3600
+        h.clock.advance(3600)
+        assert h.firing().fire_due() == 1
+
+        after = h.store.schedules.get(made.schedule_id)
+        assert after is not None
+        assert (after.enabled, after.next_run_at) == (True, None)
+        assert len(h.schedule_jobs(made.schedule_id)) == 1
+        assert f"schedule {made.schedule_id} stops: its cron has no firing left" in caplog.text
+    finally:
+        store.close()

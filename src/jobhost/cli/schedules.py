@@ -47,7 +47,7 @@ def schedules_table(found: tuple[Schedule, ...], show_user: bool) -> Table:
     )  # fmt: skip
     for schedule in found:
         user = [safe(schedule.user_id)] if show_user else []
-        next_run = when(schedule.next_run_at) if schedule.enabled else "paused"
+        next_run = _next_run(schedule)
         runs = f"template {schedule.template_id}" if schedule.template_id else "command"
         table.add_row(
             schedule.id, Text(one_line(schedule.name, 40)), safe(schedule.cron),
@@ -130,8 +130,14 @@ def _show(schedule: Schedule, as_json: bool) -> None:
     if as_json:
         print(json.dumps(schedule.to_json(), indent=2))
         return
-    next_run = when(schedule.next_run_at) if schedule.enabled else "paused"
-    out.print(f"schedule {schedule.id}", safe(schedule.name), f"next run: {next_run}")
+    out.print(f"schedule {schedule.id}", safe(schedule.name), f"next run: {_next_run(schedule)}")
+
+
+def _next_run(schedule: Schedule) -> str:
+    """Its next run; "stopped" when enabled without one (no firing left, or its zone went)."""
+    if not schedule.enabled:
+        return "paused"
+    return when(schedule.next_run_at) if schedule.next_run_at is not None else "stopped"
 
 
 def register(app: typer.Typer) -> None:

@@ -187,17 +187,23 @@ class ScheduleFiring:
 
     def _following(self, schedule: Schedule, now: float) -> float | None:
         """The firing after ``now``: missed ones collapse into the one firing now. None
-        (the schedule stops) if its cron or zone no longer parse (a zone gone from tzdata)."""
+        (the schedule stops, logged) if its cron or zone no longer parse (a zone gone from
+        tzdata) or it has no firing left."""
         try:
-            return cron.next_firing(schedule.cron, schedule.timezone, now)
+            following = cron.next_firing(schedule.cron, schedule.timezone, now)
         except InvalidInput as exc:
-            logger.error(
-                "schedule %s stops: %s",
-                schedule.schedule_id,
-                exc.message,
-                extra={"action": "schedule_failed", "schedule_id": schedule.schedule_id},
-            )
-            return None
+            reason = exc.message
+        else:
+            if following is not None:
+                return following
+            reason = "its cron has no firing left"
+        logger.error(
+            "schedule %s stops: %s (it stays enabled, with no next run)",
+            schedule.schedule_id,
+            reason,
+            extra={"action": "schedule_failed", "schedule_id": schedule.schedule_id},
+        )
+        return None
 
     def _still_active(self, job_id: str | None) -> bool:
         """Whether the schedule's last job is still pending or running."""
