@@ -13,7 +13,8 @@ from jobhost.errors import Forbidden, InvalidInput
 from jobhost.models import Job, JobSpec, Mode, User
 from jobhost.service.jobs import JobOperations
 from jobhost.service.schedule_firing import Declared, ScheduleFiring
-from jobhost.service.schedules import TEMPLATE_REFUSAL, ScheduleOperations
+from jobhost.service.schedules import ScheduleOperations
+from jobhost.service.templates import START_REFUSAL
 from jobhost.store import SqlStore
 from jobhost.store.schema import jobs as jobs_table
 from tests.store.conftest import FakeClock
@@ -36,7 +37,7 @@ class FakeTemplates:
     def validate_start(self, user: User, template_id: str, variables: Mapping[str, str]) -> None:
         allowed = template_id == "disk" or (template_id == "admin" and policy.is_privileged(user))
         if template_id in self.gone or not allowed:
-            raise Forbidden(TEMPLATE_REFUSAL)
+            raise Forbidden(START_REFUSAL)
         if not variables.get("path", "/").startswith("/"):
             raise InvalidInput("Invalid value for path: must start with /")
 

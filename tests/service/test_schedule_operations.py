@@ -13,9 +13,9 @@ from jobhost.policy import ELEVATED_REFUSAL, MAIN_LOOP_REFUSAL, PRIORITY_REFUSAL
 from jobhost.service.schedules import (
     NOT_OWNER_REFUSAL,
     OTHERS_REFUSAL,
-    TEMPLATE_REFUSAL,
     ScheduleOperations,
 )
+from jobhost.service.templates import START_REFUSAL
 from jobhost.store.schedules import DeclaredRow
 from tests.service.schedule_fixtures import MANAGER, OTHER, PLAIN, SHELL_JOB, Harness
 from tests.store.conftest import START
@@ -56,8 +56,8 @@ def test_defaults_are_utc_skip_enabled_and_a_jobname_given_is_kept(h: Harness) -
         (PLAIN, {}, ELEVATED_REFUSAL),
         (MANAGER, {"executionMode": "MainLoop", "command": "x = 1"}, MAIN_LOOP_REFUSAL),
         (PLAIN, {"priority": 5}, PRIORITY_REFUSAL),
-        (PLAIN, {"templateId": "admin"}, TEMPLATE_REFUSAL),
-        (PLAIN, {"templateId": "unknown"}, TEMPLATE_REFUSAL),
+        (PLAIN, {"templateId": "admin"}, START_REFUSAL),
+        (PLAIN, {"templateId": "unknown"}, START_REFUSAL),
     ],
 )
 def test_a_schedule_meets_the_rules_its_firings_would(

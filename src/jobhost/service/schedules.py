@@ -19,9 +19,9 @@ from jobhost.schedules import cron
 from jobhost.service.jobs import JobOperations
 from jobhost.service.schedule_requests import ScheduleBody, merged, parse_body, parse_enabled
 from jobhost.service.submission import parse_submission
+from jobhost.service.templates import START_REFUSAL
 from jobhost.store.protocol import ScheduleStore, UserStore
 
-TEMPLATE_REFUSAL = "Access denied: You do not have permission to start this job"
 OTHERS_REFUSAL = (
     "Viewing other users' schedules requires elevated roles "
     "(task_manager, debug, system_admin, or site_admin)"
@@ -54,7 +54,7 @@ class NoTemplates:
     """TemplateStarts without a catalog: every template is unknown (the start refusal)."""
 
     def validate_start(self, user: User, template_id: str, variables: Mapping[str, str]) -> None:
-        raise Forbidden(TEMPLATE_REFUSAL)
+        raise Forbidden(START_REFUSAL)
 
     def start(
         self,
@@ -64,7 +64,7 @@ class NoTemplates:
         *,
         schedule_id: str | None = None,
     ) -> Job:
-        raise Forbidden(TEMPLATE_REFUSAL)
+        raise Forbidden(START_REFUSAL)
 
 
 def owner_of(users: UserStore, schedule: Schedule) -> User | None:
