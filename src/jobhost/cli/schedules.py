@@ -75,9 +75,15 @@ def add(
     ] = "BackgroundJob",
     timeout: Annotated[float | None, typer.Option(help="Seconds before TimedOut")] = None,
     template: Annotated[str | None, typer.Option(help="A catalog template's id")] = None,
-    variable: Annotated[
+    var: Annotated[
         list[str] | None,
-        typer.Option("--variable", "-v", help="name=value for the template (repeatable)"),
+        typer.Option(
+            "--var",
+            "-v",
+            "--variable",  # its first name, kept working
+            help="NAME=VALUE for one of the template's variables (repeatable)",
+            show_default=False,
+        ),
     ] = None,
     as_json: Json = False,
     url: Url = None,
@@ -85,12 +91,12 @@ def add(
     """Add a schedule that submits --command, or starts --template, at each firing."""
     if (command is None) == (template is None):
         raise InvalidInput("Give either --command or --template")
-    if variable and template is None:
-        raise InvalidInput("-v/--variable is for --template")
+    if var and template is None:
+        raise InvalidInput("-v/--var is for --template")
     options: ScheduleOptions = {"timezone": timezone, "overlap": overlap}
     with connect(url) as client:
         if template is not None:
-            variables = name_value_pairs(variable or [], "-v")
+            variables = name_value_pairs(var or [], "--var")
             schedule_id = client.add_template_schedule(name, cron, template, variables, **options)
         else:
             assert command is not None
