@@ -5,12 +5,12 @@ claimed firing whose job the store cannot take is lost, never submitted twice.""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 import pytest
 
 from jobhost.errors import StoreUnavailable
-from jobhost.models import Job, Schedule, User
+from jobhost.models import Schedule
 from jobhost.service.schedule_firing import ScheduleFiring
 from jobhost.settings import Settings
 from jobhost.store import SqlStore
@@ -19,7 +19,6 @@ from tests.service.schedule_fixtures import (
     MANAGER,
     PLAIN,
     SHELL_JOB,
-    FakeTemplates,
     Harness,
     harness,
 )
@@ -81,30 +80,17 @@ def test_two_loops_that_both_see_a_firing_due_submit_it_once(shared: Harness) ->
     assert (after.last_job_id, after.next_run_at) == (job.job_id, made.next_run_at + 300)
 
 
-class BusyTemplates(FakeTemplates):
-    """Templates whose start finds the store too busy to take the job."""
-
-    def start(
-        self,
-        user: User,
-        template_id: str,
-        variables: Mapping[str, str],
-        *,
-        schedule_id: str | None = None,
-    ) -> Job:
-        raise StoreUnavailable("database is locked")
-
-
 def test_a_claimed_firing_whose_job_the_store_refuses_is_lost_not_doubled(
     h: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     made = h.ops.create(PLAIN, {"name": "du", "cron": "*/5 * * * *", "templateId": "disk"})
     h.clock.advance(100)
-    busy = ScheduleFiring(h.store.schedules, h.store.users, h.jobs, BusyTemplates(h.jobs), h.clock)
+    h.templates.busy = True
 
     with pytest.raises(StoreUnavailable):
-        busy.fire_due()
+        h.firing().fire_due()
     assert "is lost, its job not taken: database is locked" in caplog.text
+    h.templates.busy = False
     assert h.firing().fire_due() == 0  # the slot was claimed: no second try
     after = h.store.schedules.get(made.schedule_id)
     assert after is not None and made.next_run_at is not None
