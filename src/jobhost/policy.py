@@ -110,6 +110,13 @@ def is_reserved_user_id(text: str) -> bool:
     return text.lower() == SYSTEM_USER_ID
 
 
+def may_sign_in(user_id: str) -> bool:
+    """False for ``system``: the catalog's schedules and their jobs are that id's, so a user
+    stored under it before the name was reserved must never act as it (by key, password,
+    session or spool folder)."""
+    return user_id != SYSTEM_USER_ID
+
+
 def is_valid_role(text: str) -> bool:
     return _ROLE.fullmatch(text) is not None
 

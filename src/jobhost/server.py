@@ -11,17 +11,19 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from jobhost import policy
 from jobhost.catalog import Catalog
+from jobhost.catalog.folder import SUFFIX as CATALOG_SUFFIX
 from jobhost.clock import Clock, SystemClock
 from jobhost.datadir import prepare_data_dir
 from jobhost.engine.engine import Engine
 from jobhost.engine.lock import lock_data_folder
 from jobhost.listening import bind_listeners, describe
 from jobhost.service.jobs import JobOperations
-from jobhost.service.schedule_firing import ScheduleFiring
+from jobhost.service.schedule_firing import CatalogSchedules, ScheduleFiring
 from jobhost.service.spool import SPOOL_FOLDER, SpoolIntake
 from jobhost.service.templates import TemplateOperations
 from jobhost.settings import Settings
@@ -51,6 +53,7 @@ def running(settings: Settings, clock: Clock, run_engine: bool = True) -> Iterat
     with contextlib.ExitStack() as stack:
         store = SqlStore.open(settings.store_url, clock, background_checkpoints=True)
         stack.callback(store.close)
+        _warn_of_a_stored_system_user(store)
         wake: Callable[[], None] = _nothing
         wake_schedules: Callable[[], None] = _nothing
         catalog = open_catalog(settings, clock)
@@ -66,6 +69,18 @@ def running(settings: Settings, clock: Clock, run_engine: bool = True) -> Iterat
             stack.callback(firing.stop)
             wake, wake_schedules = engine.wake, firing.wake
         yield web_app.Backend(store, clock, wake, catalog, wake_schedules)
+
+
+def _warn_of_a_stored_system_user(store: Store) -> None:
+    """A user stored as ``system`` before the name was reserved stays, but cannot sign in."""
+    if store.users.get_user(policy.SYSTEM_USER_ID) is not None:
+        logger.warning(
+            "a stored user is named %s, the id of the catalog's schedules: it cannot sign "
+            "in; remove it with: jobhost user rm %s",
+            policy.SYSTEM_USER_ID,
+            policy.SYSTEM_USER_ID,
+            extra={"action": "startup"},
+        )
 
 
 def open_catalog(settings: Settings, clock: Clock) -> Catalog:
@@ -103,9 +118,11 @@ def schedule_firing(
     operations = JobOperations(store.jobs, clock, wake_engine, settings.stop_grace_seconds)
     templates = TemplateOperations(catalog, operations)
 
-    def declared() -> tuple[int, Sequence[tuple[str, str, str]]]:
+    def declared() -> CatalogSchedules:
         snapshot = catalog.snapshot()  # one scan: the generation and the schedules agree
-        return snapshot.generation, snapshot.declared_schedules()
+        # A broken file's template id is its path under the catalog folder less .toml.
+        broken = [error.file.removesuffix(CATALOG_SUFFIX) for error in snapshot.errors]
+        return CatalogSchedules(snapshot.generation, snapshot.declared_schedules(), broken)
 
     return ScheduleFiring(store.schedules, store.users, operations, templates, clock, declared)
 

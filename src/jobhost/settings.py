@@ -37,6 +37,8 @@ class Settings(BaseModel):
     max_concurrent_jobs: Annotated[int, Field(ge=1, le=100_000)] = 10
     # How many of those one user's jobs may take; unset: no limit. Jobs beyond it wait.
     max_jobs_per_user: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    # How many schedules one user may own (service/schedules.py); privileged users too.
+    max_schedules_per_user: Annotated[int, Field(ge=1, le=100_000)] = 100
     shell: str = "/bin/sh -c"
     stop_grace_seconds: Annotated[float, Field(ge=0, le=3600)] = 5.0
     max_body_bytes: Annotated[int, Field(ge=1024, le=1024 * MiB)] = MiB

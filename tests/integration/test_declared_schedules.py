@@ -12,6 +12,7 @@ import pytest
 
 from jobhost import Client
 from jobhost.client.schedules import Schedule
+from jobhost.service.schedule_firing import DECLARED_CHECK_SECONDS
 from tests.integration.conftest import Keys
 from tests.integration.server import Server, free_port, kill_jobs_under
 from tests.integration.test_schedules import make_due
@@ -98,3 +99,31 @@ def test_a_template_schedule_fires_as_system_and_follows_its_file(
     (catalog_dir / "reports" / "nightly.toml").unlink()
     eventually(lambda: declared(jh) == [], "the schedule outlived its file")
     assert jh.get(job.id).id == job.id  # its jobs stay
+
+
+def test_a_typo_in_a_schedules_file_keeps_the_schedule_paused_as_it_was(
+    jh: Client, catalog_dir: Path
+) -> None:
+    path = catalog_dir / "reports" / "typo.toml"
+    path.write_text(NIGHTLY % "0 3 * * *")
+    eventually(lambda: len(ids_of(jh, "reports/typo")) == 1, "the schedule never appeared")
+    [schedule_id] = ids_of(jh, "reports/typo")
+    jh.pause_schedule(schedule_id)
+
+    path.write_text(NIGHTLY.replace("[[variables]]", "[[variables") % "0 3 * * *")
+    broken = ["reports/typo.toml"]
+    eventually(lambda: [e.file for e in jh.catalog().errors] == broken, "the typo went unseen")
+    # The firing loop looks at the catalog every DECLARED_CHECK_SECONDS (2 s).
+    time.sleep(DECLARED_CHECK_SECONDS + 1)
+    kept = jh.schedule(schedule_id)
+    assert (kept.enabled, kept.next_run_at) == (False, None)
+
+    path.write_text(NIGHTLY % "0 5 * * *")
+    eventually(lambda: jh.schedule(schedule_id).cron == "0 5 * * *", "the mend was missed")
+    assert jh.schedule(schedule_id).enabled is False
+    path.unlink()
+    eventually(lambda: ids_of(jh, "reports/typo") == [], "the schedule outlived its file")
+
+
+def ids_of(jh: Client, template_id: str) -> list[str]:
+    return [s.id for s in jh.schedules(all_users=True) if s.template_id == template_id]

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from jobhost import policy
-from jobhost.errors import Forbidden, InvalidInput
+from jobhost.errors import Forbidden, InvalidInput, StoreUnavailable
 from jobhost.models import Job, JobSpec, Mode, User
 from jobhost.service.jobs import JobOperations
 from jobhost.service.schedule_firing import Declared, ScheduleFiring
-from jobhost.service.schedules import TEMPLATE_REFUSAL, ScheduleOperations
+from jobhost.service.schedules import ScheduleOperations
+from jobhost.service.templates import START_REFUSAL
 from jobhost.store import SqlStore
 from jobhost.store.schema import jobs as jobs_table
 from tests.store.conftest import FakeClock
@@ -32,11 +33,13 @@ class FakeTemplates:
     jobs: JobOperations
     gone: set[str] = field(default_factory=set)
     started: list[tuple[str, str | None]] = field(default_factory=list)
+    busy: bool = False
+    """Every start finds the store too busy to take the job."""
 
     def validate_start(self, user: User, template_id: str, variables: Mapping[str, str]) -> None:
         allowed = template_id == "disk" or (template_id == "admin" and policy.is_privileged(user))
         if template_id in self.gone or not allowed:
-            raise Forbidden(TEMPLATE_REFUSAL)
+            raise Forbidden(START_REFUSAL)
         if not variables.get("path", "/").startswith("/"):
             raise InvalidInput("Invalid value for path: must start with /")
 
@@ -49,6 +52,8 @@ class FakeTemplates:
         schedule_id: str | None = None,
     ) -> Job:
         self.validate_start(user, template_id, variables)
+        if self.busy:
+            raise StoreUnavailable("database is locked")
         self.started.append((template_id, schedule_id))
         spec = JobSpec(
             name=template_id,

@@ -5,15 +5,18 @@ and the thread itself woken rather than waited for."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import delete
 
 from jobhost.models import Status, User
-from jobhost.service.schedule_firing import MAX_SLEEP_SECONDS
+from jobhost.service.schedule_firing import MAX_SLEEP_SECONDS, CatalogSchedules
 from jobhost.settings import Settings
 from jobhost.store import SqlStore
+from jobhost.store.schema import users
 from tests.service.schedule_fixtures import MANAGER, PLAIN, SHELL_JOB, Harness, harness
 from tests.store.conftest import START, FakeClock
 
@@ -200,7 +203,9 @@ def test_a_firing_that_fails_is_logged_and_the_schedule_moves_on(
     assert "could not fire: Runspace/BackgroundJob execution requires" in caplog.text
     assert "could not fire: Access denied" in caplog.text
     assert h.schedule_jobs(fine) == []  # the manager lost the roles for this one too
-    h.store.users.remove_user("plain")
+    # Gone behind the store's back (remove_user takes the user's schedules with it).
+    with h.store.db.write() as conn:
+        conn.execute(delete(users).where(users.c.user_id == "plain"))
     h.templates.gone.clear()
     h.clock.advance(300)
     h.firing().fire_due()
@@ -223,9 +228,7 @@ def test_a_template_schedule_fires_through_the_template_start(h: Harness) -> Non
 def test_the_catalogs_schedules_sync_when_its_generation_changes_and_fire_as_system(
     h: Harness,
 ) -> None:
-    catalog: list[tuple[int, list[tuple[str, str, str]]]] = [
-        (1, [("disk", "*/5 * * * *", "UTC"), ("broken", "not cron", "UTC")])
-    ]
+    catalog = [CatalogSchedules(1, [("disk", "*/5 * * * *", "UTC"), ("broken", "not cron", "UTC")])]
     firing = h.firing(lambda: catalog[-1])
     assert firing.sync_declared()
     assert not firing.sync_declared()
@@ -237,9 +240,40 @@ def test_the_catalogs_schedules_sync_when_its_generation_changes_and_fire_as_sys
     [job] = h.schedule_jobs(declared.schedule_id)
     assert job.user_id == "system"
 
-    catalog.append((2, []))
+    catalog.append(CatalogSchedules(2, []))
     assert firing.sync_declared()
     assert h.store.schedules.listing("system") == []
+
+
+def test_a_catalog_schedule_whose_file_breaks_keeps_its_row_its_pause_and_its_last_job(
+    h: Harness,
+) -> None:
+    catalog = [CatalogSchedules(1, [("disk", "*/5 * * * *", "UTC")])]
+    firing = h.firing(lambda: catalog[-1])
+    firing.sync_declared()
+    h.clock.advance(100)
+    firing.fire_due()
+    [fired] = h.store.schedules.listing("system")
+    assert fired.last_job_id is not None
+    h.ops.patch(MANAGER, fired.schedule_id, {"enabled": False})
+    [paused] = h.store.schedules.listing("system")
+
+    catalog.append(CatalogSchedules(2, [], broken=["disk"]))  # a typo in disk.toml
+    assert firing.sync_declared()
+    assert h.store.schedules.listing("system") == [paused]
+    catalog.append(CatalogSchedules(3, [("disk", "H * * * *", "UTC")]))  # a cron we refuse
+    assert firing.sync_declared()
+    assert h.store.schedules.listing("system") == [paused]
+
+    catalog.append(CatalogSchedules(4, [("disk", "0 * * * *", "UTC")]))  # mended, changed
+    assert firing.sync_declared()
+    [mended] = h.store.schedules.listing("system")
+    assert mended == replace(paused, cron="0 * * * *")
+    assert (mended.enabled, mended.next_run_at, mended.last_job_id) == (
+        False,
+        None,
+        fired.last_job_id,
+    )
 
 
 def test_the_thread_sleeps_until_woken_and_fires_what_is_due(h: Harness) -> None:
@@ -256,3 +290,26 @@ def test_the_thread_sleeps_until_woken_and_fires_what_is_due(h: Harness) -> None
     finally:
         firing.stop(timeout=5)
     assert not firing._thread or not firing._thread.is_alive()
+
+
+def test_a_schedule_with_no_firing_left_stops_enabled_without_a_next_run_and_says_so(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A clock at the end of the calendar: a daily 03:00 has no firing left after this one.
+    last_day = datetime(9999, 12, 31, 2, 0, tzinfo=UTC).timestamp()
+    clock = FakeClock(last_day)
+    store = SqlStore.open(settings.store_url, clock)
+    try:
+        h = harness(store, clock)
+        made = h.ops.create(MANAGER, {"name": "daily", "cron": "0 3 * * *", **SHELL_JOB})
+        assert made.next_run_at == last_day + 3600
+        h.clock.advance(3600)
+        assert h.firing().fire_due() == 1
+
+        after = h.store.schedules.get(made.schedule_id)
+        assert after is not None
+        assert (after.enabled, after.next_run_at) == (True, None)
+        assert len(h.schedule_jobs(made.schedule_id)) == 1
+        assert f"schedule {made.schedule_id} stops: its cron has no firing left" in caplog.text
+    finally:
+        store.close()

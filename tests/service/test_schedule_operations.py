@@ -10,8 +10,13 @@ import pytest
 from jobhost.errors import Conflict, Forbidden, InvalidInput, NotFound
 from jobhost.models import Overlap, User
 from jobhost.policy import ELEVATED_REFUSAL, MAIN_LOOP_REFUSAL, PRIORITY_REFUSAL
-from jobhost.service.schedules import OTHERS_REFUSAL, TEMPLATE_REFUSAL
-from jobhost.store.schedules import DeclaredSchedule
+from jobhost.service.schedules import (
+    NOT_OWNER_REFUSAL,
+    OTHERS_REFUSAL,
+    ScheduleOperations,
+)
+from jobhost.service.templates import START_REFUSAL
+from jobhost.store.schedules import DeclaredRow
 from tests.service.schedule_fixtures import MANAGER, OTHER, PLAIN, SHELL_JOB, Harness
 from tests.store.conftest import START
 
@@ -51,8 +56,8 @@ def test_defaults_are_utc_skip_enabled_and_a_jobname_given_is_kept(h: Harness) -
         (PLAIN, {}, ELEVATED_REFUSAL),
         (MANAGER, {"executionMode": "MainLoop", "command": "x = 1"}, MAIN_LOOP_REFUSAL),
         (PLAIN, {"priority": 5}, PRIORITY_REFUSAL),
-        (PLAIN, {"templateId": "admin"}, TEMPLATE_REFUSAL),
-        (PLAIN, {"templateId": "unknown"}, TEMPLATE_REFUSAL),
+        (PLAIN, {"templateId": "admin"}, START_REFUSAL),
+        (PLAIN, {"templateId": "unknown"}, START_REFUSAL),
     ],
 )
 def test_a_schedule_meets_the_rules_its_firings_would(
@@ -203,7 +208,7 @@ def test_delete_removes_the_schedule_and_keeps_its_jobs(h: Harness) -> None:
 
 
 def test_the_catalogs_schedules_may_be_paused_but_not_otherwise_changed(h: Harness) -> None:
-    h.store.schedules.sync_declared("system", [DeclaredSchedule("disk", "0 3 * * *", "UTC", START)])
+    h.store.schedules.sync_declared("system", [DeclaredRow("disk", "0 3 * * *", "UTC", START)])
     [declared] = h.store.schedules.listing("system")
 
     with pytest.raises(NotFound):
@@ -221,3 +226,59 @@ def test_preview_gives_the_next_five_and_names_what_is_bad(h: Harness) -> None:
         h.ops.preview("* *", "UTC")
     with pytest.raises(InvalidInput, match=r"^Invalid timezone"):
         h.ops.preview("* * * * *", "Nowhere/Land")
+
+
+def test_an_owner_who_lost_the_roles_may_still_pause_and_resume(h: Harness) -> None:
+    made = h.ops.create(MANAGER, body())
+    demoted = User("manager", frozenset())
+
+    paused = h.ops.patch(demoted, made.schedule_id, {"enabled": False})
+    assert (paused.enabled, paused.next_run_at) == (False, None)
+    resumed = h.ops.patch(demoted, made.schedule_id, {"enabled": True})
+    assert (resumed.enabled, resumed.next_run_at) == (True, NEXT_FIVE_MINUTES)
+    assert resumed.job == made.job
+
+
+def test_a_schedule_whose_template_is_gone_may_still_be_paused(h: Harness) -> None:
+    made = h.ops.create(PLAIN, {"name": "du", "cron": "*/5 * * * *", "templateId": "disk"})
+    h.templates.gone.add("disk")
+
+    assert h.ops.patch(PLAIN, made.schedule_id, {"enabled": False}).next_run_at is None
+    with pytest.raises(InvalidInput, match=r"^Invalid enabled"):
+        h.ops.patch(PLAIN, made.schedule_id, {"enabled": "no"})
+    with pytest.raises(Forbidden):
+        h.ops.patch(PLAIN, made.schedule_id, {"enabled": True, "name": "x"})
+
+
+def test_a_privileged_user_may_pause_resume_and_delete_anothers_schedule_but_not_change_it(
+    h: Harness,
+) -> None:
+    theirs = h.ops.create(PLAIN, {"name": "du", "cron": "*/5 * * * *", "templateId": "disk"})
+    root = User("root", frozenset({"system_admin"}))
+
+    for change in ({"templateId": "admin"}, {"name": "x"}, {"enabled": False, **SHELL_JOB}):
+        with pytest.raises(Forbidden, match=f"^{re.escape(NOT_OWNER_REFUSAL)}$"):
+            h.ops.patch(root, theirs.schedule_id, change)
+    assert h.ops.get(PLAIN, theirs.schedule_id) == theirs
+
+    assert h.ops.patch(root, theirs.schedule_id, {"enabled": False}).enabled is False
+    assert h.ops.patch(root, theirs.schedule_id, {"enabled": True}).user_id == "plain"
+    assert h.ops.delete(root, theirs.schedule_id) == theirs.schedule_id
+
+
+def test_a_user_at_the_schedule_limit_is_refused_a_new_one_with_a_409(h: Harness) -> None:
+    ops = ScheduleOperations(
+        h.store.schedules, h.jobs, h.templates, h.clock, lambda: None, max_per_user=2
+    )
+    first = ops.create(MANAGER, body())
+    ops.create(MANAGER, body(name="second"))
+
+    with pytest.raises(Conflict) as caught:
+        ops.create(MANAGER, body(name="third"))
+    assert caught.value.message == (
+        "Schedule limit reached: manager has 2 schedules, the most "
+        "JOBHOST_MAX_SCHEDULES_PER_USER allows; delete one first"
+    )
+    ops.create(PLAIN, {"name": "du", "cron": "0 3 * * *", "templateId": "disk"})  # per user
+    ops.delete(MANAGER, first.schedule_id)
+    ops.create(MANAGER, body(name="third"))

@@ -186,6 +186,17 @@ def test_a_folder_named_for_no_existing_user_has_its_files_rejected(
     assert pending_jobs(store, "mallory") == []
 
 
+def test_a_folder_of_a_stored_user_named_system_has_its_files_rejected(
+    spool: SpoolIntake, store: SqlStore, clock: FakeClock
+) -> None:
+    store.users.add_user("system", frozenset({"system_admin"}), None)  # a legacy user
+    drop(spool, clock, "system", "job.json", SHELL_JOB)
+
+    assert spool.take_in() == 0
+    assert rejection(spool, "system.job.json") == "Unknown user: system\n"
+    assert pending_jobs(store, "system") == []
+
+
 def test_only_json_files_in_user_id_folders_are_read(
     spool: SpoolIntake, store: SqlStore, clock: FakeClock
 ) -> None:

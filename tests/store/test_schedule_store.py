@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from jobhost.models import Overlap, Schedule
 from jobhost.store import SqlStore
-from jobhost.store.schedules import DeclaredSchedule
+from jobhost.store.schedules import DeclaredRow
 from tests.store.conftest import START, FakeClock
 
 
@@ -82,7 +82,8 @@ def test_a_firing_records_its_job_and_moves_the_next_run_on(store: SqlStore) -> 
     made = store.schedules.create(schedule(next_run_at=START))
     job_id = str(uuid.uuid4())
 
-    assert store.schedules.record_firing(made.schedule_id, START, START + 1, job_id, START + 60)
+    assert store.schedules.claim_firing(made.schedule_id, START, START + 60)
+    assert store.schedules.record_firing(made.schedule_id, START + 1, job_id)
     after = store.schedules.get(made.schedule_id)
     assert after is not None
     assert (after.last_run_at, after.last_job_id, after.next_run_at) == (
@@ -96,7 +97,8 @@ def test_a_firing_records_its_job_and_moves_the_next_run_on(store: SqlStore) -> 
 def test_a_skip_records_its_time_and_keeps_the_last_job(store: SqlStore) -> None:
     made = store.schedules.create(schedule(next_run_at=START, last_job_id="j"))
 
-    assert store.schedules.record_skip(made.schedule_id, START, START + 2, START + 60)
+    assert store.schedules.claim_firing(made.schedule_id, START, START + 60)
+    assert store.schedules.record_skip(made.schedule_id, START + 2)
     after = store.schedules.get(made.schedule_id)
     assert after is not None
     assert (after.last_skipped_at, after.last_job_id, after.next_run_at) == (
@@ -106,29 +108,31 @@ def test_a_skip_records_its_time_and_keeps_the_last_job(store: SqlStore) -> None
     )
 
 
-def test_a_pause_made_during_a_firing_stands(store: SqlStore) -> None:
+def test_a_firing_is_claimed_once_and_not_after_a_pause(store: SqlStore) -> None:
     made = store.schedules.create(schedule(next_run_at=START))
-    paused = replace(made, enabled=False, next_run_at=None)
-    store.schedules.update(paused, retime=True)
+    assert store.schedules.claim_firing(made.schedule_id, START, START + 60)
+    assert not store.schedules.claim_firing(made.schedule_id, START, START + 60)  # taken
 
-    assert store.schedules.record_firing(made.schedule_id, START, START, "j", START + 60)
+    store.schedules.set_enabled(made.schedule_id, False, None)
+    assert not store.schedules.claim_firing(made.schedule_id, START + 60, START + 120)
     after = store.schedules.get(made.schedule_id)
     assert after is not None
-    assert (after.next_run_at, after.last_job_id) == (None, "j")
+    assert (after.next_run_at, after.last_job_id) == (None, None)
 
 
 def test_recording_for_a_deleted_schedule_says_so(store: SqlStore) -> None:
     made = store.schedules.create(schedule(next_run_at=START))
     assert store.schedules.delete(made.schedule_id)
     assert not store.schedules.delete(made.schedule_id)
-    assert not store.schedules.record_firing(made.schedule_id, START, START, "j", None)
-    assert not store.schedules.record_skip(made.schedule_id, START, START, None)
-    assert not store.schedules.postpone(made.schedule_id, START, None)
+    assert not store.schedules.claim_firing(made.schedule_id, START, None)
+    assert not store.schedules.record_firing(made.schedule_id, START, "j")
+    assert not store.schedules.record_skip(made.schedule_id, START)
 
 
 def test_an_update_without_retime_keeps_the_next_run_and_the_firing_record(store: SqlStore) -> None:
     made = store.schedules.create(schedule(next_run_at=START))
-    store.schedules.record_firing(made.schedule_id, START, START, "j", START + 60)
+    store.schedules.claim_firing(made.schedule_id, START, START + 60)
+    store.schedules.record_firing(made.schedule_id, START, "j")
 
     renamed = store.schedules.update(replace(made, name="renamed", next_run_at=None), retime=False)
     assert renamed is not None
@@ -143,8 +147,8 @@ def test_sync_declared_adds_updates_and_removes_the_catalogs_schedules(
     store.schedules.sync_declared(
         "system",
         [
-            DeclaredSchedule("a/b", "0 3 * * *", "UTC", START + 10),
-            DeclaredSchedule("c", "0 4 * * *", "Europe/Berlin", START + 20),
+            DeclaredRow("a/b", "0 3 * * *", "UTC", START + 10),
+            DeclaredRow("c", "0 4 * * *", "Europe/Berlin", START + 20),
         ],
     )
     declared = {s.declared_by: s for s in store.schedules.listing("system")}
@@ -163,8 +167,8 @@ def test_sync_declared_adds_updates_and_removes_the_catalogs_schedules(
     store.schedules.sync_declared(
         "system",
         [
-            DeclaredSchedule("a/b", "0 3 * * *", "UTC", START + 999),  # unchanged: not retimed
-            DeclaredSchedule("c", "0 5 * * *", "Europe/Berlin", START + 30),
+            DeclaredRow("a/b", "0 3 * * *", "UTC", START + 999),  # unchanged: not retimed
+            DeclaredRow("c", "0 5 * * *", "Europe/Berlin", START + 30),
         ],
     )
     again = {s.declared_by: s for s in store.schedules.listing("system")}
@@ -175,8 +179,53 @@ def test_sync_declared_adds_updates_and_removes_the_catalogs_schedules(
         False,
     )
 
-    store.schedules.sync_declared("system", [DeclaredSchedule("c", "0 5 * * *", "UTC", START)])
+    store.schedules.sync_declared("system", [DeclaredRow("c", "0 5 * * *", "UTC", START)])
     assert [s.declared_by for s in store.schedules.listing("system")] == ["c"]
     store.schedules.sync_declared("system", [])
     assert store.schedules.listing("system") == []
     assert store.schedules.get(own.schedule_id) == own  # a user's schedule of a template stays
+
+
+def test_set_enabled_writes_only_enabled_and_the_next_run(store: SqlStore) -> None:
+    made = store.schedules.create(schedule(next_run_at=START + 60))
+    store.schedules.update(replace(made, cron="0 4 * * *"), retime=False)  # a change meanwhile
+
+    paused = store.schedules.set_enabled(made.schedule_id, False, None)
+    assert paused is not None
+    assert (paused.enabled, paused.next_run_at, paused.cron) == (False, None, "0 4 * * *")
+    resumed = store.schedules.set_enabled(made.schedule_id, True, START + 120)
+    assert resumed is not None and (resumed.enabled, resumed.next_run_at) == (True, START + 120)
+    assert store.schedules.set_enabled(str(uuid.uuid4()), False, None) is None
+
+
+def test_sync_declared_keeps_the_rows_of_templates_whose_files_are_broken_as_they_are(
+    store: SqlStore,
+) -> None:
+    store.schedules.sync_declared(
+        "system",
+        [
+            DeclaredRow("a", "0 3 * * *", "UTC", START + 10),
+            DeclaredRow("b", "0 4 * * *", "UTC", START),
+        ],
+    )
+    rows = {s.declared_by: s for s in store.schedules.listing("system")}
+    paused = store.schedules.set_enabled(rows["a"].schedule_id, False, None)
+    assert store.schedules.record_firing(rows["b"].schedule_id, START, "job-1")
+    before = {s.declared_by: s for s in store.schedules.listing("system")}
+
+    # Both files broken (a typo): neither row is touched, let alone removed.
+    store.schedules.sync_declared("system", [], keep=["a", "b", "never-declared"])
+    assert {s.declared_by: s for s in store.schedules.listing("system")} == before
+
+    # Mended, a with a new cron: still paused; b's last job (overlap protection) kept.
+    store.schedules.sync_declared(
+        "system",
+        [
+            DeclaredRow("a", "0 5 * * *", "UTC", START + 20),
+            DeclaredRow("b", "0 4 * * *", "UTC", START),
+        ],
+    )
+    after = {s.declared_by: s for s in store.schedules.listing("system")}
+    assert paused is not None
+    assert after["a"] == replace(paused, cron="0 5 * * *")
+    assert after["b"] == before["b"] and after["b"].last_job_id == "job-1"

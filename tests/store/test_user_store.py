@@ -8,9 +8,11 @@ from sqlalchemy import select
 from jobhost.errors import Conflict, NotFound
 from jobhost.models import ApiKey, JobSpec, Mode, User
 from jobhost.store import SqlStore
+from jobhost.store.schedules import DeclaredRow
 from jobhost.store.schema import sessions
 from jobhost.store.users import LAST_USED_RESOLUTION_SECONDS
 from tests.store.conftest import FakeClock
+from tests.store.test_schedule_store import schedule
 
 TOKEN = "a" * 64
 OTHER_TOKEN = "b" * 64
@@ -269,6 +271,32 @@ def test_removing_a_user_removes_their_keys_and_sessions_but_not_their_jobs(
     assert store.users.user_for_token(TOKEN) is None
     assert store.users.session_user("alices") is None
     assert store.jobs.get(job.job_id) is not None
+
+
+def test_removing_a_user_removes_their_schedules_so_a_new_user_of_that_name_has_none(
+    store: SqlStore, alice: User
+) -> None:
+    store.users.add_user("bob", frozenset(), None)
+    alices = store.schedules.create(schedule("alice"))
+    bobs = store.schedules.create(schedule("bob"))
+
+    store.users.remove_user("alice")
+
+    assert store.schedules.get(alices.schedule_id) is None
+    assert store.schedules.get(bobs.schedule_id) == bobs
+    store.users.add_user("alice", frozenset({"task_manager"}), None)
+    assert store.schedules.listing("alice") == []
+
+
+def test_removing_a_stored_user_named_system_leaves_the_catalogs_schedules(
+    store: SqlStore,
+) -> None:
+    store.users.add_user("system", frozenset(), None)  # made before the name was reserved
+    store.schedules.sync_declared("system", [DeclaredRow("disk", "0 3 * * *", "UTC", 1.0)])
+
+    store.users.remove_user("system")
+
+    assert [s.declared_by for s in store.schedules.listing("system")] == ["disk"]
 
 
 def test_removing_an_unknown_user_is_not_found(store: SqlStore) -> None:

@@ -9,6 +9,7 @@ import io
 import pytest
 
 from jobhost.cli.attach import OutputWriter, exit_code_for
+from jobhost.cli.main import main
 from jobhost.cli.submit import _command_text, _default_name, parse_at
 from jobhost.cli.view import duration, one_line, status_lines
 from jobhost.client import Job
@@ -115,3 +116,13 @@ def test_at_takes_iso_times_in_utc_with_an_offset_or_in_local_time() -> None:
     assert local.replace(tzinfo=None) == datetime.datetime(2026, 12, 3, 15, 0)
     with pytest.raises(InvalidInput, match="Invalid --at 'tomorrow'"):
         parse_at("tomorrow")
+
+
+@pytest.mark.parametrize("option", ["--var", "-v", "--variable"])
+def test_schedule_add_takes_template_variables_as_start_does(
+    option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Refused before any server is asked: the option is known, but only for --template.
+    argv = ["schedule", "add", "n", "--cron", "0 3 * * *", "--command", "true", option, "a=b"]
+    assert main(argv) == 1
+    assert capsys.readouterr().err == "jobhost: -v/--var is for --template\n"

@@ -83,3 +83,10 @@ def test_a_bad_timezone_is_refused_naming_timezone(name: str) -> None:
 
 def test_an_iana_zone_is_accepted() -> None:
     assert parse_timezone("America/New_York").key == "America/New_York"
+
+
+def test_firings_past_the_end_of_the_calendar_are_none_not_an_error() -> None:
+    last_hour = utc(9999, 12, 31, 23)
+    assert next_firings("0 3 * * *", "UTC", last_hour, 5) == []
+    assert next_firing("0 0 1 1 *", "Europe/Berlin", last_hour) is None
+    assert len(next_firings("*/15 * * * *", "UTC", last_hour, 5)) == 3

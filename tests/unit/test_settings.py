@@ -27,6 +27,7 @@ def test_an_empty_environment_gives_the_defaults() -> None:
     assert settings.shell_argv == ["/bin/sh", "-c"]
     assert settings.stop_grace_seconds == 5.0
     assert settings.max_body_bytes == 1024 * 1024
+    assert settings.max_schedules_per_user == 100
     assert settings.node_name
 
 
@@ -43,6 +44,7 @@ def test_variables_are_read_and_typed(tmp_path: Path) -> None:
             "JOBHOST_MAX_BODY_BYTES": "4096",
             "JOBHOST_NODE_NAME": "node-7",
             "JOBHOST_LOG_LEVEL": "debug",
+            "JOBHOST_MAX_SCHEDULES_PER_USER": "7",
         }
     )
     assert settings.data_dir == tmp_path
@@ -59,6 +61,7 @@ def test_variables_are_read_and_typed(tmp_path: Path) -> None:
     assert settings.max_body_bytes == 4096
     assert settings.node_name == "node-7"
     assert settings.log_level == "debug"
+    assert settings.max_schedules_per_user == 7
 
 
 def test_other_variables_are_ignored() -> None:

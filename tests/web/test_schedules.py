@@ -40,7 +40,12 @@ def tokens(settings: Settings) -> dict[str, str]:
     store = SqlStore.open(settings.store_url, SystemClock())
     try:
         made = {}
-        for name, roles in (("root", {"system_admin"}), ("plain", set()), ("other", set())):
+        for name, roles in (
+            ("root", {"system_admin"}),
+            ("tm", {"task_manager"}),
+            ("plain", set()),
+            ("other", set()),
+        ):
             store.users.add_user(name, frozenset(roles), None)
             made[name] = create_key(store.users, SystemClock(), name, None, None).token
         return made
@@ -128,6 +133,21 @@ def test_another_users_schedule_is_404_and_a_plain_users_all_users_is_403(
     assert client.get("/schedules", params={"allUsers": "true"}, headers=root).json()["count"] == 1
 
 
+def test_root_changing_another_users_schedule_is_a_403_but_pausing_it_works(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    root, schedule_id = auth(tokens, "root"), create(client, auth(tokens, "tm"))
+    where = {"scheduleId": schedule_id}
+
+    refused = client.patch("/schedules", params=where, json={"command": "echo x"}, headers=root)
+    assert refused.status_code == 403
+    assert refused.json()["error"].startswith("Only a schedule's owner may change")
+    paused = client.patch("/schedules", params=where, json={"enabled": False}, headers=root)
+    assert paused.status_code == 200
+    record = paused.json()["schedule"]
+    assert (record["UserID"], record["Enabled"], record["NextRunAt"]) == ("tm", False, None)
+
+
 def test_a_plain_users_free_form_schedule_is_refused_as_a_submit_would_be(
     client: TestClient, tokens: dict[str, str]
 ) -> None:
@@ -197,3 +217,16 @@ def test_a_template_schedule_is_refused_while_no_catalog_is_wired(
     response = client.post("/schedules", json=body, headers=auth(tokens, "root"))
     assert response.status_code == 403
     assert response.json()["error"] == "Access denied: You do not have permission to start this job"
+
+
+def test_a_schedule_past_jobhost_max_schedules_per_user_is_a_409(
+    settings: Settings, tokens: dict[str, str]
+) -> None:
+    capped = settings.model_copy(update={"max_schedules_per_user": 1})
+    app = create_app(capped, run_engine=False)
+    with TestClient(app, base_url="http://t" + BASE) as client:
+        create(client, auth(tokens, "root"))
+        body = {"name": "second", "cron": "0 3 * * *", **JOB}
+        refused = client.post("/schedules", json=body, headers=auth(tokens, "root"))
+    assert refused.status_code == 409
+    assert refused.json()["error"].startswith("Schedule limit reached: root has 1 schedules")

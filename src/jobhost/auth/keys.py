@@ -10,6 +10,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from jobhost import policy
 from jobhost.clock import Clock
 from jobhost.errors import InvalidInput
 from jobhost.models import ApiKey, User
@@ -49,4 +50,5 @@ def user_for_token(users: ApiKeys, token: str) -> User | None:
     """The user a bearer token acts as, or None for an unknown, expired or revoked token."""
     if not token or len(token) > _MAX_TOKEN_LENGTH:
         return None
-    return users.user_for_token(hash_token(token))
+    user = users.user_for_token(hash_token(token))
+    return user if user is not None and policy.may_sign_in(user.user_id) else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from jobhost import policy
 from jobhost.auth.keys import hash_token
 from jobhost.auth.passwords import hash_password, verify_password
 from jobhost.clock import Clock
@@ -32,7 +33,9 @@ def start_session(
     users: UserStore, clock: Clock, username: str, password: str, lifetime: float
 ) -> NewSession | None:
     """A new session if the password is right, else None (same answer for unknown users)."""
-    user = users.get_user(username) if len(username) <= 64 else None
+    user = (
+        users.get_user(username) if len(username) <= 64 and policy.may_sign_in(username) else None
+    )
     stored = users.password_hash(user.user_id) if user is not None else None
     matches = verify_password(stored or _DECOY_HASH, password)
     if user is None or stored is None or not matches:
@@ -48,7 +51,8 @@ def session_user(users: UserStore, token: str) -> tuple[User, str] | None:
     """The user a session cookie belongs to and the session's CSRF token, or None."""
     if not token or len(token) > _MAX_TOKEN_LENGTH:
         return None
-    return users.session_user(hash_token(token))
+    found = users.session_user(hash_token(token))
+    return found if found is not None and policy.may_sign_in(found[0].user_id) else None
 
 
 def end_session(users: UserStore, token: str) -> None:

@@ -114,7 +114,7 @@ class UserCommands:
         )
 
     def rm(self, name: str) -> None:
-        """Delete a user with their API keys and browser sessions.
+        """Delete a user with their API keys, browser sessions and schedules.
 
         Their jobs stay: records and output are kept.
         Pending and running jobs are not stopped: stop or cancel them first if they should not run.
@@ -124,7 +124,9 @@ class UserCommands:
             store.users.remove_user(name)
         finally:
             store.close()
-        print(f"removed user {name} with their API keys and sessions; their jobs are kept")
+        print(
+            f"removed user {name} with their API keys, sessions and schedules; their jobs are kept"
+        )
 
 
 def register(user_app: typer.Typer, open_store: StoreOpener) -> None:

@@ -47,7 +47,7 @@ def schedules_table(found: tuple[Schedule, ...], show_user: bool) -> Table:
     )  # fmt: skip
     for schedule in found:
         user = [safe(schedule.user_id)] if show_user else []
-        next_run = when(schedule.next_run_at) if schedule.enabled else "paused"
+        next_run = _next_run(schedule)
         runs = f"template {schedule.template_id}" if schedule.template_id else "command"
         table.add_row(
             schedule.id, Text(one_line(schedule.name, 40)), safe(schedule.cron),
@@ -75,9 +75,15 @@ def add(
     ] = "BackgroundJob",
     timeout: Annotated[float | None, typer.Option(help="Seconds before TimedOut")] = None,
     template: Annotated[str | None, typer.Option(help="A catalog template's id")] = None,
-    variable: Annotated[
+    var: Annotated[
         list[str] | None,
-        typer.Option("--variable", "-v", help="name=value for the template (repeatable)"),
+        typer.Option(
+            "--var",
+            "-v",
+            "--variable",  # its first name, kept working
+            help="NAME=VALUE for one of the template's variables (repeatable)",
+            show_default=False,
+        ),
     ] = None,
     as_json: Json = False,
     url: Url = None,
@@ -85,12 +91,12 @@ def add(
     """Add a schedule that submits --command, or starts --template, at each firing."""
     if (command is None) == (template is None):
         raise InvalidInput("Give either --command or --template")
-    if variable and template is None:
-        raise InvalidInput("-v/--variable is for --template")
+    if var and template is None:
+        raise InvalidInput("-v/--var is for --template")
     options: ScheduleOptions = {"timezone": timezone, "overlap": overlap}
     with connect(url) as client:
         if template is not None:
-            variables = name_value_pairs(variable or [], "-v")
+            variables = name_value_pairs(var or [], "--var")
             schedule_id = client.add_template_schedule(name, cron, template, variables, **options)
         else:
             assert command is not None
@@ -130,8 +136,14 @@ def _show(schedule: Schedule, as_json: bool) -> None:
     if as_json:
         print(json.dumps(schedule.to_json(), indent=2))
         return
-    next_run = when(schedule.next_run_at) if schedule.enabled else "paused"
-    out.print(f"schedule {schedule.id}", safe(schedule.name), f"next run: {next_run}")
+    out.print(f"schedule {schedule.id}", safe(schedule.name), f"next run: {_next_run(schedule)}")
+
+
+def _next_run(schedule: Schedule) -> str:
+    """Its next run; "stopped" when enabled without one (no firing left, or its zone went)."""
+    if not schedule.enabled:
+        return "paused"
+    return when(schedule.next_run_at) if schedule.next_run_at is not None else "stopped"
 
 
 def register(app: typer.Typer) -> None:

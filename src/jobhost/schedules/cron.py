@@ -55,17 +55,23 @@ def parse_timezone(name: str) -> zoneinfo.ZoneInfo:
 
 
 def next_firings(cron: str, timezone: str, after: float, count: int) -> list[float]:
-    """The ``count`` firings strictly after ``after`` (epoch seconds), ascending."""
+    """The ``count`` firings strictly after ``after`` (epoch seconds), ascending; fewer (even
+    none) if the calendar ends first."""
     zone = parse_timezone(timezone)
     hours_wildcard = parse_cron(cron).split()[1].startswith("*")
-    start = datetime.datetime.fromtimestamp(after, zone)
-    candidates = croniter(cron, start)
+    try:
+        candidates = croniter(cron, datetime.datetime.fromtimestamp(after, zone))
+    except (ValueError, OverflowError):
+        return []  # ``after`` is past the end of the calendar in this zone
     firings: list[float] = []
     last = after
     for _ in range(_MAX_CANDIDATES):
         if len(firings) == count:
             break
-        moment: datetime.datetime = candidates.get_next(datetime.datetime)
+        try:
+            moment: datetime.datetime = candidates.get_next(datetime.datetime)
+        except (CroniterBadDateError, ValueError, OverflowError):
+            break  # past the end of the calendar (year 9999): no firing left
         when = moment.timestamp()
         if when <= last or (not hours_wildcard and _second_pass(when, zone)):
             continue

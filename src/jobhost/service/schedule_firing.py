@@ -6,14 +6,17 @@ loop carries on where the last one stopped. After downtime a schedule fires once
 moves on to its first firing after now. A firing that fails (the template gone, the owner
 without the roles any more) is logged and the schedule moves on: the loop never stops.
 Creating, changing or deleting a schedule wakes it (``wake``), and so does the catalog.
+Each firing is claimed before it is submitted (a compare-and-set on next_run_at), so loops
+sharing a store (servers on one PostgreSQL) submit it once: at most once per firing, and a
+claimed firing whose submit fails is lost rather than doubled.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 
 from jobhost import policy
 from jobhost.clock import Clock
@@ -24,7 +27,7 @@ from jobhost.service.jobs import JobOperations
 from jobhost.service.schedules import TemplateStarts, job_spec_of, owner_of
 from jobhost.service.submission import parse_submission
 from jobhost.store.protocol import JobStore, ScheduleStore, UserStore
-from jobhost.store.schedules import DeclaredSchedule
+from jobhost.store.schedules import DeclaredRow
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +40,21 @@ catalog folder's files; a file edit reaches the schedules within this)."""
 RETRY_SECONDS = 1.0
 """How soon a pass that failed (say, the store was busy) is tried again."""
 
-Declared = Callable[[], tuple[int, Sequence[tuple[str, str, str]]]]
-"""The catalog's schedules: a generation that changes with them, and (template id, cron,
-timezone) for each template that declares one."""
+
+@dataclass(frozen=True, slots=True)
+class CatalogSchedules:
+    """The catalog's schedules as of one scan."""
+
+    generation: int
+    """Changes whenever the catalog does."""
+    declared: Sequence[tuple[str, str, str]]
+    """(template id, cron, timezone) for each template that declares a schedule."""
+    broken: Collection[str] = ()
+    """The ids of templates whose files do not load just now: their schedules are kept as
+    they are (pause, last job), not removed by a typo."""
+
+
+Declared = Callable[[], CatalogSchedules]
 
 
 class ScheduleFiring:
@@ -105,15 +120,19 @@ class ScheduleFiring:
         it had."""
         if self._declared is None:
             return False
-        generation, items = self._declared()
-        if generation == self._generation:
+        catalog = self._declared()
+        if catalog.generation == self._generation:
             return False
         now = self._clock.now()
-        declared = [_declared(template_id, text, zone, now) for template_id, text, zone in items]
-        self._schedules.sync_declared(
-            policy.SYSTEM_USER_ID, [item for item in declared if item is not None]
-        )
-        self._generation = generation
+        rows, keep = [], set(catalog.broken)
+        for template_id, text, zone in catalog.declared:
+            row = _declared(template_id, text, zone, now)
+            if row is None:
+                keep.add(template_id)  # a cron we refuse: kept as it was, as a broken file
+            else:
+                rows.append(row)
+        self._schedules.sync_declared(policy.SYSTEM_USER_ID, rows, keep)
+        self._generation = catalog.generation
         return True
 
     def fire_due(self) -> int:
@@ -128,11 +147,15 @@ class ScheduleFiring:
         return count
 
     def _fire(self, schedule: Schedule) -> None:
+        """Claim the firing, then submit its job: at most one job per firing, however many
+        loops share the store. A claimed firing whose submit fails is lost, not retried."""
         assert schedule.next_run_at is not None  # due() returns scheduled ones only
         due_at, now = schedule.next_run_at, self._clock.now()
         following = self._following(schedule, now)
+        if not self._schedules.claim_firing(schedule.schedule_id, due_at, following):
+            return  # another loop took it, or a pause or a new cron moved it since
         if schedule.overlap is Overlap.SKIP and self._still_active(schedule.last_job_id):
-            self._schedules.record_skip(schedule.schedule_id, due_at, now, following)
+            self._schedules.record_skip(schedule.schedule_id, now)
             logger.info(
                 "schedule %s skipped: its last job %s has not finished",
                 schedule.schedule_id,
@@ -142,13 +165,19 @@ class ScheduleFiring:
             return
         try:
             job = self._submit(schedule)
-        except StoreUnavailable:
-            raise  # nothing was submitted: the pass is tried again soon
+        except StoreUnavailable as exc:
+            logger.error(
+                "schedule %s: the firing due at %s is lost, its job not taken: %s",
+                schedule.schedule_id,
+                policy.utc_text(due_at),
+                exc,
+                extra={"action": "schedule_failed", "schedule_id": schedule.schedule_id},
+            )
+            raise  # the store is busy: the pass (the firings still due) is tried again soon
         except Exception as exc:
-            self._schedules.postpone(schedule.schedule_id, due_at, following)
             _log_failure(schedule, exc)
             return
-        self._schedules.record_firing(schedule.schedule_id, due_at, now, job.job_id, following)
+        self._schedules.record_firing(schedule.schedule_id, now, job.job_id)
         logger.info(
             "schedule %s fired job %s",
             schedule.schedule_id,
@@ -158,17 +187,23 @@ class ScheduleFiring:
 
     def _following(self, schedule: Schedule, now: float) -> float | None:
         """The firing after ``now``: missed ones collapse into the one firing now. None
-        (the schedule stops) if its cron or zone no longer parse (a zone gone from tzdata)."""
+        (the schedule stops, logged) if its cron or zone no longer parse (a zone gone from
+        tzdata) or it has no firing left."""
         try:
-            return cron.next_firing(schedule.cron, schedule.timezone, now)
+            following = cron.next_firing(schedule.cron, schedule.timezone, now)
         except InvalidInput as exc:
-            logger.error(
-                "schedule %s stops: %s",
-                schedule.schedule_id,
-                exc.message,
-                extra={"action": "schedule_failed", "schedule_id": schedule.schedule_id},
-            )
-            return None
+            reason = exc.message
+        else:
+            if following is not None:
+                return following
+            reason = "its cron has no firing left"
+        logger.error(
+            "schedule %s stops: %s (it stays enabled, with no next run)",
+            schedule.schedule_id,
+            reason,
+            extra={"action": "schedule_failed", "schedule_id": schedule.schedule_id},
+        )
+        return None
 
     def _still_active(self, job_id: str | None) -> bool:
         """Whether the schedule's last job is still pending or running."""
@@ -197,13 +232,11 @@ def _log_failure(schedule: Schedule, exc: Exception) -> None:
         logger.exception("schedule %s could not fire", schedule.schedule_id, extra=extra)
 
 
-def _declared(template_id: str, text: str, zone: str, now: float) -> DeclaredSchedule | None:
+def _declared(template_id: str, text: str, zone: str, now: float) -> DeclaredRow | None:
     """A catalog schedule with its first firing; None (logged) if it does not parse."""
     try:
         expression = cron.parse_cron(text)
-        return DeclaredSchedule(
-            template_id, expression, zone, cron.next_firing(expression, zone, now)
-        )
+        return DeclaredRow(template_id, expression, zone, cron.next_firing(expression, zone, now))
     except InvalidInput as exc:
         logger.warning(
             "template %s declares a schedule that does not parse: %s",

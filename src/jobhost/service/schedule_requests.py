@@ -84,6 +84,15 @@ def parse_body(payload: Mapping[str, object]) -> ScheduleBody:
     )
 
 
+def parse_enabled(value: object) -> bool:
+    """A pause's or resume's ``enabled`` (null: the default, true), or InvalidInput naming it."""
+    try:
+        fields = ScheduleFields.model_validate({"enabled": value})
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_error(exc)) from None
+    return True if fields.enabled is None else fields.enabled
+
+
 def merged(schedule: Schedule, patch: Mapping[str, object]) -> dict[str, object]:
     """The body ``schedule`` would have with ``patch`` applied (a null value removes an
     optional field). A templateId switches it to that template; job fields to a job.

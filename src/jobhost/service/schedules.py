@@ -17,14 +17,19 @@ from jobhost.errors import Conflict, Forbidden, InvalidInput, NotFound
 from jobhost.models import Job, Schedule, User
 from jobhost.schedules import cron
 from jobhost.service.jobs import JobOperations
-from jobhost.service.schedule_requests import ScheduleBody, merged, parse_body
+from jobhost.service.schedule_requests import ScheduleBody, merged, parse_body, parse_enabled
 from jobhost.service.submission import parse_submission
+from jobhost.service.templates import START_REFUSAL
 from jobhost.store.protocol import ScheduleStore, UserStore
 
-TEMPLATE_REFUSAL = "Access denied: You do not have permission to start this job"
 OTHERS_REFUSAL = (
     "Viewing other users' schedules requires elevated roles "
     "(task_manager, debug, system_admin, or site_admin)"
+)
+
+NOT_OWNER_REFUSAL = (
+    "Only a schedule's owner may change what it runs or when: it fires as them. "
+    "Others' schedules may be paused, resumed (enabled) or deleted"
 )
 
 
@@ -49,7 +54,7 @@ class NoTemplates:
     """TemplateStarts without a catalog: every template is unknown (the start refusal)."""
 
     def validate_start(self, user: User, template_id: str, variables: Mapping[str, str]) -> None:
-        raise Forbidden(TEMPLATE_REFUSAL)
+        raise Forbidden(START_REFUSAL)
 
     def start(
         self,
@@ -59,7 +64,7 @@ class NoTemplates:
         *,
         schedule_id: str | None = None,
     ) -> Job:
-        raise Forbidden(TEMPLATE_REFUSAL)
+        raise Forbidden(START_REFUSAL)
 
 
 def owner_of(users: UserStore, schedule: Schedule) -> User | None:
@@ -86,16 +91,19 @@ class ScheduleOperations:
         templates: TemplateStarts,
         clock: Clock,
         wake_firing: Callable[[], None],
+        max_per_user: int | None = None,
     ) -> None:
         self.schedules = schedules
         self.jobs = jobs
         self.templates = templates
         self.clock = clock
         self.wake_firing = wake_firing
+        self.max_per_user = max_per_user
 
     def create(self, user: User, payload: Mapping[str, object]) -> Schedule:
         """A new schedule of the caller's; its firings will submit as them."""
         body = self._admitted(user, payload)
+        self._check_limit(user)
         now = self.clock.now()
         schedule = Schedule(
             schedule_id=str(uuid.uuid4()),
@@ -137,8 +145,13 @@ class ScheduleOperations:
         (no next firing), true resumes from now. The schedule as it is now."""
         current = self.get(user, schedule_id)
         merged_body = merged(current, patch)  # unknown fields first: a 400, never a 409
-        if current.declared_by is not None and set(patch) - {"enabled"}:
+        if set(patch) == {"enabled"}:
+            return self._pause_or_resume(current, parse_enabled(patch["enabled"]))
+        if current.declared_by is not None:
             raise Conflict(_declared_refusal(current))
+        if current.user_id != user.user_id:
+            # Its firings would run the caller's content under the owner's name.
+            raise Forbidden(NOT_OWNER_REFUSAL)
         body = self._admitted(user, merged_body)
         retime = (body.cron, body.timezone, body.enabled) != (
             current.cron,
@@ -160,6 +173,21 @@ class ScheduleOperations:
         stored = self.schedules.update(changed, retime=retime)
         if stored is None:
             raise NotFound(f"Schedule not found: {schedule_id}")
+        self.wake_firing()
+        return stored
+
+    def _pause_or_resume(self, current: Schedule, enabled: bool) -> Schedule:
+        """A patch of ``enabled`` alone is not admitted again: it changes nothing a firing
+        would submit, and each firing checks its owner's roles as of then. So a schedule
+        can always be paused, even once its owner lost the role or its template went, and
+        resumed too (its firings then fail, logged, until the cause is mended)."""
+        if enabled == current.enabled:
+            return current
+        now = self.clock.now()
+        following = cron.next_firing(current.cron, current.timezone, now) if enabled else None
+        stored = self.schedules.set_enabled(current.schedule_id, enabled, following)
+        if stored is None:
+            raise NotFound(f"Schedule not found: {current.schedule_id}")
         self.wake_firing()
         return stored
 
@@ -196,6 +224,19 @@ class ScheduleOperations:
             assert body.job is not None
             self.jobs.check(user, parse_submission(body.job))
         return body
+
+    def _check_limit(self, user: User) -> None:
+        """Conflict once the caller owns ``max_per_user`` schedules (privileged roles too:
+        the limit bounds the store and the firing loop, not what a role may do). Counted
+        before the write, so creates racing each other may pass it by a few."""
+        if self.max_per_user is None:
+            return
+        owned = self.schedules.count_owned(user.user_id)
+        if owned >= self.max_per_user:
+            raise Conflict(
+                f"Schedule limit reached: {user.user_id} has {owned} schedules, the most "
+                "JOBHOST_MAX_SCHEDULES_PER_USER allows; delete one first"
+            )
 
     def _first_firing(self, body: ScheduleBody, now: float) -> float | None:
         if not body.enabled:

@@ -134,7 +134,7 @@ class SpoolIntake:
         payload = self._read(entry.path)
         try:
             user = self._users.get_user(entry.user_id)
-            if user is None:
+            if user is None or not policy.may_sign_in(user.user_id):
                 raise _Rejected(f"Unknown user: {entry.user_id}")
             job = self._operations.submit(user, payload)
         except StoreUnavailable:

@@ -7,7 +7,7 @@ satisfies these. A consumer that needs only a few verbs takes the narrow protoco
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Protocol, TypeVar
 
 from jobhost.models import ApiKey, Job, JobSpec, Mode, QueueState, Schedule, User
@@ -15,7 +15,7 @@ from jobhost.store.changes import Hub
 from jobhost.store.claims import ClaimOrder
 from jobhost.store.job_listing import JobListing, JobQuery
 from jobhost.store.jobs import Finish, OutputChunk, OutputProgress
-from jobhost.store.schedules import DeclaredSchedule
+from jobhost.store.schedules import DeclaredRow
 
 _T = TypeVar("_T")
 
@@ -165,8 +165,15 @@ class ScheduleStore(Protocol):
     def listing(self, user_id: str | None) -> list[Schedule]:
         """``user_id``'s schedules (None: everyone's), oldest first."""
 
+    def count_owned(self, user_id: str) -> int: ...
+
     def update(self, schedule: Schedule, *, retime: bool) -> Schedule | None:
         """Write its settings (``retime``: and its next_run_at); None if it is gone."""
+
+    def set_enabled(
+        self, schedule_id: str, enabled: bool, next_run_at: float | None
+    ) -> Schedule | None:
+        """Pause or resume (nothing else written); None if it is gone."""
 
     def delete(self, schedule_id: str) -> bool: ...
 
@@ -176,27 +183,21 @@ class ScheduleStore(Protocol):
     def due(self, now: float, limit: int = ...) -> list[Schedule]:
         """The schedules due by ``now``, the most overdue first."""
 
-    def record_firing(
-        self,
-        schedule_id: str,
-        due_at: float,
-        fired_at: float,
-        job_id: str,
-        next_run_at: float | None,
-    ) -> bool:
-        """The firing due at ``due_at`` submitted ``job_id``; next_run_at moves on unless
-        a change since moved it. False if the schedule is gone."""
+    def claim_firing(self, schedule_id: str, due_at: float, next_run_at: float | None) -> bool:
+        """Move next_run_at from ``due_at`` on to ``next_run_at`` if it is still ``due_at``;
+        whether this call did (only the claimer of a firing submits it)."""
 
-    def record_skip(
-        self, schedule_id: str, due_at: float, skipped_at: float, next_run_at: float | None
-    ) -> bool:
-        """The firing due at ``due_at`` submitted nothing (overlap=skip)."""
+    def record_firing(self, schedule_id: str, fired_at: float, job_id: str) -> bool:
+        """A claimed firing submitted ``job_id``; False if the schedule is gone."""
 
-    def postpone(self, schedule_id: str, due_at: float, next_run_at: float | None) -> bool:
-        """The firing due at ``due_at`` failed; the schedule moves on."""
+    def record_skip(self, schedule_id: str, skipped_at: float) -> bool:
+        """A claimed firing submitted nothing (overlap=skip)."""
 
-    def sync_declared(self, owner: str, declared: Sequence[DeclaredSchedule]) -> None:
-        """Make the catalog-declared schedules (owned by ``owner``) those of ``declared``."""
+    def sync_declared(
+        self, owner: str, declared: Sequence[DeclaredRow], keep: Collection[str] = ()
+    ) -> None:
+        """Make the catalog-declared schedules (owned by ``owner``) those of ``declared``;
+        the rows of the template ids in ``keep`` stay as they are."""
 
 
 class Store(Protocol):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ _C = schedules.c
 
 
 @dataclass(frozen=True, slots=True)
-class DeclaredSchedule:
+class DeclaredRow:
     """A catalog template's ``schedule``, with the first firing its new row would take."""
 
     template_id: str
@@ -62,6 +62,12 @@ class SqlScheduleStore:
         with self.db.read() as conn:
             return [_schedule(row._mapping) for row in conn.execute(query)]
 
+    def count_owned(self, user_id: str) -> int:
+        """How many schedules ``user_id`` owns (one seek of ix_schedules_user_id_created_at)."""
+        query = select(func.count()).select_from(schedules).where(_C.user_id == user_id)
+        with self.db.read() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def update(self, schedule: Schedule, *, retime: bool) -> Schedule | None:
         """Write the schedule's settings (name, cron, timezone, overlap, enabled and what
         it submits), with ``retime`` its next_run_at too; what its firings recorded is left
@@ -75,6 +81,18 @@ class SqlScheduleStore:
                 update(schedules).where(_C.schedule_id == schedule.schedule_id).values(settings)
             ).rowcount
         return self.get(schedule.schedule_id) if changed else None
+
+    def set_enabled(
+        self, schedule_id: str, enabled: bool, next_run_at: float | None
+    ) -> Schedule | None:
+        """Pause or resume: only ``enabled`` and next_run_at are written, so a change made
+        meanwhile (a catalog file's new cron) stands. The schedule now; None if it is gone."""
+        values = {"enabled": enabled, "next_run_at": next_run_at}
+        with self.db.write() as conn:
+            changed = conn.execute(
+                update(schedules).where(_C.schedule_id == schedule_id).values(values)
+            ).rowcount
+        return self.get(schedule_id) if changed else None
 
     def delete(self, schedule_id: str) -> bool:
         with self.db.write() as conn:
@@ -99,68 +117,48 @@ class SqlScheduleStore:
         with self.db.read() as conn:
             return [_schedule(row._mapping) for row in conn.execute(query)]
 
-    def record_firing(
-        self,
-        schedule_id: str,
-        due_at: float,
-        fired_at: float,
-        job_id: str,
-        next_run_at: float | None,
-    ) -> bool:
-        """The firing due at ``due_at`` submitted ``job_id``; the next one is at
-        ``next_run_at``. False if the schedule is gone."""
-        fired = {"last_run_at": fired_at, "last_job_id": job_id}
-        return self._moved_on(schedule_id, due_at, next_run_at, fired)
-
-    def record_skip(
-        self, schedule_id: str, due_at: float, skipped_at: float, next_run_at: float | None
-    ) -> bool:
-        """The firing due at ``due_at`` submitted nothing (overlap=skip, the previous job
-        still running); False if the schedule is gone."""
-        return self._moved_on(schedule_id, due_at, next_run_at, {"last_skipped_at": skipped_at})
-
-    def postpone(self, schedule_id: str, due_at: float, next_run_at: float | None) -> bool:
-        """The firing due at ``due_at`` failed; the schedule moves on to ``next_run_at``."""
-        return self._moved_on(schedule_id, due_at, next_run_at, {})
-
-    def _moved_on(
-        self,
-        schedule_id: str,
-        due_at: float,
-        next_run_at: float | None,
-        facts: Mapping[str, object],
-    ) -> bool:
-        """Record ``facts`` of a firing and move next_run_at on, unless a change since
-        (a pause, a new cron) moved it already: that change's time stands."""
-        where = _C.schedule_id == schedule_id
+    def claim_firing(self, schedule_id: str, due_at: float, next_run_at: float | None) -> bool:
+        """Take the firing due at ``due_at`` by moving next_run_at on to ``next_run_at``,
+        only if it is still ``due_at`` (a compare-and-set): of several loops sharing the
+        store, one wins; a change since (a pause, a new cron) makes it lose too."""
+        claim = update(schedules).where(_C.schedule_id == schedule_id, _C.next_run_at == due_at)
         with self.db.write() as conn:
-            if facts:
-                if not conn.execute(update(schedules).where(where).values(facts)).rowcount:
-                    return False
-            moved = update(schedules).where(where, _C.next_run_at == due_at)
-            conn.execute(moved.values(next_run_at=next_run_at))
-            return bool(facts) or self._exists(conn, schedule_id)
+            return conn.execute(claim.values(next_run_at=next_run_at)).rowcount == 1
 
-    def _exists(self, conn: Connection, schedule_id: str) -> bool:
-        query = select(_C.schedule_id).where(_C.schedule_id == schedule_id)
-        return conn.execute(query).first() is not None
+    def record_firing(self, schedule_id: str, fired_at: float, job_id: str) -> bool:
+        """A claimed firing submitted ``job_id``; False if the schedule is gone."""
+        return self._record(schedule_id, {"last_run_at": fired_at, "last_job_id": job_id})
 
-    def sync_declared(self, owner: str, declared: Sequence[DeclaredSchedule]) -> None:
+    def record_skip(self, schedule_id: str, skipped_at: float) -> bool:
+        """A claimed firing submitted nothing (overlap=skip, the previous job still
+        running); False if the schedule is gone."""
+        return self._record(schedule_id, {"last_skipped_at": skipped_at})
+
+    def _record(self, schedule_id: str, facts: Mapping[str, object]) -> bool:
+        with self.db.write() as conn:
+            recorded = update(schedules).where(_C.schedule_id == schedule_id).values(facts)
+            return bool(conn.execute(recorded).rowcount)
+
+    def sync_declared(
+        self, owner: str, declared: Sequence[DeclaredRow], keep: Collection[str] = ()
+    ) -> None:
         """Make the catalog's schedules those of ``declared``, owned by ``owner``: new ones
         added, a changed cron or timezone updated (a paused one stays paused), the rows of
-        templates that no longer declare one removed; in one transaction."""
+        templates that no longer declare one removed, but those of the template ids in
+        ``keep`` (their files broken just now) left as they are; in one transaction."""
         wanted = {item.template_id: item for item in declared}
         with self.db.write() as conn:
             rows = conn.execute(select(schedules).where(_C.declared_by.is_not(None)))
             existing = {row._mapping["declared_by"]: _schedule(row._mapping) for row in rows}
-            gone = [s.schedule_id for key, s in existing.items() if key not in wanted]
+            stay = wanted.keys() | set(keep)
+            gone = [s.schedule_id for key, s in existing.items() if key not in stay]
             if gone:
                 conn.execute(delete(schedules).where(_C.schedule_id.in_(gone)))
             for item in wanted.values():
                 self._declare(conn, owner, item, existing.get(item.template_id))
 
     def _declare(
-        self, conn: Connection, owner: str, item: DeclaredSchedule, current: Schedule | None
+        self, conn: Connection, owner: str, item: DeclaredRow, current: Schedule | None
     ) -> None:
         if current is None:
             conn.execute(insert(schedules).values(_values(_declared(owner, item, self.clock))))
@@ -176,7 +174,7 @@ class SqlScheduleStore:
 _SETTINGS = ("name", "cron", "timezone", "overlap", "enabled", "template_id", "variables", "job")
 
 
-def _declared(owner: str, item: DeclaredSchedule, clock: Clock) -> Schedule:
+def _declared(owner: str, item: DeclaredRow, clock: Clock) -> Schedule:
     return Schedule(
         schedule_id=str(uuid.uuid4()),
         user_id=owner,

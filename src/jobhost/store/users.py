@@ -13,7 +13,7 @@ from jobhost.clock import Clock
 from jobhost.errors import Conflict, NotFound, StoreUnavailable
 from jobhost.models import ApiKey, User
 from jobhost.store.database import Database
-from jobhost.store.schema import api_keys, sessions, users
+from jobhost.store.schema import api_keys, schedules, sessions, users
 
 # last_used_at is written at most this often per key, so that authenticating a request
 # does not turn every read into a write.
@@ -102,11 +102,16 @@ class SqlUserStore:
             conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
 
     def remove_user(self, user_id: str) -> None:
-        """Deletes the user with their API keys and sessions; their jobs' records stay."""
+        """Deletes the user with their API keys, sessions and schedules (which would fail
+        every firing, and pass to a later user of the same name); their jobs' records stay."""
         with self.db.write() as conn:
             # The foreign keys cascade too; said here so as not to depend on SQLite's pragma.
             conn.execute(delete(api_keys).where(api_keys.c.user_id == user_id))
             conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
+            # Not the catalog's (owned by the built-in system, even if a user of that name
+            # was stored before it was reserved).
+            owned = schedules.c.user_id == user_id
+            conn.execute(delete(schedules).where(owned, schedules.c.declared_by.is_(None)))
             if not conn.execute(delete(users).where(users.c.user_id == user_id)).rowcount:
                 raise NotFound(f"No such user: {user_id}")
 

@@ -40,6 +40,7 @@ async def operations(svc: Svc) -> ScheduleOperations:
         template_operations(svc),
         svc.clock,
         svc.wake_schedules,
+        svc.settings.max_schedules_per_user,
     )
 
 

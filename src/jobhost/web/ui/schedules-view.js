@@ -100,7 +100,7 @@ export class SchedulesView {
       ],
       h("code", { text: schedule.Cron }),
       zone,
-      schedule.Enabled ? zonedTimeElement(schedule.NextRunAt, zone) : "— (paused)",
+      nextRunCell(schedule, zone),
       [zonedTimeElement(schedule.LastRunAt, zone), last],
       h("span", {
         class: `badge state-badge ${schedule.Enabled ? "state-on" : "state-off"}`,
@@ -188,4 +188,12 @@ function restoreFocus(key) {
   const row = document.querySelector(`tr.schedule[data-schedule-id="${CSS.escape(key.scheduleId)}"]`);
   const same = row?.querySelector(`[data-action="${CSS.escape(key.action ?? "")}"]`);
   (same ?? row?.querySelector("button"))?.focus({ preventScroll: true });
+}
+
+// Enabled with no next run: the schedule stopped (no firing left, or its zone went; logged).
+function nextRunCell(schedule, zone) {
+  if (!schedule.Enabled) {
+    return "— (paused)";
+  }
+  return schedule.NextRunAt ? zonedTimeElement(schedule.NextRunAt, zone) : "— (stopped)";
 }
