@@ -183,7 +183,7 @@ def test_an_unknown_field_in_a_patch_is_refused_even_as_null_and_changes_nothing
         with pytest.raises(InvalidInput, match=r"^Unknown field: (UserID|Status)$"):
             h.ops.patch(MANAGER, made.schedule_id, patch)
     assert h.store.schedules.get(made.schedule_id) == made
-    h.store.schedules.sync_declared("system", [DeclaredSchedule("disk", "0 3 * * *", "UTC", START)])
+    h.store.schedules.sync_declared("system", [DeclaredRow("disk", "0 3 * * *", "UTC", START)])
     [declared] = h.store.schedules.listing("system")
     with pytest.raises(InvalidInput, match=r"^Unknown field: UserID$"):  # not the 409
         h.ops.patch(MANAGER, declared.schedule_id, {"UserID": "manager"})
