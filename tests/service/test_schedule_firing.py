@@ -256,3 +256,21 @@ def test_the_thread_sleeps_until_woken_and_fires_what_is_due(h: Harness) -> None
     finally:
         firing.stop(timeout=5)
     assert not firing._thread or not firing._thread.is_alive()
+
+
+def test_a_failing_catalog_does_not_stop_the_schedules_from_firing(h: Harness) -> None:
+    def broken_catalog() -> tuple[int, list[tuple[str, str, str]]]:
+        raise OSError("the catalog folder is gone")
+
+    firing = h.firing(broken_catalog)
+    firing.start()
+    try:
+        schedule_id = every_five_minutes(h)
+        h.clock.advance(100)
+        firing.wake()
+        deadline = time.monotonic() + 5
+        while not h.schedule_jobs(schedule_id) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(h.schedule_jobs(schedule_id)) == 1
+    finally:
+        firing.stop(timeout=5)

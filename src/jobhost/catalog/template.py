@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import re
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -17,7 +16,9 @@ from croniter import croniter
 from jobhost import policy
 from jobhost.catalog.placeholders import check_command
 from jobhost.catalog.values import value_problem
+from jobhost.errors import InvalidInput
 from jobhost.models import Mode, parse_mode
+from jobhost.schedules.cron import parse_timezone
 
 MAX_COMMAND_CHARS = 100_000
 MAX_TEXT_CHARS = 10_000
@@ -201,8 +202,8 @@ def _number(
 def _schedule(document: Mapping[str, object]) -> tuple[str | None, str]:
     timezone = _text(document, "timezone", 64) or "UTC"
     try:
-        zoneinfo.ZoneInfo(timezone)
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        parse_timezone(timezone)
+    except InvalidInput:
         raise TemplateError(f"timezone: {timezone!r} is not an IANA time zone") from None
     schedule = _text(document, "schedule", 200) or None
     if schedule is not None and not _is_cron(schedule):
@@ -276,4 +277,7 @@ def _pattern(name: str, value: object) -> tuple[str | None, re.Pattern[str] | No
         return value, re.compile(value)
     except re.error as exc:
         problem = f"variable {name}: pattern is not a regular expression: {exc}"
+        raise TemplateError(problem) from None
+    except (OverflowError, RecursionError, MemoryError):
+        problem = f"variable {name}: pattern is not a regular expression: too large or nested"
         raise TemplateError(problem) from None
