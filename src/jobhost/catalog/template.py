@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import regex
 from croniter import croniter
 
 from jobhost import policy
@@ -66,7 +67,7 @@ class Variable:
     required: bool = True
     pattern: str | None = None
     choices: tuple[str, ...] = ()
-    matcher: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    matcher: regex.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,14 +269,15 @@ def _choices(name: str, value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
-def _pattern(name: str, value: object) -> tuple[str | None, re.Pattern[str] | None]:
+def _pattern(name: str, value: object) -> tuple[str | None, regex.Pattern[str] | None]:
     if value is None:
         return None, None
     if not isinstance(value, str):
         raise TemplateError(f"variable {name}: pattern must be a string")
     try:
-        return value, re.compile(value)
-    except re.error as exc:
+        # The regex module: Python's re syntax, plus a time limit on each match (values.py).
+        return value, regex.compile(value)
+    except regex.error as exc:
         problem = f"variable {name}: pattern is not a regular expression: {exc}"
         raise TemplateError(problem) from None
     except (OverflowError, RecursionError, MemoryError):
