@@ -121,13 +121,12 @@ def test_removing_a_file_removes_its_template_and_its_error(tmp_path: Path, time
 
 def test_declared_schedules_follow_the_files(tmp_path: Path, time: FakeTime) -> None:
     write(tmp_path, "n.toml", GOOD.format(name="N") + 'schedule = "0 3 * * *"\n')
-    write(
-        tmp_path, "z.toml", GOOD.format(name="Z") + 'schedule = "@hourly"\ntimezone = "Asia/Tokyo"'
-    )
+    hourly = 'schedule = "0  * * * *"\ntimezone = "Asia/Tokyo"'  # stored with single spaces
+    write(tmp_path, "z.toml", GOOD.format(name="Z") + hourly)
     write(tmp_path, "plain.toml", GOOD.format(name="P"))
     catalog = Catalog(tmp_path, time)
     assert catalog.declared_schedules() == (
         DeclaredSchedule("n", "0 3 * * *", "UTC"),
-        DeclaredSchedule("z", "@hourly", "Asia/Tokyo"),
+        DeclaredSchedule("z", "0 * * * *", "Asia/Tokyo"),
     )
     assert catalog.declared_schedules()[0] == ("n", "0 3 * * *", "UTC")

@@ -12,14 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import regex
-from croniter import croniter
 
 from jobhost import policy
 from jobhost.catalog.placeholders import check_command
 from jobhost.catalog.values import value_problem
 from jobhost.errors import InvalidInput
 from jobhost.models import Mode, parse_mode
-from jobhost.schedules.cron import parse_timezone
+from jobhost.schedules.cron import MAX_CRON_CHARS, parse_cron, parse_timezone
 
 MAX_COMMAND_CHARS = 100_000
 MAX_TEXT_CHARS = 10_000
@@ -114,7 +113,7 @@ def parse_template(template_id: str, document: Mapping[str, object]) -> Template
     timeout = _number(document, "timeoutSeconds", 0, MAX_TIMEOUT_SECONDS, above_low=True)
     if mode is Mode.MAIN_LOOP and timeout is not None:
         raise TemplateError("timeoutSeconds: MainLoop jobs cannot be stopped, so cannot time out")
-    schedule, timezone = _schedule(document)
+    schedule, timezone = _schedule(document, variables)
     return Template(
         template_id=template_id,
         name=_name(document.get("name")),
@@ -200,22 +199,30 @@ def _number(
     return float(value)
 
 
-def _schedule(document: Mapping[str, object]) -> tuple[str | None, str]:
+def _schedule(
+    document: Mapping[str, object], variables: tuple[Variable, ...]
+) -> tuple[str | None, str]:
+    """The cron and zone, checked as the firing loop reads them (one parser for both)."""
     timezone = _text(document, "timezone", 64) or "UTC"
     try:
         parse_timezone(timezone)
     except InvalidInput:
         raise TemplateError(f"timezone: {timezone!r} is not an IANA time zone") from None
-    schedule = _text(document, "schedule", 200) or None
-    if schedule is not None and not _is_cron(schedule):
-        raise TemplateError(f"schedule: {schedule!r} is not a cron expression of 5 fields")
+    schedule = _text(document, "schedule", MAX_CRON_CHARS) or None
+    if schedule is None:
+        return None, timezone
+    try:
+        schedule = parse_cron(schedule)
+    except InvalidInput as exc:
+        raise TemplateError(f"schedule: {exc.message}") from None
+    # A scheduled run starts with no values: every variable needs a default or to be optional.
+    needed = next((v.name for v in variables if v.required and v.default is None), None)
+    if needed is not None:
+        raise TemplateError(
+            f"schedule: variable {needed} is required and has no default, "
+            "so the scheduled run could never start"
+        )
     return schedule, timezone
-
-
-def _is_cron(text: str) -> bool:
-    fields = text.split()
-    five = len(fields) == 5 or (len(fields) == 1 and text.startswith("@"))
-    return five and bool(croniter.is_valid(text))
 
 
 def _variables(value: object) -> tuple[Variable, ...]:
