@@ -16,11 +16,12 @@ import shlex
 from collections.abc import Mapping, Set
 
 from jobhost.catalog.shell_reader import PLACEHOLDER, Word, read_shell
+from jobhost.errors import InvalidInput
 from jobhost.models import Mode
 from jobhost.python_source import compile_python
 
 MAX_PLACEHOLDERS = 100
-TOO_LONG = "Invalid variables: the command they make is too long"
+COMMAND_TOO_LONG = "Invalid variables: the command they make is too long"
 # Words that start a new command when they stand first.
 _RESERVED = frozenset(
     {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}"}
@@ -146,12 +147,21 @@ def _test_problem(args: list[Word]) -> str | None:
     return None
 
 
-def render_command(command: str, mode: Mode, values: Mapping[str, str]) -> str:
+def render_command(
+    command: str, mode: Mode, values: Mapping[str, str], max_chars: int | None = None
+) -> str:
     """The command to run: each placeholder replaced by its value, shell-quoted. Python
-    sources are returned unchanged."""
+    sources are returned unchanged. InvalidInput if it would be longer than ``max_chars``,
+    found before it is built."""
     if mode is not Mode.BACKGROUND_JOB:
         return command
-    return PLACEHOLDER.sub(lambda match: shlex.quote(values[match[1]]), command)
+    quoted = {name: shlex.quote(value) for name, value in values.items()}
+    found = list(PLACEHOLDER.finditer(command))
+    if max_chars is not None:
+        size = len(command) + sum(len(quoted[match[1]]) - len(match[0]) for match in found)
+        if size > max_chars:
+            raise InvalidInput(COMMAND_TOO_LONG)
+    return PLACEHOLDER.sub(lambda match: quoted[match[1]], command)
 
 
 def _check_python(source: str) -> None:

@@ -20,13 +20,10 @@ from jobhost.errors import InvalidInput
 from jobhost.models import Mode, parse_mode
 from jobhost.schedules.cron import MAX_CRON_CHARS, parse_cron, parse_timezone
 
-MAX_COMMAND_CHARS = 100_000
+MAX_COMMAND_CHARS = 64 * 1024
 MAX_TEXT_CHARS = 10_000
 MAX_VARIABLES = 50
-MAX_TIMEOUT_SECONDS = 30 * 86400
-MAX_RETRIES = 10
-MAX_RETRY_DELAY_SECONDS = 86400
-MAX_ID_CHARS = 200
+MAX_ID_CHARS = policy.MAX_TEMPLATE_ID_CHARS
 DEFAULT_ROLES = tuple(sorted(policy.PRIVILEGED_ROLES))
 
 # One path segment of a template id: no separators, no leading dot (hidden files).
@@ -110,7 +107,7 @@ def parse_template(template_id: str, document: Mapping[str, object]) -> Template
     variables = _variables(document.get("variables", []))
     command = _text(document, "command", MAX_COMMAND_CHARS, required=True)
     check_command(command, mode, {variable.name for variable in variables})
-    timeout = _number(document, "timeoutSeconds", 0, MAX_TIMEOUT_SECONDS, above_low=True)
+    timeout = _number(document, "timeoutSeconds", 0, policy.MAX_TIMEOUT_SECONDS, above_low=True)
     if mode is Mode.MAIN_LOOP and timeout is not None:
         raise TemplateError("timeoutSeconds: MainLoop jobs cannot be stopped, so cannot time out")
     schedule, timezone = _schedule(document, variables)
@@ -123,9 +120,9 @@ def parse_template(template_id: str, document: Mapping[str, object]) -> Template
         start_roles=_roles(document, "startRoles"),
         stop_roles=_roles(document, "stopRoles"),
         timeout_seconds=timeout,
-        priority=_integer(document, "priority", -100, 100),
-        max_retries=_integer(document, "maxRetries", 0, MAX_RETRIES),
-        retry_delay_seconds=_number(document, "retryDelaySeconds", 0, MAX_RETRY_DELAY_SECONDS),
+        priority=_integer(document, "priority", *policy.PRIORITY_RANGE),
+        max_retries=_integer(document, "maxRetries", *policy.RETRIES_RANGE),
+        retry_delay_seconds=_number(document, "retryDelaySeconds", *policy.RETRY_DELAY_RANGE),
         schedule=schedule,
         timezone=timezone,
         variables=variables,

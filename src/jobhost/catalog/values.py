@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from jobhost.catalog.template import Template, Variable
 
 MAX_VALUE_CHARS = 10_000
+MAX_GIVEN = 100
+"""At most this many names in a start's ``variables`` (a template declares at most 50)."""
+MAX_NAMED_PROBLEMS = 10
 MAX_PATTERN_VALUE_CHARS = 1_000
 """A value checked against a pattern is at most this long, so a pattern's cost stays small."""
 PATTERN_SECONDS = 0.1
@@ -53,6 +56,8 @@ def resolve_values(template: Template, given: Mapping[str, object]) -> dict[str,
     """Every declared variable's value: the one given, else its default, else "" when it is
     optional. An absent or empty value counts as not given. InvalidInput names each problem
     (unknown names, values that are missing, not strings or refused)."""
+    if len(given) > MAX_GIVEN:
+        raise InvalidInput(f"Invalid variables: at most {MAX_GIVEN} may be given")
     declared = {variable.name for variable in template.variables}
     problems = [f"Unknown variable: {_shown(name)}" for name in given if name not in declared]
     values: dict[str, str] = {}
@@ -62,7 +67,9 @@ def resolve_values(template: Template, given: Mapping[str, object]) -> dict[str,
             problems.append(problem)
         values[variable.name] = value
     if problems:
-        raise InvalidInput("; ".join(problems))
+        more = len(problems) - MAX_NAMED_PROBLEMS
+        named = problems[:MAX_NAMED_PROBLEMS] + ([f"and {more} more"] if more > 0 else [])
+        raise InvalidInput("; ".join(named))
     return values
 
 
