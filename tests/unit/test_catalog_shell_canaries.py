@@ -104,6 +104,8 @@ ACCEPTED = [
     'for f in {{v}}; do echo "$f"; done',
     'f() { echo "$1"; }; f {{v}}',
     "cat < /dev/null > {{v}}.out; rm -f -- {{v}}.out",
+    "echo {a,{{v}}} a{{v}}{b,c} ~{{v}} x=~{{v}} {{v}}>/dev/null",
+    "[ -f {{v}} ] || [ x = {{v}} ] || test -n {{v}} -a -z {{v}}",
 ]
 HOSTILE = [
     "$(touch CANARY)",

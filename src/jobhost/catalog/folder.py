@@ -151,12 +151,11 @@ class Catalog:
                 raise TemplateError(found.problem or "cannot be read")
             return parse_template(path.removesuffix(SUFFIX), _read_toml(found.source))
         except (TemplateError, PlaceholderError) as exc:
-            problem = str(exc)
+            logger.warning("catalog: %s is skipped: %s", path, exc, extra={"action": "catalog"})
+            return LoadError(path, str(exc))
         except Exception as exc:
-            logger.exception("catalog: %s failed to load", path, extra={"action": "catalog"})
-            problem = f"cannot be used: {type(exc).__name__}"
-        logger.warning("catalog: %s is skipped: %s", path, problem, extra={"action": "catalog"})
-        return LoadError(path, problem)
+            logger.exception("catalog: %s is skipped: it failed", path, extra={"action": "catalog"})
+            return LoadError(path, f"cannot be used: {type(exc).__name__}")
 
 
 def _read_toml(path: str) -> dict[str, object]:
@@ -209,10 +208,12 @@ def _found(path: str, real_root: str) -> _Found | None:
         st = os.lstat(path)
         source = path
         if stat.S_ISLNK(st.st_mode):
+            key = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
             source = os.path.realpath(path)
-            if os.path.commonpath([source, real_root]) != real_root or not os.path.exists(source):
-                key = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+            if os.path.commonpath([source, real_root]) != real_root:
                 return _Found(key, None, "is a symbolic link to a file outside the catalog folder")
+            if not os.path.exists(source):
+                return _Found(key, None, "is a symbolic link to a file that does not exist")
             st = os.stat(source)
     except OSError:
         return None
