@@ -31,6 +31,9 @@ DEFAULT_RETRY_DELAY_SECONDS = 10.0
 PRIORITY_RANGE = (-100, 100)
 RETRIES_RANGE = (0, 10)
 RETRY_DELAY_RANGE = (0, 86400)
+MAX_TIMEOUT_SECONDS = 30 * 86400
+MAX_TEMPLATE_ID_CHARS = 200
+"""A catalog template id (its file's path under the catalog folder, without .toml)."""
 MAX_RETRY_JITTER = 0.1
 """A retry's delay is stretched by a random fraction below this, so that jobs that failed
 together do not all come back at the same moment."""

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete
 
 from jobhost.models import Status, User
-from jobhost.service.schedule_firing import MAX_SLEEP_SECONDS, CatalogSchedules
+from jobhost.service.schedule_firing import MAX_SLEEP_SECONDS, CatalogSchedules, ScheduleFiring
 from jobhost.settings import Settings
 from jobhost.store import SqlStore
 from jobhost.store.schema import users
@@ -276,8 +276,8 @@ def test_a_catalog_schedule_whose_file_breaks_keeps_its_row_its_pause_and_its_la
     )
 
 
-def test_the_thread_sleeps_until_woken_and_fires_what_is_due(h: Harness) -> None:
-    firing = h.firing()
+def fire_on_its_thread(h: Harness, firing: ScheduleFiring) -> None:
+    """Start the loop's thread, make a schedule due and wake it: it fires the schedule once."""
     firing.start()
     try:
         schedule_id = every_five_minutes(h)
@@ -289,7 +289,19 @@ def test_the_thread_sleeps_until_woken_and_fires_what_is_due(h: Harness) -> None
         assert len(h.schedule_jobs(schedule_id)) == 1
     finally:
         firing.stop(timeout=5)
+
+
+def test_the_thread_sleeps_until_woken_and_fires_what_is_due(h: Harness) -> None:
+    firing = h.firing()
+    fire_on_its_thread(h, firing)
     assert not firing._thread or not firing._thread.is_alive()
+
+
+def test_a_failing_catalog_does_not_stop_the_schedules_from_firing(h: Harness) -> None:
+    def broken_catalog() -> CatalogSchedules:
+        raise OSError("the catalog folder is gone")
+
+    fire_on_its_thread(h, h.firing(broken_catalog))
 
 
 def test_a_schedule_with_no_firing_left_stops_enabled_without_a_next_run_and_says_so(

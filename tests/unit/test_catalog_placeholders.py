@@ -64,17 +64,9 @@ def test_python_sources_are_never_substituted() -> None:
     [
         ('echo "{{v}}"', "inside double quotes"),
         ("echo '{{v}}'", "inside single quotes"),
-        ("echo `cat {{v}}`", "inside backticks"),
         ("echo hi # {{v}}", "in a comment"),
         ("echo \\{{v}}", "after a backslash"),
-        ("echo ${{v}}", "right after a $"),
-        ("echo $(( {{v}} + 1 ))", "arithmetic"),
-        ("(( {{v}} > 1 ))", "inside ((...))"),
-        ("[[ {{v}} -eq 1 ]]", "inside [[...]]"),
-        ("cat <<EOF\n{{v}}\nEOF", "here-document"),
-        ("echo $'a' {{v}}", "$'...'"),
-        ('echo "$(date)" {{v}}', "holding a substitution"),
-        ('echo "${x:-"a"}" {{v}}', "holding a substitution"),
+        ("echo x[{{v}}]", "after a [ in the same word"),
     ],
 )
 def test_a_placeholder_where_quoting_would_not_hold_is_a_load_error(command: str, why: str) -> None:
@@ -84,14 +76,70 @@ def test_a_placeholder_where_quoting_would_not_hold_is_a_load_error(command: str
 
 
 @pytest.mark.parametrize(
+    ("command", "why"),
+    [
+        ("echo `cat {{v}}`", "backticks"),
+        ("echo `date` {{v}}", "backticks"),
+        ("echo ${{v}}", "${...}"),
+        ("echo ${{{v}}}", "${...}"),
+        ("echo ${x:{{v}}}", "${...}"),
+        ('echo $"a {{v}}"', '$"'),
+        ("echo $`echo {{v}}`", "$`"),
+        ("echo $\\' {{v}}", "$\\"),
+        ("echo $(( {{v}} + 1 ))", "arithmetic"),
+        ("echo $[ {{v}} + 1 ]", "$["),
+        ("(( {{v}} > 1 ))", "((...))"),
+        ("[[ {{v}} -eq 1 ]]", "[["),
+        ("cat <<EOF\n{{v}}\nEOF", "here-document"),
+        ("echo {{v}}; cat <<EOF\nx\nEOF", "here-document"),
+        ("echo $'a' {{v}}", "$'"),
+        ('echo "$(date)" {{v}}', "$(...) inside double quotes"),
+        ('echo "${x:-"a"}" {{v}}', "${...}"),
+        ("case $x in a) echo {{v}};; esac", ") without"),
+        ("case $x in (a) echo {{v}};; esac", "runs case"),
+        ("echo {{v}} 'a", "not closed"),
+        ("echo {{v}} )", ") without"),
+        ("let x={{v}}", "let"),
+        ("declare -i n; n={{v}}", "declare"),
+        ("eval {{v}}", "eval"),
+        (". {{v}}", "runs ."),
+        ("a[{{v}}]=1", "array element"),
+        ("a=({{v}})", "array assignment"),
+        ("read {{v}}", "read"),
+        ("printf -v x {{v}}", "printf"),
+        ("[ -v {{v}} ]", "-v"),
+        ("[ {{v}} = x ]", "operand"),
+        ("$cmd {{v}}", "not fixed text"),
+        ("{{v}} x", "value as a command name"),
+        ("PATH={{v}} ls", "sets PATH"),
+    ],
+)
+def test_a_placeholder_in_a_command_the_check_cannot_vouch_for_is_a_load_error(
+    command: str, why: str
+) -> None:
+    with pytest.raises(PlaceholderError, match="cannot be used") as caught:
+        check_command(command, SH, {"v"})
+    assert why in str(caught.value)
+
+
+@pytest.mark.parametrize(
     "command",
     [
         "du -sh {{v}}",
         "echo $(cat {{v}})",
-        'echo "${HOME}" "$x" {{v}}',
+        "echo $(echo a) {{v}}",
+        'echo "${HOME}" "$x" ${x:-a} {{v}}',
         'x={{v}}; echo "$x"',
-        "--flag={{v}} a#{{v}}",
+        "echo --flag={{v}} a#{{v}}",
         "echo 'quoted' {{v}} # a comment",
+        "set -e\nif [ -f {{v}} ]; then cat -- {{v}} 2>&1 | head -n 5; fi",
+        "d=$(date +%F); tar czf /b/$d.tgz {{v}} >/dev/null",
+        'for f in {{v}} b; do echo "$f"; done',
+        "time -p du -- {{v}}",
+        "printf '%s\\n' {{v}} && [ x = {{v}} ] || test -n {{v}}",
+        "(cd /tmp && ls {{v}}) &",
+        'f() { echo "$1"; }; f {{v}}',
+        "cat < {{v}} > out.txt",
     ],
 )
 def test_a_placeholder_as_a_bare_word_is_accepted(command: str) -> None:

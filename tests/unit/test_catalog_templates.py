@@ -86,6 +86,14 @@ def test_defaults_are_privileged_roles_background_job_and_utc() -> None:
         ('name = "n"\ncommand = "true"\nschedule = "61 * * * *"', "schedule"),
         ('name = "n"\ncommand = "true"\nschedule = "0 0 3 * * *"', "schedule"),
         ('name = "n"\ncommand = "true"\ntimezone = "Mars/Olympus"', "timezone"),
+        # Each of these the firing loop's parse_cron refuses: the catalog must too.
+        ('name = "n"\ncommand = "true"\nschedule = "@daily"', "schedule: Invalid cron"),
+        ('name = "n"\ncommand = "true"\nschedule = "0 0 30 2 *"', "schedule: Invalid cron"),
+        ('name = "n"\ncommand = "true"\nschedule = "H 3 * * *"', "schedule: Invalid cron"),
+        (
+            VAR.replace("command", 'schedule = "0 3 * * *"\ncommand') + 'name = "a"',
+            "schedule: variable a is required and has no default",
+        ),
         ('name = "n"\ncommand = "echo {{x}}"', "{{x}} is not a declared variable"),
         (
             'name = "n"\nexecutionMode = "MainLoop"\ncommand = "pass"\ntimeoutSeconds = 5',

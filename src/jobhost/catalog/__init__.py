@@ -4,7 +4,7 @@ safely. Framework-free and store-free: the service decides who may use what."""
 from __future__ import annotations
 
 from jobhost.catalog.folder import Catalog, CatalogSnapshot, DeclaredSchedule, LoadError
-from jobhost.catalog.placeholders import PlaceholderError, render_command
+from jobhost.catalog.placeholders import COMMAND_TOO_LONG, PlaceholderError, render_command
 from jobhost.catalog.template import (
     Template,
     TemplateError,
@@ -15,6 +15,7 @@ from jobhost.catalog.template import (
 from jobhost.catalog.values import resolve_values
 
 __all__ = [
+    "COMMAND_TOO_LONG",
     "Catalog",
     "CatalogSnapshot",
     "DeclaredSchedule",

@@ -2,13 +2,16 @@
 ``*.toml``) per interval, and only the files whose stat changed are read and parsed again.
 
 A broken file is skipped, logged once per change and listed in ``errors``; it never stops
-the catalog. Safe to share between threads.
+the catalog, whatever it holds. Only regular files are read (never a FIFO or a device), and a
+``*.toml`` symlink only when its target lies inside the catalog folder. Safe to share between
+threads.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 import tomllib
 from collections.abc import Callable, Mapping
@@ -21,7 +24,9 @@ from jobhost.catalog.template import Template, TemplateError, parse_template
 
 logger = logging.getLogger(__name__)
 
-MAX_FILE_BYTES = 1024 * 1024
+MAX_FILE_BYTES = 256 * 1024
+MAX_FILES = 10_000
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 SUFFIX = ".toml"
 DEFAULT_SCAN_INTERVAL = 0.5
 
@@ -65,6 +70,15 @@ _Stat = tuple[int, int, int, int]
 _Loaded = Template | LoadError
 
 
+class _Found(NamedTuple):
+    """A ``*.toml`` the scan found: the stat that tells it changed, and either the path to
+    read or why it is not read."""
+
+    stat: _Stat
+    source: str | None
+    problem: str | None = None
+
+
 class Catalog:
     """The templates under ``root`` (created if missing), re-read as the files change."""
 
@@ -79,7 +93,7 @@ class Catalog:
         self._monotonic = monotonic
         self._interval = interval
         self._lock = threading.Lock()
-        self._files: dict[str, tuple[_Stat, _Loaded]] = {}
+        self._files: dict[str, tuple[_Found, _Loaded]] = {}
         self._snapshot = CatalogSnapshot()
         self._scanned_at: float | None = None
         self.refresh()
@@ -115,10 +129,11 @@ class Catalog:
         stats = _stat_files(self.root)
         if stats == {path: entry[0] for path, entry in self._files.items()}:
             return
-        files: dict[str, tuple[_Stat, _Loaded]] = {}
-        for path, stat in sorted(stats.items()):
+        files: dict[str, tuple[_Found, _Loaded]] = {}
+        for path, found in sorted(stats.items()):
             old = self._files.get(path)
-            files[path] = old if old is not None and old[0] == stat else (stat, self._load(path))
+            same = old is not None and old[0] == found
+            files[path] = old if same and old is not None else (found, self._load(path, found))
         self._files = files
         loaded = [entry[1] for entry in files.values()]
         templates = {t.template_id: t for t in loaded if isinstance(t, Template)}
@@ -128,20 +143,30 @@ class Catalog:
             errors=tuple(e for e in loaded if isinstance(e, LoadError)),
         )
 
-    def _load(self, path: str) -> _Loaded:
+    def _load(self, path: str, found: _Found) -> _Loaded:
+        """The file's template, or a LoadError whatever went wrong (logged here, once per
+        change of the file)."""
         try:
-            return parse_template(path.removesuffix(SUFFIX), _read_toml(self.root / path))
+            if found.problem is not None or found.source is None:
+                raise TemplateError(found.problem or "cannot be read")
+            return parse_template(path.removesuffix(SUFFIX), _read_toml(found.source))
         except (TemplateError, PlaceholderError) as exc:
             logger.warning("catalog: %s is skipped: %s", path, exc, extra={"action": "catalog"})
             return LoadError(path, str(exc))
+        except Exception as exc:
+            logger.exception("catalog: %s is skipped: it failed", path, extra={"action": "catalog"})
+            return LoadError(path, f"cannot be used: {type(exc).__name__}")
 
 
-def _read_toml(path: Path) -> dict[str, object]:
+def _read_toml(path: str) -> dict[str, object]:
     try:
-        with open(path, "rb") as file:
-            data = file.read(MAX_FILE_BYTES + 1)
+        fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
         raise TemplateError(f"cannot be read: {exc.strerror}") from None
+    with open(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise TemplateError("is not a regular file")
+        data = file.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise TemplateError(f"larger than {MAX_FILE_BYTES} bytes")
     try:
@@ -150,24 +175,52 @@ def _read_toml(path: Path) -> dict[str, object]:
         raise TemplateError("is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise TemplateError(f"is not valid TOML: {exc}") from None
+    except (RecursionError, MemoryError):
+        raise TemplateError("is not valid TOML: nested too deeply") from None
 
 
-def _stat_files(root: Path) -> dict[str, _Stat]:
+def _stat_files(root: Path) -> dict[str, _Found]:
     """Each ``*.toml`` under ``root`` by its path relative to it (``/``-separated), skipping
-    hidden files and folders; symlinked folders are not followed (no loops)."""
-    found: dict[str, _Stat] = {}
+    hidden files and folders; symlinked folders are not followed (no loops). Past
+    MAX_FILES, one more entry says the rest are not read."""
+    found: dict[str, _Found] = {}
+    real_root = os.path.realpath(root)
     for folder, folders, names in os.walk(root, onerror=_unreadable):
         folders[:] = sorted(name for name in folders if not name.startswith("."))
-        for name in names:
-            if name.endswith(SUFFIX) and not name.startswith("."):
-                path = os.path.join(folder, name)
-                try:
-                    st = os.stat(path)
-                except OSError:
-                    continue  # gone since the listing
-                relative = os.path.relpath(path, root).replace(os.sep, "/")
-                found[relative] = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+        for name in sorted(names):
+            if not name.endswith(SUFFIX) or name.startswith("."):
+                continue
+            path = os.path.join(folder, name)
+            relative = os.path.relpath(path, root).replace(os.sep, "/")
+            if len(found) == MAX_FILES:
+                problem = f"not read: the catalog folder holds more than {MAX_FILES} files"
+                found[relative] = _Found((0, 0, 0, 0), None, problem)
+                return found
+            entry = _found(path, real_root)
+            if entry is not None:
+                found[relative] = entry
     return found
+
+
+def _found(path: str, real_root: str) -> _Found | None:
+    """What the scan knows of one file; None if it went away since the listing."""
+    try:
+        st = os.lstat(path)
+        source = path
+        if stat.S_ISLNK(st.st_mode):
+            key = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+            source = os.path.realpath(path)
+            if os.path.commonpath([source, real_root]) != real_root:
+                return _Found(key, None, "is a symbolic link to a file outside the catalog folder")
+            if not os.path.exists(source):
+                return _Found(key, None, "is a symbolic link to a file that does not exist")
+            st = os.stat(source)
+    except OSError:
+        return None
+    key = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+    if not stat.S_ISREG(st.st_mode):
+        return _Found(key, None, "is not a regular file")
+    return _Found(key, source)
 
 
 def _unreadable(exc: OSError) -> None:

@@ -1,25 +1,56 @@
 """``{{name}}`` placeholders: where a command may hold them, and filling them in safely.
 
 A BackgroundJob command gets each value shell-quoted (``shlex.quote``), which keeps it one
-literal word only where the shell reads a bare word. So a template is refused at load when a
-placeholder stands anywhere else: inside quotes, backticks, a comment, an arithmetic
-expansion, after a backslash or a ``$``, or past a construct this scanner cannot follow (a
-here-document, ``$'...'``, a substitution inside double quotes). Python sources get no
-placeholders at all: their values arrive as the mapping ``variables``.
+literal word only where the shell reads a plain word and nothing reads it again. So the
+check is an allow-list: a placeholder is accepted only as (part of) an argument word of a
+command the reader in ``shell_reader.py`` follows as plain POSIX sh, whose command names are
+fixed text and none of which reads its arguments, or variables, as code under sh or bash
+(``eval``, ``trap``, ``let``, ``declare``, ``read``, ``[ -v``...). Anything else is a load
+error. Python sources get no placeholders at all: their values arrive as ``variables``.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterator, Mapping, Set
+from collections.abc import Mapping, Set
 
+from jobhost.catalog.shell_reader import PLACEHOLDER, Word, read_shell
+from jobhost.errors import InvalidInput
 from jobhost.models import Mode
 from jobhost.python_source import compile_python
 
-PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-_WORD_START = frozenset(" \t\n;&|()<>")
-_REST = "rest"  # a region's end: the whole rest of the command
+MAX_PLACEHOLDERS = 100
+COMMAND_TOO_LONG = "Invalid variables: the command they make is too long"
+# Words that start a new command when they stand first.
+_RESERVED = frozenset(
+    {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}"}
+)
+# Builtins that run text as code, change how later words are read, or evaluate names and
+# values as arithmetic (bash): with any of them in the command, no placeholder is safe.
+_CODE_BUILTINS = frozenset(
+    {
+        "eval", "source", ".", "trap", "alias", "unalias", "let", "declare", "typeset",
+        "local", "builtin", "command", "coproc", "function", "enable", "fc", "history",
+        "hash", "bind", "complete", "compgen", "compopt", "shopt", "case", "[[",
+    }
+)  # fmt: skip
+# Builtins that take variable names (bash evaluates a name's [subscript]) or options that
+# do: safe with fixed arguments only.
+_NAME_BUILTINS = frozenset(
+    {"export", "readonly", "unset", "read", "mapfile", "readarray", "wait", "getopts",
+     "set", "exec", "ulimit"}
+)  # fmt: skip
+_TEST_OPERATORS = frozenset(
+    "-b -c -d -e -f -g -h -k -L -n -p -r -s -S -t -u -w -x -z -G -N -O "
+    "= == != < > -eq -ne -lt -le -gt -ge -nt -ot -ef".split()
+)
+# Variables whose value changes what later commands run or print as code.
+_SHELL_SETTINGS = re.compile(
+    r"(PATH|IFS|ENV|BASH_ENV|CDPATH|PS[1-4]|PROMPT_COMMAND|SHELLOPTS|BASHOPTS|GLOBIGNORE"
+    r"|LD_\w*|BASH_FUNC_\w*)"
+)
+_ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\+?=|\[)")
 
 
 class PlaceholderError(ValueError):
@@ -28,7 +59,7 @@ class PlaceholderError(ValueError):
 
 def check_command(command: str, mode: Mode, declared: Set[str]) -> None:
     """PlaceholderError unless every placeholder of ``command`` is declared and stands where
-    a quoted value stays one word; for Python, unless it compiles and has none."""
+    a quoted value stays one literal word; for Python, unless it compiles and has none."""
     found = list(PLACEHOLDER.finditer(command))
     if mode is not Mode.BACKGROUND_JOB:
         if found:
@@ -41,22 +72,96 @@ def check_command(command: str, mode: Mode, declared: Set[str]) -> None:
     unknown = [match[1] for match in found if match[1] not in declared]
     if unknown:
         raise PlaceholderError(f"command: {{{{{unknown[0]}}}}} is not a declared variable")
-    regions = list(_regions(command))
+    if len(found) > MAX_PLACEHOLDERS:
+        raise PlaceholderError(f"command: more than {MAX_PLACEHOLDERS} placeholders")
+    if found:
+        _check_places(command, found)
+
+
+def _check_places(command: str, found: list[re.Match[str]]) -> None:
+    reading = read_shell(command)
+    why = reading.unfollowed or next(
+        filter(None, (_command_problem(command, words) for words in reading.commands)), None
+    )
+    if why is not None:
+        raise PlaceholderError(
+            f"command: {found[0][0]} cannot be used: the command {why}; placeholders are "
+            "allowed only in commands read as plain sh (see docs/TEMPLATES.md)"
+        )
+    bare = {start for words in reading.commands for word in words for start in word.placeholders}
     for match in found:
-        reason = next((why for start, end, why in regions if start <= match.start() < end), None)
-        if reason is not None:
+        where = reading.refused.get(match.start())
+        if where is None and match.start() not in bare:
+            where = "where this check cannot tell how the shell reads it"
+        if where is not None:
             raise PlaceholderError(
-                f"command: {match[0]} stands {reason}; write placeholders as bare words "
+                f"command: {match[0]} stands {where}; write placeholders as bare words "
                 "(jobhost quotes each value for the shell)"
             )
 
 
-def render_command(command: str, mode: Mode, values: Mapping[str, str]) -> str:
+def _command_problem(command: str, words: list[Word]) -> str | None:
+    """Why no placeholder is safe in a command holding this simple command, or None."""
+    words = [word for word in words if not word.target]
+    for k, word in enumerate(words):
+        assignment = _ASSIGNMENT.match(command, word.start, word.end)
+        if assignment is not None:
+            if assignment[2] == "[":
+                return "assigns to an array element (bash evaluates the subscript as code)"
+            if word.expanded and _SHELL_SETTINGS.fullmatch(assignment[1]):
+                return f"sets {assignment[1]} from a value or an expansion"
+            continue
+        after_time = k > 0 and words[k - 1].text == "time"
+        if word.text in _RESERVED or word.text == "time" or (after_time and word.text == "-p"):
+            continue
+        return _run_problem(command[word.start : word.end], word, words[k + 1 :])
+    return None
+
+
+def _run_problem(raw: str, name: Word, args: list[Word]) -> str | None:
+    text = name.text
+    if text is None:
+        if name.placeholders:
+            return "uses a value as a command name"
+        return f"runs a command whose name is not fixed text ({raw[:40]})"
+    if text in _CODE_BUILTINS:
+        return f"runs {text}, which can read values as code"
+    if text in _NAME_BUILTINS and any(arg.text is None or arg.subscript for arg in args):
+        return f"passes a value, an expansion or a [ to {text}, which bash can read as code"
+    if text == "printf" and args and (args[0].text is None or args[0].text.startswith("-")):
+        return "gives printf an option or a value first (printf -v evaluates names)"
+    if text in ("[", "test"):
+        return _test_problem(args)
+    return None
+
+
+def _test_problem(args: list[Word]) -> str | None:
+    """``test``/``[``: a value must be the operand of an operator written in the template,
+    so that it cannot become one (bash's ``-v`` evaluates a name's subscript)."""
+    for k, arg in enumerate(args):
+        before = args[k - 1].text if k > 0 else None
+        if before in ("-v", "-R") and (arg.text is None or arg.subscript):
+            return "tests -v or -R on a value (bash evaluates its subscript as code)"
+        if (arg.text is None or arg.subscript) and before not in _TEST_OPERATORS:
+            return "gives test or [ a value that is not the operand of an operator"
+    return None
+
+
+def render_command(
+    command: str, mode: Mode, values: Mapping[str, str], max_chars: int | None = None
+) -> str:
     """The command to run: each placeholder replaced by its value, shell-quoted. Python
-    sources are returned unchanged."""
+    sources are returned unchanged. InvalidInput if it would be longer than ``max_chars``,
+    found before it is built."""
     if mode is not Mode.BACKGROUND_JOB:
         return command
-    return PLACEHOLDER.sub(lambda match: shlex.quote(values[match[1]]), command)
+    quoted = {name: shlex.quote(value) for name, value in values.items()}
+    found = list(PLACEHOLDER.finditer(command))
+    if max_chars is not None:
+        size = len(command) + sum(len(quoted[match[1]]) - len(match[0]) for match in found)
+        if size > max_chars:
+            raise InvalidInput(COMMAND_TOO_LONG)
+    return PLACEHOLDER.sub(lambda match: quoted[match[1]], command)
 
 
 def _check_python(source: str) -> None:
@@ -67,99 +172,3 @@ def _check_python(source: str) -> None:
         raise PlaceholderError(f"command is not valid Python: {exc.msg}{line}") from None
     except (MemoryError, RecursionError):
         raise PlaceholderError("command is not valid Python: nested too deeply") from None
-
-
-def _regions(text: str) -> Iterator[tuple[int, int, str]]:
-    """The spans of ``text`` where a placeholder may not stand, with why; the scan ends at a
-    region that reaches the end of the text."""
-    i, n = 0, len(text)
-    while i < n:
-        found = _region_at(text, i)
-        if found is None:
-            i += 1
-            continue
-        start, end, why = found
-        yield start, end, why
-        if end >= n:
-            return
-        i = max(end, i + 1)
-
-
-def _region_at(text: str, i: int) -> tuple[int, int, str] | None:
-    char, pair = text[i], text[i : i + 2]
-    n = len(text)
-    if char == "\\":
-        return i, i + 2, "after a backslash"
-    if char == "'":
-        return i, _after(text, "'", i + 1), "inside single quotes"
-    if char == '"':
-        return _double_quoted(text, i)
-    if char == "`":
-        end = _after(text, "`", i + 1, escapes=True)
-        if any(quote in text[i:end] for quote in "'\""):
-            return i, n, "inside or after backticks that hold quotes"
-        return i, end, "inside backticks"
-    if char == "#" and (i == 0 or text[i - 1] in _WORD_START):
-        return i, _after(text, "\n", i), "in a comment"
-    if char == "$":
-        return _dollar(text, i)
-    if pair == "<<":
-        return i, n, "in or after a here-document (<<)"
-    if pair in ("((", "[["):
-        closer = "))" if pair == "((" else "]]"
-        return i, _after(text, closer, i + 2), f"inside {pair}...{closer}"
-    return None
-
-
-def _dollar(text: str, i: int) -> tuple[int, int, str] | None:
-    n = len(text)
-    rest = text[i + 1 : i + 3]
-    if rest.startswith("'"):
-        return i, n, "in or after $'...' quoting"
-    if rest == "((":
-        return i, _after(text, "))", i + 3), "inside an arithmetic expansion $((...))"
-    if rest.startswith("["):
-        return i, _after(text, "]", i + 2), "inside an arithmetic expansion $[...]"
-    if rest.startswith("("):
-        return None  # a command substitution: its inside reads as plain text does
-    return i + 1, i + 2, "right after a $"
-
-
-def _double_quoted(text: str, i: int) -> tuple[int, int, str]:
-    """A double-quoted string; one holding a substitution makes the rest uncheckable (the
-    substitution's own quotes nest inside it)."""
-    j, n = i + 1, len(text)
-    while j < n:
-        char = text[j]
-        if char == "\\":
-            j += 2
-            continue
-        if char == '"':
-            return i, j + 1, "inside double quotes"
-        if char == "`" or text.startswith("$(", j) or _quoted_expansion(text, j):
-            return i, n, "inside or after a double-quoted string holding a substitution"
-        j += 1
-    return i, n, "inside double quotes"
-
-
-def _quoted_expansion(text: str, j: int) -> bool:
-    """Whether a ``${...}`` starts at ``j`` with quotes or substitutions inside it."""
-    if not text.startswith("${", j):
-        return False
-    end = text.find("}", j)
-    inside = text[j + 2 : end if end >= 0 else len(text)]
-    return any(mark in inside for mark in ("'", '"', "`", "$("))
-
-
-def _after(text: str, closer: str, start: int, escapes: bool = False) -> int:
-    """The index just past the next ``closer`` from ``start`` (skipping backslash-escaped
-    characters if ``escapes``), or the text's length if there is none."""
-    j, n = start, len(text)
-    while j < n:
-        if escapes and text[j] == "\\":
-            j += 2
-            continue
-        if text.startswith(closer, j):
-            return j + len(closer)
-        j += 1
-    return n

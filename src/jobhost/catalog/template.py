@@ -8,24 +8,22 @@ from __future__ import annotations
 
 import math
 import re
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from croniter import croniter
+import regex
 
 from jobhost import policy
 from jobhost.catalog.placeholders import check_command
 from jobhost.catalog.values import value_problem
+from jobhost.errors import InvalidInput
 from jobhost.models import Mode, parse_mode
+from jobhost.schedules.cron import MAX_CRON_CHARS, parse_cron, parse_timezone
 
-MAX_COMMAND_CHARS = 100_000
+MAX_COMMAND_CHARS = 64 * 1024
 MAX_TEXT_CHARS = 10_000
 MAX_VARIABLES = 50
-MAX_TIMEOUT_SECONDS = 30 * 86400
-MAX_RETRIES = 10
-MAX_RETRY_DELAY_SECONDS = 86400
-MAX_ID_CHARS = 200
+MAX_ID_CHARS = policy.MAX_TEMPLATE_ID_CHARS
 DEFAULT_ROLES = tuple(sorted(policy.PRIVILEGED_ROLES))
 
 # One path segment of a template id: no separators, no leading dot (hidden files).
@@ -65,7 +63,7 @@ class Variable:
     required: bool = True
     pattern: str | None = None
     choices: tuple[str, ...] = ()
-    matcher: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    matcher: regex.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +107,10 @@ def parse_template(template_id: str, document: Mapping[str, object]) -> Template
     variables = _variables(document.get("variables", []))
     command = _text(document, "command", MAX_COMMAND_CHARS, required=True)
     check_command(command, mode, {variable.name for variable in variables})
-    timeout = _number(document, "timeoutSeconds", 0, MAX_TIMEOUT_SECONDS, above_low=True)
+    timeout = _number(document, "timeoutSeconds", 0, policy.MAX_TIMEOUT_SECONDS, above_low=True)
     if mode is Mode.MAIN_LOOP and timeout is not None:
         raise TemplateError("timeoutSeconds: MainLoop jobs cannot be stopped, so cannot time out")
-    schedule, timezone = _schedule(document)
+    schedule, timezone = _schedule(document, variables)
     return Template(
         template_id=template_id,
         name=_name(document.get("name")),
@@ -122,9 +120,9 @@ def parse_template(template_id: str, document: Mapping[str, object]) -> Template
         start_roles=_roles(document, "startRoles"),
         stop_roles=_roles(document, "stopRoles"),
         timeout_seconds=timeout,
-        priority=_integer(document, "priority", -100, 100),
-        max_retries=_integer(document, "maxRetries", 0, MAX_RETRIES),
-        retry_delay_seconds=_number(document, "retryDelaySeconds", 0, MAX_RETRY_DELAY_SECONDS),
+        priority=_integer(document, "priority", *policy.PRIORITY_RANGE),
+        max_retries=_integer(document, "maxRetries", *policy.RETRIES_RANGE),
+        retry_delay_seconds=_number(document, "retryDelaySeconds", *policy.RETRY_DELAY_RANGE),
         schedule=schedule,
         timezone=timezone,
         variables=variables,
@@ -198,22 +196,30 @@ def _number(
     return float(value)
 
 
-def _schedule(document: Mapping[str, object]) -> tuple[str | None, str]:
+def _schedule(
+    document: Mapping[str, object], variables: tuple[Variable, ...]
+) -> tuple[str | None, str]:
+    """The cron and zone, checked as the firing loop reads them (one parser for both)."""
     timezone = _text(document, "timezone", 64) or "UTC"
     try:
-        zoneinfo.ZoneInfo(timezone)
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        parse_timezone(timezone)
+    except InvalidInput:
         raise TemplateError(f"timezone: {timezone!r} is not an IANA time zone") from None
-    schedule = _text(document, "schedule", 200) or None
-    if schedule is not None and not _is_cron(schedule):
-        raise TemplateError(f"schedule: {schedule!r} is not a cron expression of 5 fields")
+    schedule = _text(document, "schedule", MAX_CRON_CHARS) or None
+    if schedule is None:
+        return None, timezone
+    try:
+        schedule = parse_cron(schedule)
+    except InvalidInput as exc:
+        raise TemplateError(f"schedule: {exc.message}") from None
+    # A scheduled run starts with no values: every variable needs a default or to be optional.
+    needed = next((v.name for v in variables if v.required and v.default is None), None)
+    if needed is not None:
+        raise TemplateError(
+            f"schedule: variable {needed} is required and has no default, "
+            "so the scheduled run could never start"
+        )
     return schedule, timezone
-
-
-def _is_cron(text: str) -> bool:
-    fields = text.split()
-    five = len(fields) == 5 or (len(fields) == 1 and text.startswith("@"))
-    return five and bool(croniter.is_valid(text))
 
 
 def _variables(value: object) -> tuple[Variable, ...]:
@@ -267,13 +273,17 @@ def _choices(name: str, value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
-def _pattern(name: str, value: object) -> tuple[str | None, re.Pattern[str] | None]:
+def _pattern(name: str, value: object) -> tuple[str | None, regex.Pattern[str] | None]:
     if value is None:
         return None, None
     if not isinstance(value, str):
         raise TemplateError(f"variable {name}: pattern must be a string")
     try:
-        return value, re.compile(value)
-    except re.error as exc:
+        # The regex module: Python's re syntax, plus a time limit on each match (values.py).
+        return value, regex.compile(value)
+    except regex.error as exc:
         problem = f"variable {name}: pattern is not a regular expression: {exc}"
+        raise TemplateError(problem) from None
+    except (OverflowError, RecursionError, MemoryError):
+        problem = f"variable {name}: pattern is not a regular expression: too large or nested"
         raise TemplateError(problem) from None

@@ -7,12 +7,22 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+import regex
+
 from jobhost.errors import InvalidInput
 
 if TYPE_CHECKING:
     from jobhost.catalog.template import Template, Variable
 
 MAX_VALUE_CHARS = 10_000
+MAX_GIVEN = 100
+"""At most this many names in a start's ``variables`` (a template declares at most 50)."""
+MAX_NAMED_PROBLEMS = 10
+MAX_PATTERN_VALUE_CHARS = 1_000
+"""A value checked against a pattern is at most this long, so a pattern's cost stays small."""
+PATTERN_SECONDS = 0.1
+"""How long one pattern check may take; a pattern that backtracks past it refuses the value
+rather than holding a thread (or, through the GIL, the server)."""
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -26,15 +36,28 @@ def value_problem(variable: Variable, value: str) -> str | None:
         return "contains a lone surrogate, which is not Unicode text"
     if variable.choices and value not in variable.choices:
         return f"must be one of: {', '.join(variable.choices)}"
-    if variable.matcher is not None and variable.matcher.fullmatch(value) is None:
-        return f"must match {variable.pattern}"
+    if variable.matcher is not None:
+        return _pattern_problem(variable, variable.matcher, value)
     return None
+
+
+def _pattern_problem(variable: Variable, matcher: regex.Pattern[str], value: str) -> str | None:
+    if len(value) > MAX_PATTERN_VALUE_CHARS:
+        return f"longer than {MAX_PATTERN_VALUE_CHARS} characters"
+    try:
+        # concurrent: the match runs without the GIL, so other threads go on meanwhile.
+        matched = matcher.fullmatch(value, timeout=PATTERN_SECONDS, concurrent=True)
+    except TimeoutError:
+        return f"took too long to check against {variable.pattern} (simplify the pattern)"
+    return None if matched is not None else f"must match {variable.pattern}"
 
 
 def resolve_values(template: Template, given: Mapping[str, object]) -> dict[str, str]:
     """Every declared variable's value: the one given, else its default, else "" when it is
     optional. An absent or empty value counts as not given. InvalidInput names each problem
     (unknown names, values that are missing, not strings or refused)."""
+    if len(given) > MAX_GIVEN:
+        raise InvalidInput(f"Invalid variables: at most {MAX_GIVEN} may be given")
     declared = {variable.name for variable in template.variables}
     problems = [f"Unknown variable: {_shown(name)}" for name in given if name not in declared]
     values: dict[str, str] = {}
@@ -44,7 +67,9 @@ def resolve_values(template: Template, given: Mapping[str, object]) -> dict[str,
             problems.append(problem)
         values[variable.name] = value
     if problems:
-        raise InvalidInput("; ".join(problems))
+        more = len(problems) - MAX_NAMED_PROBLEMS
+        named = problems[:MAX_NAMED_PROBLEMS] + ([f"and {more} more"] if more > 0 else [])
+        raise InvalidInput("; ".join(named))
     return values
 
 

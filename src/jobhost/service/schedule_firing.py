@@ -100,6 +100,9 @@ class ScheduleFiring:
             self._woken.clear()
             try:
                 self.sync_declared()
+            except Exception:  # the catalog's schedules wait; the stored ones still fire
+                logger.exception("catalog schedules not synced", extra={"action": "schedule"})
+            try:
                 self.fire_due()
                 pause = self.seconds_to_next()
             except Exception:

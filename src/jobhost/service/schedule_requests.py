@@ -13,13 +13,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from jobhost import policy
 from jobhost.errors import InvalidInput
 from jobhost.models import Overlap, Schedule
 from jobhost.schedules import cron
 from jobhost.service.submission import SubmitRequest, describe_validation_error
 
 MAX_NAME_CHARS = 200
-MAX_TEMPLATE_ID_CHARS = 255
 # A schedule's job runs at its firings, alone: a fixed time or fixed jobs to wait on would
 # mean nothing from the second firing on.
 _NOT_FOR_SCHEDULES = {
@@ -152,7 +152,7 @@ def _checked_timezone(name: str) -> str:
 def _check_template_id(template_id: str | None) -> str | None:
     if template_id is None:
         return None
-    if not 1 <= len(template_id) <= MAX_TEMPLATE_ID_CHARS or not template_id.isprintable():
+    if not 1 <= len(template_id) <= policy.MAX_TEMPLATE_ID_CHARS or not template_id.isprintable():
         raise InvalidInput("Invalid templateId: must be a template id such as backups/nightly")
     return template_id
 

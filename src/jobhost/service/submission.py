@@ -29,7 +29,7 @@ MAX_ENV_ENTRIES = 100
 # 2 MiB by default), so the submitted env gets half of that and the server's the rest.
 MAX_ARG_BYTES = 128 * 1024 - 1
 MAX_ENV_BYTES = 1024 * 1024
-MAX_TIMEOUT_SECONDS = 30 * 86400
+MAX_TIMEOUT_SECONDS = policy.MAX_TIMEOUT_SECONDS
 MAX_DEPENDENCIES = 100
 MAX_RUN_AT_YEAR = 9998
 RUN_AT_FORMAT = "a UTC time such as 2026-12-03T15:00:00Z"

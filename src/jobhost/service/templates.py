@@ -14,7 +14,14 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobhost import policy
-from jobhost.catalog import Catalog, LoadError, Template, render_command, resolve_values
+from jobhost.catalog import (
+    COMMAND_TOO_LONG,
+    Catalog,
+    LoadError,
+    Template,
+    render_command,
+    resolve_values,
+)
 from jobhost.errors import Forbidden, InvalidInput
 from jobhost.models import Category, Job, JobSpec, Mode, User
 from jobhost.service.jobs import JobOperations
@@ -26,7 +33,7 @@ STOP_REFUSAL = "Access denied: You do not have permission to stop this job"
 STARTED = "Job started successfully"
 STOP_QUEUED = "Job stop command queued successfully"
 
-TemplateId = Annotated[str, Field(min_length=1, max_length=255)]
+TemplateId = Annotated[str, Field(min_length=1, max_length=policy.MAX_TEMPLATE_ID_CHARS)]
 
 
 class StartRequest(BaseModel):
@@ -155,9 +162,9 @@ class TemplateOperations:
 
     def _spec(self, template: Template, variables: Mapping[str, object]) -> JobSpec:
         values = resolve_values(template, variables)
-        command = render_command(template.command, template.mode, values)
-        if len(command) > MAX_COMMAND_CHARS or len(command.encode()) > MAX_ARG_BYTES:
-            raise InvalidInput("Invalid variables: the command they make is too long")
+        command = render_command(template.command, template.mode, values, MAX_COMMAND_CHARS)
+        if len(command.encode()) > MAX_ARG_BYTES:
+            raise InvalidInput(COMMAND_TOO_LONG)
         return JobSpec(
             name=template.name,
             command=command,
