@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,12 +43,19 @@ def keys(server_dir: Path) -> Keys:
     return make_keys(server_dir)
 
 
-@pytest.fixture(scope="module")
-def server(server_dir: Path, keys: Keys) -> Iterator[Server]:
-    srv = Server(server_dir, free_port(), {"JOBHOST_STOP_GRACE_SECONDS": "2"})
+@contextlib.contextmanager
+def serving(server_dir: Path, env: dict[str, str]) -> Iterator[Server]:
+    """A real server on a free port until the block ends; its jobs are killed after."""
+    srv = Server(server_dir, free_port(), env)
     srv.start()
     try:
         yield srv
     finally:
         srv.stop()
         kill_jobs_under(server_dir)
+
+
+@pytest.fixture(scope="module")
+def server(server_dir: Path, keys: Keys) -> Iterator[Server]:
+    with serving(server_dir, {"JOBHOST_STOP_GRACE_SECONDS": "2"}) as srv:
+        yield srv

@@ -15,16 +15,8 @@ import pytest
 
 from jobhost import Client
 from jobhost.client import ApiError
-from tests.integration.conftest import Keys
-from tests.integration.server import (
-    Server,
-    create_user,
-    free_port,
-    kill_jobs_under,
-    run_cli,
-    wait_finished,
-    wait_for,
-)
+from tests.integration.conftest import Keys, serving
+from tests.integration.server import Server, create_user, run_cli, wait_finished, wait_for
 from tests.integration.test_api import error_of
 
 START_REFUSAL = "Access denied: You do not have permission to start this job"
@@ -102,13 +94,8 @@ def oper_key(server_dir: Path, keys: Keys) -> str:
 @pytest.fixture(scope="module")
 def server(server_dir: Path, keys: Keys, oper_key: str, catalog_dir: Path) -> Iterator[Server]:
     env = {"JOBHOST_STOP_GRACE_SECONDS": "1", "JOBHOST_CATALOG_DIR": str(catalog_dir)}
-    srv = Server(server_dir, free_port(), env)
-    srv.start()
-    try:
+    with serving(server_dir, env) as srv:
         yield srv
-    finally:
-        srv.stop()
-        kill_jobs_under(server_dir)
 
 
 @pytest.fixture(scope="module")

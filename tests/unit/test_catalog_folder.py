@@ -138,3 +138,11 @@ def test_a_file_too_large_is_an_error(tmp_path: Path, time: FakeTime) -> None:
     assert Catalog(tmp_path, time).snapshot().errors == (
         LoadError("big.toml", "larger than 1048576 bytes"),
     )
+
+
+def test_the_example_catalog_loads_without_errors(time: FakeTime) -> None:
+    examples = Path(__file__).parents[2] / "examples" / "catalog"
+    snapshot = Catalog(examples, time).snapshot()
+    assert snapshot.errors == ()
+    assert list(snapshot.templates) == ["disk-usage", "log-tail", "reports/python-report"]
+    assert all(t.start_roles == ("authenticated",) for t in snapshot.templates.values())
