@@ -1,10 +1,9 @@
 """The job catalog against a real server: ``jobs/catalog``, ``jobs/start``, ``jobs/stop`` with
 a template, the rerun of a template job, injection attempts through variables, broken and
-edited catalog files, and the ``templates``/``start`` commands."""
+edited catalog files (the client and the CLI: test_cli_templates.py)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,14 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from jobhost import Client
-from jobhost.client import ApiError
 from tests.integration.conftest import Keys
 from tests.integration.server import (
     Server,
     clients,
     create_user,
-    run_cli,
     serving,
     wait_finished,
     wait_for,
@@ -86,7 +82,10 @@ name = "name"
 
 @pytest.fixture(scope="module")
 def catalog_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("catalog")
+    return write_catalog(tmp_path_factory.mktemp("catalog"))
+
+
+def write_catalog(root: Path) -> Path:
     for relative, text in CATALOG.items():
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         (root / relative).write_text(text)
@@ -371,43 +370,3 @@ def test_a_template_job_runs_again_through_its_template(http: dict[str, httpx.Cl
     new = wait_finished(alice, response.json()["jobId"])
     assert (new["TemplateID"], new["RerunOf"], new["Status"]) == ("checked", old, "Completed")
     assert output(alice, new["JobID"]) == "/var warn\n"
-
-
-def test_the_client_lists_starts_and_stops_templates(server: Server, keys: Keys) -> None:
-    with Client(server.url, keys.alice) as client:
-        listed = {template.id: template for template in client.catalog().templates}
-        assert listed["checked"].variables[1].choices == ("info", "warn")
-        job_id = client.start("checked", {"path": "/a"})
-        assert client.wait(job_id).template_id == "checked"
-        with pytest.raises(ApiError) as refused:
-            client.start("admin-only")
-        assert refused.value.status == 403
-        sleeping = client.start("sleeper")
-        assert client.stop_template("sleeper") == (sleeping,)
-
-
-def cli(server: Server, token: str, *args: str) -> Any:
-    env = {"JOBHOST_URL": server.url, "JOBHOST_TOKEN": token}
-    return run_cli(server.data_dir, *args, env=env)
-
-
-def test_the_templates_command_shows_a_table_and_json(server: Server, keys: Keys) -> None:
-    table = cli(server, keys.alice, "templates")
-    assert table.returncode == 0, table.stderr
-    assert "checked" in table.stdout and "path* level=info" in table.stdout
-    assert "admin-only" not in table.stdout
-    listed = cli(server, keys.alice, "templates", "--json")
-    assert [t["id"] for t in json.loads(listed.stdout)][:2] == ["checked", "echo"]
-
-
-def test_the_start_command_follows_the_output_and_exits_with_its_code(
-    server: Server, keys: Keys
-) -> None:
-    done = cli(server, keys.alice, "start", "echo", "-v", "v=a b; c", "--follow")
-    assert (done.returncode, done.stdout) == (0, "[a b; c]\n"), done.stderr
-    quiet = cli(server, keys.alice, "start", "checked", "-v", "path=/x", "--json")
-    assert json.loads(quiet.stdout)["templateId"] == "checked"
-    refused = cli(server, keys.alice, "start", "checked", "-v", "path=bad")
-    assert refused.returncode == 1
-    assert "Invalid value for path: must match" in refused.stderr
-    assert cli(server, keys.alice, "start", "echo", "-v", "novalue").returncode == 1

@@ -240,3 +240,17 @@ def test_the_texts_of_attempts_and_reasons() -> None:
     assert policy.attempt_header(2, 2) == "[Attempt 2 of 3]"
     assert policy.scheduled_reason(1_700_000_000.5) == "scheduled for 2023-11-14T22:13:20.500Z"
     assert policy.retry_reason(1, 3, 1_700_000_000) == "retry 1 of 3 at 2023-11-14T22:13:20.000Z"
+
+
+def test_authenticated_in_a_templates_roles_means_every_signed_in_user() -> None:
+    plain = User("alice", frozenset())
+    assert policy.may_start_template(plain, ["authenticated"])
+    assert not policy.may_start_template(plain, ["operator"])
+    assert policy.may_start_template(User("o", frozenset({"operator"})), ["operator"])
+
+
+def test_privileged_roles_may_start_and_stop_every_template() -> None:
+    manager = User("m", frozenset({"task_manager"}))
+    assert policy.may_start_template(manager, ["operator"])
+    assert policy.may_stop_template_jobs(manager, [])
+    assert not policy.may_stop_template_jobs(User("a", frozenset()), ["task_manager"])

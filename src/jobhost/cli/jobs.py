@@ -41,6 +41,12 @@ Url = Annotated[
 ]
 JobId = Annotated[str, typer.Argument(help="The job's id", show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
+Wait = Annotated[
+    bool, typer.Option("--wait", help="Show a spinner until the job ends; exit with its code")
+]
+Follow = Annotated[
+    bool, typer.Option("--follow", "-f", help="Print the output live; exit with its code")
+]
 Raw = Annotated[
     bool,
     typer.Option(

@@ -29,7 +29,7 @@ from jobhost.cli.attach import (
     finish,
     show_tail,
 )
-from jobhost.cli.jobs import JobId, Raw, Url, connect
+from jobhost.cli.jobs import Follow, JobId, Raw, Url, Wait, connect
 from jobhost.client import Client, SubmitOptions
 from jobhost.errors import InvalidInput
 from jobhost.models import Mode, Status, parse_mode
@@ -52,12 +52,8 @@ def submit(
     timeout: Annotated[
         float | None, typer.Option(help="Stop the job as TimedOut after this many seconds")
     ] = None,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="Show a spinner until the job ends; exit with its code")
-    ] = False,
-    follow: Annotated[
-        bool, typer.Option("--follow", "-f", help="Print the output live; exit with its code")
-    ] = False,
+    wait: Wait = False,
+    follow: Follow = False,
     cwd: Annotated[
         str | None,
         typer.Option(
@@ -178,12 +174,8 @@ def watch_new_job(client: Client, job_id: str, wait: bool, follow: bool, raw: bo
 
 def rerun(
     job_id: JobId,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="Show a spinner until the job ends; exit with its code")
-    ] = False,
-    follow: Annotated[
-        bool, typer.Option("--follow", "-f", help="Print the output live; exit with its code")
-    ] = False,
+    wait: Wait = False,
+    follow: Follow = False,
     raw: Raw = False,
     url: Url = None,
 ) -> None:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from jobhost.cli.attach import EXIT_CODES_HELP
-from jobhost.cli.jobs import Json, Raw, Url, connect, out
+from jobhost.cli.jobs import Follow, Json, Raw, Url, Wait, connect, out
 from jobhost.cli.submit import name_value_pairs, watch_new_job
 from jobhost.cli.view import safe
 from jobhost.client import Template
@@ -52,12 +52,8 @@ def start(
             show_default=False,
         ),
     ] = None,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="Show a spinner until the job ends; exit with its code")
-    ] = False,
-    follow: Annotated[
-        bool, typer.Option("--follow", "-f", help="Print the output live; exit with its code")
-    ] = False,
+    wait: Wait = False,
+    follow: Follow = False,
     as_json: Json = False,
     raw: Raw = False,
     url: Url = None,
