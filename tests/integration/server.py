@@ -64,10 +64,13 @@ class Server:
     port: int
     env: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
+    log_dir: Path | None = None
+    """Where the server's log goes: the data dir unless given (a full or read-only data
+    dir must not take the log with it)."""
 
     @property
     def log_path(self) -> Path:
-        return self.data_dir / f"server-{self.port}.log"
+        return (self.log_dir or self.data_dir) / f"server-{self.port}.log"
 
     @property
     def url(self) -> str:
