@@ -19,13 +19,7 @@ import pytest
 
 from jobhost.engine.recorder import OUTPUT_LOST_NOTE
 from tests.faults.side_effects import integrity
-from tests.integration.server import (
-    Server,
-    create_user,
-    free_port,
-    kill_jobs_under,
-    wait_finished,
-)
+from tests.integration.server import Server, create_user, serving, wait_finished
 
 _FULL = "The job store is unavailable: the disk is full."
 _PADDING = "#" * 60_000  # a command this long fills pages fast
@@ -83,58 +77,53 @@ def _health(server: Server) -> httpx.Response:
     return httpx.get(server.url + "/healthz", timeout=10)
 
 
+def _refuses_writes_keeps_reads(server: Server, client: httpx.Client, job_id: str) -> int:
+    """On the full disk: a submit is refused saying so, reads of ``job_id`` answer as
+    before, /healthz says why; how many submits were still accepted."""
+    accepted, refused = _submit_until_refused(client)
+    assert (refused.status_code, refused.json()) == (
+        503,
+        {"success": False, "error": _FULL},
+    ), server.log()
+    job = client.get("/jobs", params={"jobId": job_id})
+    assert (job.status_code, job.json()["job"]["Output"]) == (200, "before\n")
+    assert client.get("/jobs").status_code == 200
+    output = client.get("/jobs/output", params={"jobId": job_id})
+    assert output.json()["output"] == "before\n"
+    health = _health(server)
+    assert health.status_code == 503
+    assert "the disk is full" in health.json()["reason"]
+    return accepted
+
+
 @pytest.mark.timeout(90)
 def test_a_full_disk_refuses_writes_keeps_reads_and_recovers_once_freed(
     tmp_path: Path, tmpfs: Callable[[str], Path]
 ) -> None:
-    disk = tmpfs("8m")
-    data_dir = disk / "data"
+    data_dir = tmpfs("8m") / "data"
     key = create_user(data_dir, "root", "system_admin")
-    server = Server(data_dir, free_port(), {}, log_dir=tmp_path)
-    server.start()
-    try:
-        with server.client(key) as client:
-            before = _submit(client, "echo before")
-            assert before.status_code == 200, before.text
-            job_id = before.json()["jobId"]
-            assert wait_finished(client, job_id)["Output"] == "before\n"
-            due_python = _due_soon(client, "print('due')", "Runspace")
-            due_shell = _due_soon(client, "echo due", "BackgroundJob")
-            filler = fill(disk)
-            began = time.monotonic()
-            accepted, refused = _submit_until_refused(client)
-            refused_after = time.monotonic() - began
-            assert (refused.status_code, refused.json()) == (
-                503,
-                {"success": False, "error": _FULL},
-            ), server.log()
-            # Reads answer as before.
-            job = client.get("/jobs", params={"jobId": job_id})
-            assert (job.status_code, job.json()["job"]["Output"]) == (200, "before\n")
-            assert client.get("/jobs").status_code == 200
-            output = client.get("/jobs/output", params={"jobId": job_id})
-            assert output.json()["output"] == "before\n"
-            health = _health(server)
-            assert health.status_code == 503
-            assert "the disk is full" in health.json()["reason"]
+    with serving(data_dir, {}, log_dir=tmp_path) as server, server.client(key) as client:
+        before = _submit(client, "echo before")
+        assert before.status_code == 200, before.text
+        job_id = before.json()["jobId"]
+        assert wait_finished(client, job_id)["Output"] == "before\n"
+        due_python = _due_soon(client, "print('due')", "Runspace")
+        due_shell = _due_soon(client, "echo due", "BackgroundJob")
+        filler = fill(data_dir.parent)
+        began = time.monotonic()
+        accepted = _refuses_writes_keeps_reads(server, client, job_id)
+        print(f"{accepted} submits accepted after the disk filled")
 
-            time.sleep(max(0.0, began + _DUE_SECONDS + 1 - time.monotonic()))
-            filler.unlink()
-            after = _submit(client, "echo after")
-            assert after.status_code == 200, after.text
-            assert wait_finished(client, after.json()["jobId"])["Output"] == "after\n"
-            # What started while the disk was full has ended, honestly.
-            assert _whole_or_said_lost(wait_finished(client, due_python), "due\n")
-            shell = wait_finished(client, due_shell)
-            assert shell["Status"] in {"Completed", "Failed"}
-            deadline = time.monotonic() + 15
-            while _health(server).status_code != 200:
-                assert time.monotonic() < deadline, _health(server).text
-                time.sleep(0.2)
-        print(
-            f"{accepted} submits accepted after the disk filled, refused {refused_after:.1f} s in"
-        )
-    finally:
-        server.stop()
-        kill_jobs_under(data_dir)
+        time.sleep(max(0.0, began + _DUE_SECONDS + 1 - time.monotonic()))
+        filler.unlink()
+        after = _submit(client, "echo after")
+        assert after.status_code == 200, after.text
+        assert wait_finished(client, after.json()["jobId"])["Output"] == "after\n"
+        # What started while the disk was full has ended, honestly.
+        assert _whole_or_said_lost(wait_finished(client, due_python), "due\n")
+        assert wait_finished(client, due_shell)["Status"] in {"Completed", "Failed"}
+        deadline = time.monotonic() + 15
+        while _health(server).status_code != 200:
+            assert time.monotonic() < deadline, _health(server).text
+            time.sleep(0.2)
     assert integrity(data_dir / "jobhost.db") == ["ok"]

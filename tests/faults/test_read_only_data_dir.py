@@ -10,14 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.conftest import remount
-from tests.integration.server import (
-    Server,
-    create_user,
-    free_port,
-    kill_jobs_under,
-    run_cli,
-    wait_finished,
-)
+from tests.integration.server import create_user, free_port, run_cli, serving, wait_finished
 
 
 def _refusal(data_dir: Path) -> str:
@@ -45,16 +38,10 @@ def test_serve_refuses_a_read_only_data_dir_in_one_line_and_starts_once_writable
     assert _refusal(disk / "new") == (f"jobhost: cannot create {disk}/new: Read-only file system")
 
     remount(disk, "rw")
-    server = Server(data_dir, free_port(), {}, log_dir=tmp_path)
-    server.start()
-    try:
-        with server.client(key) as client:
-            response = client.post(
-                "/jobs/submit",
-                json={"jobName": "rw", "command": "echo rw", "executionMode": "BackgroundJob"},
-            )
-            assert response.status_code == 200, response.text
-            assert wait_finished(client, response.json()["jobId"])["Output"] == "rw\n"
-    finally:
-        server.stop()
-        kill_jobs_under(data_dir)
+    with serving(data_dir, {}, log_dir=tmp_path) as server, server.client(key) as client:
+        response = client.post(
+            "/jobs/submit",
+            json={"jobName": "rw", "command": "echo rw", "executionMode": "BackgroundJob"},
+        )
+        assert response.status_code == 200, response.text
+        assert wait_finished(client, response.json()["jobId"])["Output"] == "rw\n"

@@ -116,9 +116,11 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(data_dir: Path, env: Mapping[str, str]) -> Iterator[Server]:
+def serving(
+    data_dir: Path, env: Mapping[str, str], log_dir: Path | None = None
+) -> Iterator[Server]:
     """A started server on a free port; afterwards stopped, and the jobs it left killed."""
-    srv = Server(data_dir, free_port(), dict(env))
+    srv = Server(data_dir, free_port(), dict(env), log_dir=log_dir)
     srv.start()
     try:
         yield srv
