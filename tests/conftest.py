@@ -15,6 +15,21 @@ from jobhost.clock import SystemClock
 from jobhost.settings import Settings
 from jobhost.store import SqlStore
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        help="run the heavier variants of the fault tests (tests/faults) at full size",
+    )
+
+
+@pytest.fixture(scope="session")
+def slow(request: pytest.FixtureRequest) -> bool:
+    """Whether ``--slow`` was given: tests that scale take their full size."""
+    return bool(request.config.getoption("--slow"))
+
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "JOBHOST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

@@ -11,9 +11,11 @@ import pytest
 
 from jobhost.engine.recorder import OUTPUT_LOST_NOTE, Recorder
 from jobhost.engine.sources import BufferSource
+from jobhost.errors import StoreFull
 from jobhost.models import JobSpec, Mode, Outcome, Status
 from jobhost.store import SqlStore
 from tests.engine.conftest import Harness
+from tests.engine.test_recorder import FlakyJobs
 from tests.full_disk import cap_the_file
 
 # Room for a note line and an outcome, not for a megabyte of output.
@@ -74,3 +76,35 @@ def test_a_job_that_filled_the_store_ends_once_its_process_has_exited(
     assert job.exit_code == 0
     assert job.output_dropped > 0
     assert "disk is full" in (harness.store.db.health.problem() or "")
+
+
+@pytest.mark.parametrize("rounds", [1, 2])
+def test_a_job_whose_end_did_not_fit_either_still_ends_failed_once_there_is_room(
+    sqlite_store: SqlStore, rounds: int
+) -> None:
+    """Found on a real full tmpfs (tests/faults/test_disk_full.py): when not even the end
+    of a job whose output was given up fitted, the end stored once space came back was the
+    job's own (Completed), with its lost output counted as if truncated by the cap."""
+    job_id = _running_job(sqlite_store)
+    # The flush, the end with its note, and the end alone all meet a full disk, ``rounds``
+    # times over.
+    full = FlakyJobs(sqlite_store.jobs, failures=3 * rounds, error=StoreFull)
+    recorder = Recorder(full, cap_bytes=64 << 20, flush_seconds=0.01)
+    buffer = BufferSource()
+    recorder.watch(job_id, buffer)
+    buffer.write(b"lost\n")
+    finished = recorder.finish(job_id, Outcome(Status.COMPLETED, 0))
+    recorder.start()
+    try:
+        finished.result(timeout=10)
+    finally:
+        recorder.close()
+    assert full.failures == 0
+    job = sqlite_store.jobs.get(job_id)
+    assert job is not None
+    assert (job.status, job.exit_code, job.output_dropped) == (Status.FAILED, 0, 5)
+    assert sqlite_store.jobs.read_output(job_id, 0, 1000) == (
+        b"[Output truncated: 5 more bytes were written and not kept]\n"
+        + OUTPUT_LOST_NOTE.encode()
+        + b"\n"
+    )

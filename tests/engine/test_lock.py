@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from jobhost.engine.lock import LOCK_FILE, DataFolderInUse, lock_data_folder
+from jobhost.engine.lock import (
+    LOCK_FILE,
+    DataFolderInUse,
+    DataFolderUnwritable,
+    lock_data_folder,
+)
 
 _HOLD = (
     "import pathlib, sys\n"
@@ -129,3 +134,22 @@ def test_two_folders_sharing_one_sqlite_file_exclude_each_other(tmp_path: Path) 
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.close()
         proc.stdout.close()
+
+
+def test_a_folder_that_cannot_be_made_is_refused_with_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(DataFolderUnwritable) as refused:
+        lock_data_folder(tmp_path / "file" / "data")
+    assert refused.value.message == f"cannot create {tmp_path}/file/data: Not a directory"
+
+
+def test_a_lock_file_that_cannot_be_written_is_refused_naming_it(data_dir: Path) -> None:
+    """As on a read-only data folder (tests/faults/test_read_only_data_dir.py), without
+    needing one: the lock file's name is taken by a folder."""
+    (data_dir / LOCK_FILE).mkdir()
+    with pytest.raises(DataFolderUnwritable) as refused:
+        lock_data_folder(data_dir)
+    folder = os.path.realpath(data_dir)
+    assert refused.value.message == (
+        f"cannot write {folder}/{LOCK_FILE}: Is a directory (the server writes in {folder})"
+    )

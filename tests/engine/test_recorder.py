@@ -46,11 +46,14 @@ def test_output_past_the_cap_is_counted_not_kept_and_the_job_says_so(
 
 class FlakyJobs:
     """The recorder's view of a real store (``Recording``), unavailable for its first few
-    writes."""
+    writes (raising ``error``)."""
 
-    def __init__(self, inner: Recording, failures: int) -> None:
+    def __init__(
+        self, inner: Recording, failures: int, error: type[StoreUnavailable] = StoreUnavailable
+    ) -> None:
         self.inner = inner
         self.failures = failures
+        self.error = error
 
     def record(
         self,
@@ -74,7 +77,7 @@ class FlakyJobs:
     def _fail_at_first(self) -> None:
         if self.failures > 0:
             self.failures -= 1
-            raise StoreUnavailable()
+            raise self.error()
 
 
 def test_nothing_is_lost_while_the_store_is_briefly_unavailable(sqlite_store: SqlStore) -> None:

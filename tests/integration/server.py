@@ -64,10 +64,13 @@ class Server:
     port: int
     env: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
+    log_dir: Path | None = None
+    """Where the server's log goes: the data dir unless given (a full or read-only data
+    dir must not take the log with it)."""
 
     @property
     def log_path(self) -> Path:
-        return self.data_dir / f"server-{self.port}.log"
+        return (self.log_dir or self.data_dir) / f"server-{self.port}.log"
 
     @property
     def url(self) -> str:
@@ -113,9 +116,11 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(data_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[Server]:
+def serving(
+    data_dir: Path, env: Mapping[str, str] | None = None, log_dir: Path | None = None
+) -> Iterator[Server]:
     """A started server on a free port, stopped afterwards with the jobs it left behind."""
-    srv = Server(data_dir, free_port(), dict(env or {}))
+    srv = Server(data_dir, free_port(), dict(env or {}), log_dir=log_dir)
     srv.start()
     try:
         yield srv

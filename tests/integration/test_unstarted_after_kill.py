@@ -6,6 +6,7 @@ import os
 import signal
 from pathlib import Path
 
+from tests.faults.processes import job_parents_of
 from tests.integration.server import (
     Server,
     create_user,
@@ -19,17 +20,9 @@ from tests.integration.test_lifecycle import submit
 
 def job_parent_of(pid: int) -> int:
     """The pid of the job parent the server ``pid`` started."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            status = Path(f"/proc/{entry}/status").read_text()
-        except OSError:
-            continue
-        if b"job_parent_program.py" in cmdline and f"\nPPid:\t{pid}\n" in status:
-            return int(entry)
-    raise AssertionError(f"no job parent under {pid}")
+    parents = job_parents_of(pid)
+    assert len(parents) == 1, f"job parents under {pid}: {parents}"
+    return parents.pop()
 
 
 def test_a_job_claimed_when_the_server_was_killed_runs_after_the_restart_in_its_place(

@@ -34,6 +34,10 @@ class DataFolderInUse(JobhostError):
     """Another jobhost engine is using this data folder."""
 
 
+class DataFolderUnwritable(JobhostError):
+    """The data folder cannot be written (a read-only file system, or no permission)."""
+
+
 @dataclass(slots=True)
 class _Held:
     fd: int
@@ -66,8 +70,12 @@ class DataFolderLock:
 def lock_data_folder(data_dir: Path, database_file: Path | None = None) -> DataFolderLock:
     """Hold ``data_dir`` (and a SQLite ``database_file``) for this process, again if it
     does already, creating the folder if needed; DataFolderInUse, naming the holder's
-    pid, if another process holds either."""
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    pid, if another process holds either; DataFolderUnwritable if the lock cannot be
+    written there."""
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataFolderUnwritable(f"cannot create {data_dir}: {exc.strerror}") from None
     paths = [(os.path.join(os.path.realpath(data_dir), LOCK_FILE), data_dir)]
     if database_file is not None:
         paths.append((os.path.realpath(database_file) + DATABASE_LOCK_SUFFIX, database_file))
@@ -91,7 +99,13 @@ def _hold(path: str, what: Path) -> None:
 
 
 def _take(path: str, what: Path) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        folder = os.path.dirname(path)
+        raise DataFolderUnwritable(
+            f"cannot write {path}: {exc.strerror} (the server writes in {folder})"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -206,6 +206,10 @@ class Recorder:
                     for item in finishing
                     if (watch := self._watches.get(item.job_id)) is not None
                 }
+            # Their output is given up from here: should even these ends not fit, the ends
+            # retried later are these, not the ones the jobs would have had.
+            for item in finishing:
+                item.outcome = _output_lost(item.outcome)
             try:
                 self._record_lost(watches, finishing)
             except JobhostError:
@@ -225,7 +229,7 @@ class Recorder:
         for watch in watches.values():
             watch.pending_dropped += len(watch.pending) + watch.source.discard()
             watch.pending.clear()
-        ends = [Finish(item.job_id, _output_lost(item.outcome)) for item in finishing]
+        ends = [Finish(item.job_id, item.outcome) for item in finishing]
         chunks: list[OutputChunk] = []
         progress: list[OutputProgress] = []
         for end in ends:
@@ -332,7 +336,10 @@ def _commit(watch: _Watch, data: bytes) -> None:
 
 def _output_lost(outcome: Outcome) -> Outcome:
     """The outcome of a job whose output could not be stored: a job that completed has
-    failed (its output is gone); another end keeps its status, and both notes."""
+    failed (its output is gone); another end keeps its status, and both notes. An outcome
+    that says so already is kept as it is."""
+    if outcome.note is not None and outcome.note.endswith(OUTPUT_LOST_NOTE):
+        return outcome
     status = Status.FAILED if outcome.status is Status.COMPLETED else outcome.status
     note = OUTPUT_LOST_NOTE if outcome.note is None else f"{outcome.note}\n{OUTPUT_LOST_NOTE}"
     return Outcome(status, outcome.exit_code, note)
