@@ -87,6 +87,7 @@ def test_a_plain_user_may_schedule_a_template_they_may_start(h: Harness) -> None
         (body(name=3), "Invalid name: Input should be a valid string"),
         (body(cron="every day"), "Invalid cron: must be 5 fields"),
         (body(timezone="Mars/Base"), "Invalid timezone: unknown time zone 'Mars/Base'"),
+        (body(timezone=""), "Invalid timezone: must be an IANA time zone"),
         (body(overlap="sometimes"), "Invalid overlap: Input should be 'skip' or 'queue'"),
         (body(enabled="yes"), "Invalid enabled: Input should be a valid boolean"),
         (body(colour="red"), "Unknown field: colour"),
@@ -114,6 +115,13 @@ def test_bad_fields_are_a_400_naming_the_field(
     with pytest.raises(InvalidInput) as caught:
         h.ops.create(MANAGER, payload)
     assert caught.value.message.startswith(message), caught.value.message
+
+
+def test_an_empty_timezone_is_refused_by_a_patch_too_not_read_as_utc(h: Harness) -> None:
+    made = h.ops.create(MANAGER, body(timezone="Europe/Berlin"))
+    with pytest.raises(InvalidInput, match=r"^Invalid timezone: must be an IANA time zone"):
+        h.ops.patch(MANAGER, made.schedule_id, {"timezone": ""})
+    assert h.ops.patch(MANAGER, made.schedule_id, {"timezone": None}).timezone == "UTC"
 
 
 def test_another_users_schedule_is_not_found_but_a_privileged_role_sees_it(h: Harness) -> None:

@@ -162,6 +162,7 @@ def test_a_plain_users_free_form_schedule_is_refused_as_a_submit_would_be(
     [
         ({"cron": "every day"}, "Invalid cron: must be 5 fields"),
         ({"cron": "0 3 * * *", "timezone": "Mars/Base"}, "Invalid timezone: unknown time zone"),
+        ({"cron": "0 3 * * *", "timezone": ""}, "Invalid timezone: must be an IANA time zone"),
         ({}, "Missing required parameter: cron"),
         ({"cron": "*" * 201}, "Invalid value for cron"),
     ],
@@ -190,6 +191,7 @@ def test_preview_gives_five_utc_times(client: TestClient, tokens: dict[str, str]
     [
         ({"cron": "0 3 * * *", **JOB}, "Missing required field: name"),
         ({"name": "n", "cron": "0 3 * * *", "overlap": 1, **JOB}, "Invalid overlap"),
+        ({"name": "n", "cron": "0 3 * * *", "timezone": "", **JOB}, "Invalid timezone"),
         ({"name": "n", "cron": "0 3 * * *", "bogus": 1, **JOB}, "Unknown field: bogus"),
         ([1, 2], "Request body must be a JSON object"),
     ],

@@ -75,7 +75,7 @@ def parse_body(payload: Mapping[str, object]) -> ScheduleBody:
     return ScheduleBody(
         name=name,
         cron=cron.parse_cron(_required("cron", fields.cron)),
-        timezone=_checked_timezone(fields.timezone or "UTC"),
+        timezone=_checked_timezone("UTC" if fields.timezone is None else fields.timezone),
         overlap=Overlap(fields.overlap or Overlap.SKIP.value),
         enabled=True if fields.enabled is None else fields.enabled,
         template_id=template_id,
