@@ -164,7 +164,8 @@ def test_a_plain_users_free_form_schedule_is_refused_as_a_submit_would_be(
         ({"cron": "0 3 * * *", "timezone": "Mars/Base"}, "Invalid timezone: unknown time zone"),
         ({"cron": "0 3 * * *", "timezone": ""}, "Invalid timezone: must be an IANA time zone"),
         ({}, "Missing required parameter: cron"),
-        ({"cron": "*" * 201}, "Invalid value for cron"),
+        ({"cron": "*" * 201}, "Invalid cron: at most 200 characters"),
+        ({"cron": "61 * * * *"}, "Invalid cron: minute field 61 is out of range 0-59"),
     ],
 )
 def test_preview_400s_name_cron_or_timezone(
@@ -192,6 +193,8 @@ def test_preview_gives_five_utc_times(client: TestClient, tokens: dict[str, str]
         ({"cron": "0 3 * * *", **JOB}, "Missing required field: name"),
         ({"name": "n", "cron": "0 3 * * *", "overlap": 1, **JOB}, "Invalid overlap"),
         ({"name": "n", "cron": "0 3 * * *", "timezone": "", **JOB}, "Invalid timezone"),
+        ({"name": "n", "cron": "*" * 400, **JOB}, "Invalid cron: at most 200 characters"),
+        ({"name": "n", "cron": "0 0 * * 8", **JOB}, "Invalid cron: day-of-week field 8 is out"),
         ({"name": "n", "cron": "0 3 * * *", "bogus": 1, **JOB}, "Unknown field: bogus"),
         ([1, 2], "Request body must be a JSON object"),
     ],

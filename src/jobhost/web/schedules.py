@@ -129,8 +129,12 @@ def delete_schedule(user: Caller, ops: Ops, scheduleId: ScheduleId) -> ScheduleD
 def preview(
     _user: Caller,
     ops: Ops,
-    cron: Annotated[str, Query(max_length=MAX_CRON_CHARS, description="5-field cron")],
-    timezone: Annotated[str, Query(max_length=MAX_TIMEZONE_CHARS)] = "UTC",
+    # The lengths are documented, not enforced here: parse_cron and parse_timezone refuse
+    # a long one with the words a POST gets.
+    cron: Annotated[
+        str, Query(description="5-field cron", json_schema_extra={"maxLength": MAX_CRON_CHARS})
+    ],
+    timezone: Annotated[str, Query(json_schema_extra={"maxLength": MAX_TIMEZONE_CHARS})] = "UTC",
 ) -> PreviewResponse:
     """The next five firings of ``cron`` in ``timezone``; a bad one is a 400 naming it."""
     runs = ops.preview(cron, timezone)
