@@ -197,6 +197,49 @@ def test_an_unknown_field_in_a_patch_is_refused_even_as_null_and_changes_nothing
         h.ops.patch(MANAGER, declared.schedule_id, {"UserID": "manager"})
 
 
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"name": None}, "Invalid name: cannot be removed, a schedule needs one"),
+        ({"cron": None}, "Invalid cron: cannot be removed, a schedule needs one"),
+        ({"enabled": None}, "Invalid enabled: must be true or false"),
+        ({"enabled": None, "name": "x"}, "Invalid enabled: must be true or false"),
+        ({"command": None}, "Invalid command: cannot be removed, a schedule of a job needs one"),
+        ({"executionMode": None}, "Invalid executionMode: cannot be removed"),
+    ],
+)
+def test_a_patchs_null_cannot_remove_what_a_schedule_needs(
+    h: Harness, patch: dict[str, object], message: str
+) -> None:
+    made = h.ops.create(MANAGER, body(enabled=False))
+    with pytest.raises(InvalidInput) as caught:
+        h.ops.patch(MANAGER, made.schedule_id, patch)
+    assert caught.value.message.startswith(message), caught.value.message
+    assert h.store.schedules.get(made.schedule_id) == made  # paused still: null never resumes
+
+
+def test_removing_a_template_takes_the_jobs_fields_and_drops_the_variables(h: Harness) -> None:
+    made = h.ops.create(
+        MANAGER, {"name": "du", "cron": "0 3 * * *", "templateId": "disk", "variables": {}}
+    )
+    with pytest.raises(InvalidInput, match=r"^Invalid templateId: cannot be removed alone;"):
+        h.ops.patch(MANAGER, made.schedule_id, {"templateId": None})
+    # A null job field is no job given: the schedule stays the template's.
+    with pytest.raises(InvalidInput, match=r"^Invalid templateId: cannot be removed alone;"):
+        h.ops.patch(MANAGER, made.schedule_id, {"templateId": None, "description": None})
+    assert h.ops.patch(MANAGER, made.schedule_id, {"description": None}).template_id == "disk"
+    switched = h.ops.patch(MANAGER, made.schedule_id, {"templateId": None, **SHELL_JOB})
+    assert (switched.template_id, switched.variables) == (None, {})
+    assert switched.job == {"jobName": "du", **SHELL_JOB}
+
+
+def test_an_empty_command_reads_as_on_submit(h: Harness) -> None:
+    with pytest.raises(InvalidInput, match=r"^Missing required field: command$"):
+        h.ops.create(MANAGER, body(command=""))
+    with pytest.raises(InvalidInput, match=r"^Missing required field: command$"):
+        h.jobs.submit(MANAGER, {"jobName": "x", **SHELL_JOB, "command": ""})
+
+
 def test_a_patch_by_someone_who_lost_the_roles_is_refused(h: Harness) -> None:
     made = h.ops.create(MANAGER, body())
     demoted = User("manager", frozenset())
