@@ -212,6 +212,38 @@ def test_a_firing_that_fails_is_logged_and_the_schedule_moves_on(
     assert "its owner plain no longer exists" in caplog.text
 
 
+def test_a_failed_firing_is_the_schedules_last_error_until_one_submits_again(h: Harness) -> None:
+    made = h.ops.create(PLAIN, {"name": "du", "cron": "*/5 * * * *", "templateId": "disk"})
+    h.templates.gone.add("disk")
+    h.clock.advance(100)
+    h.firing().fire_due()
+
+    failed = h.store.schedules.get(made.schedule_id)
+    assert failed is not None
+    assert (failed.last_error, failed.last_error_at) == (
+        "Access denied: You do not have permission to start this job",
+        FIRST,
+    )
+    assert failed.last_run_at is None
+
+    h.templates.gone.clear()
+    h.clock.advance(300)
+    h.firing().fire_due()
+    fired = h.store.schedules.get(made.schedule_id)
+    assert fired is not None and fired.last_run_at == FIRST + 300
+    assert (fired.last_error, fired.last_error_at) == (None, None)
+
+
+def test_a_firing_whose_owner_is_gone_says_so_in_its_last_error(h: Harness) -> None:
+    made = h.ops.create(PLAIN, {"name": "du", "cron": "*/5 * * * *", "templateId": "disk"})
+    with h.store.db.write() as conn:
+        conn.execute(delete(users).where(users.c.user_id == "plain"))
+    h.clock.advance(100)
+    h.firing().fire_due()
+    failed = h.store.schedules.get(made.schedule_id)
+    assert failed is not None and failed.last_error == "its owner plain no longer exists"
+
+
 def test_a_template_schedule_fires_through_the_template_start(h: Harness) -> None:
     made = h.ops.create(
         PLAIN,

@@ -31,6 +31,8 @@ RECORD_KEYS = [
     "LastJobID",
     "NextRuns",
     "LastSkippedAt",
+    "LastError",
+    "LastErrorAt",
 ]
 JOB = {"command": "echo hi", "executionMode": "BackgroundJob"}
 

@@ -38,6 +38,8 @@ def schedules(
         err.print("no schedules", markup=False)
         return
     out.print(schedules_table(found, show_user=all_users))
+    for line in failures(found):
+        out.print(line)
 
 
 def schedules_table(found: tuple[Schedule, ...], show_user: bool) -> Table:
@@ -51,7 +53,7 @@ def schedules_table(found: tuple[Schedule, ...], show_user: bool) -> Table:
         runs = f"template {schedule.template_id}" if schedule.template_id else "command"
         table.add_row(
             schedule.id, Text(one_line(schedule.name, 40)), safe(schedule.cron),
-            safe(schedule.timezone), next_run, when(schedule.last_run_at), schedule.overlap,
+            safe(schedule.timezone), next_run, _last_run(schedule), schedule.overlap,
             *user, safe(runs),
         )  # fmt: skip
     return table
@@ -137,6 +139,24 @@ def _show(schedule: Schedule, as_json: bool) -> None:
         print(json.dumps(schedule.to_json(), indent=2))
         return
     out.print(f"schedule {schedule.id}", safe(schedule.name), f"next run: {_next_run(schedule)}")
+
+
+def _last_run(schedule: Schedule) -> Text:
+    """Its last run, and under it when the last firing failed (until one submits again);
+    why is said under the table, where it has the width."""
+    cell = Text(when(schedule.last_run_at))
+    if schedule.last_error:
+        cell += Text("\n") + Text(f"failed {when(schedule.last_error_at)}", style="red")
+    return cell
+
+
+def failures(found: tuple[Schedule, ...]) -> list[Text]:
+    """A line for each schedule whose last firing failed: its id and why."""
+    return [
+        Text(f"(!) {schedule.id}: last firing failed: ") + safe(one_line(schedule.last_error, 300))
+        for schedule in found
+        if schedule.last_error
+    ]
 
 
 def _next_run(schedule: Schedule) -> str:

@@ -39,6 +39,8 @@ DECLARED_CHECK_SECONDS = 2.0
 catalog folder's files; a file edit reaches the schedules within this)."""
 RETRY_SECONDS = 1.0
 """How soon a pass that failed (say, the store was busy) is tried again."""
+MAX_ERROR_CHARS = 1000
+"""How much of a refusal a schedule's LastError keeps."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +181,7 @@ class ScheduleFiring:
             raise  # the store is busy: the pass (the firings still due) is tried again soon
         except Exception as exc:
             _log_failure(schedule, exc)
+            self._schedules.record_failure(schedule.schedule_id, now, _shown_error(exc))
             return
         self._schedules.record_firing(schedule.schedule_id, now, job.job_id)
         logger.info(
@@ -233,6 +236,14 @@ def _log_failure(schedule: Schedule, exc: Exception) -> None:
         logger.warning("schedule %s could not fire: %s", schedule.schedule_id, exc, extra=extra)
     else:
         logger.exception("schedule %s could not fire", schedule.schedule_id, extra=extra)
+
+
+def _shown_error(exc: Exception) -> str:
+    """What the owner is told of a failed firing: a refusal's own words (written for the
+    caller, as an API answer would be); of anything else only that it happened."""
+    if isinstance(exc, JobhostError):
+        return exc.message[:MAX_ERROR_CHARS]
+    return "Internal error: the firing failed, see the server's log"
 
 
 def _declared(template_id: str, text: str, zone: str, now: float) -> DeclaredRow | None:

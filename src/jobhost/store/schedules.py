@@ -126,8 +126,15 @@ class SqlScheduleStore:
             return conn.execute(claim.values(next_run_at=next_run_at)).rowcount == 1
 
     def record_firing(self, schedule_id: str, fired_at: float, job_id: str) -> bool:
-        """A claimed firing submitted ``job_id``; False if the schedule is gone."""
-        return self._record(schedule_id, {"last_run_at": fired_at, "last_job_id": job_id})
+        """A claimed firing submitted ``job_id`` (a failure recorded before is cleared);
+        False if the schedule is gone."""
+        facts = {"last_run_at": fired_at, "last_job_id": job_id}
+        return self._record(schedule_id, facts | {"last_error": None, "last_error_at": None})
+
+    def record_failure(self, schedule_id: str, failed_at: float, error: str) -> bool:
+        """A claimed firing submitted nothing because it was refused (``error`` says why);
+        False if the schedule is gone."""
+        return self._record(schedule_id, {"last_error": error, "last_error_at": failed_at})
 
     def record_skip(self, schedule_id: str, skipped_at: float) -> bool:
         """A claimed firing submitted nothing (overlap=skip, the previous job still
@@ -210,6 +217,8 @@ def _values(schedule: Schedule) -> dict[str, Any]:
         "last_run_at": schedule.last_run_at,
         "last_job_id": schedule.last_job_id,
         "last_skipped_at": schedule.last_skipped_at,
+        "last_error": schedule.last_error,
+        "last_error_at": schedule.last_error_at,
     }
 
 
@@ -231,4 +240,6 @@ def _schedule(m: Mapping[Any, Any]) -> Schedule:
         last_run_at=m["last_run_at"],
         last_job_id=m["last_job_id"],
         last_skipped_at=m["last_skipped_at"],
+        last_error=m["last_error"],
+        last_error_at=m["last_error_at"],
     )

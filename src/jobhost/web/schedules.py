@@ -76,6 +76,8 @@ def schedule_record(ops: ScheduleOperations, schedule: Schedule) -> ScheduleReco
         "LastJobID": schedule.last_job_id,
         "NextRuns": [policy.utc_text(when) for when in ops.upcoming(schedule)],
         "LastSkippedAt": iso(schedule.last_skipped_at),
+        "LastError": schedule.last_error,
+        "LastErrorAt": iso(schedule.last_error_at),
     }
 
 
