@@ -148,6 +148,19 @@ def test_a_plain_user_lists_their_own_and_is_refused_everyones(h: Harness) -> No
     assert len(h.ops.listing(MANAGER, all_users=True)) == 2
 
 
+def test_a_privileged_role_lists_one_users_schedules_as_for_jobs(h: Harness) -> None:
+    mine = h.ops.create(PLAIN, {"name": "du", "cron": "0 3 * * *", "templateId": "disk"})
+    h.ops.create(MANAGER, body())
+
+    assert h.ops.listing(MANAGER, user_id="plain") == [mine]
+    assert h.ops.listing(MANAGER, user_id="nobody") == []
+    assert h.ops.listing(PLAIN, user_id="plain") == [mine]  # one's own needs no role
+    with pytest.raises(Forbidden, match=f"^{re.escape(OTHERS_REFUSAL)}$"):
+        h.ops.listing(PLAIN, user_id="manager")
+    with pytest.raises(InvalidInput, match=r"^Invalid userId$"):
+        h.ops.listing(MANAGER, user_id="../x")
+
+
 def test_pause_clears_the_next_run_and_resume_starts_from_now(h: Harness) -> None:
     made = h.ops.create(MANAGER, body())
     paused = h.ops.patch(MANAGER, made.schedule_id, {"enabled": False})

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from jobhost.cli.schedules import failures, schedules_table
 from jobhost.client import Schedule
+from jobhost.client.schedules import list_schedules
 
 FIRED = datetime(2026, 1, 2, 3, 0, tzinfo=UTC)
 SCHEDULE = Schedule(
@@ -40,3 +41,8 @@ def test_a_failed_last_firing_shows_under_its_last_run_and_goes_once_one_submits
     assert f"(!) {SCHEDULE.id}: last firing failed: {refusal}\n" in shown
     assert shown.count("failed") == 2  # the other schedule's firings did not fail
     assert "failed" not in printed(SCHEDULE)
+
+
+def test_the_clients_listing_asks_for_one_users_schedules_by_user_id() -> None:
+    assert list_schedules(user_id="bob").params == {"userId": "bob"}
+    assert list_schedules(True).params == {"allUsers": "true"}

@@ -135,6 +135,21 @@ def test_another_users_schedule_is_404_and_a_plain_users_all_users_is_403(
     assert client.get("/schedules", params={"allUsers": "true"}, headers=root).json()["count"] == 1
 
 
+def test_user_id_lists_one_users_schedules_for_a_privileged_role_only(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    schedule_id = create(client, auth(tokens, "root"))
+    create(client, auth(tokens, "tm"))
+
+    listed = client.get("/schedules", params={"userId": "root"}, headers=auth(tokens, "tm"))
+    assert [s["ScheduleID"] for s in listed.json()["schedules"]] == [schedule_id]
+    refused = client.get("/schedules", params={"userId": "root"}, headers=auth(tokens, "plain"))
+    assert refused.status_code == 403
+    assert refused.json()["error"].startswith("Viewing other users' schedules requires elevated")
+    bad = client.get("/schedules", params={"userId": "a/b"}, headers=auth(tokens, "tm"))
+    assert (bad.status_code, bad.json()["error"]) == (400, "Invalid userId")
+
+
 def test_root_changing_another_users_schedule_is_a_403_but_pausing_it_works(
     client: TestClient, tokens: dict[str, str]
 ) -> None:

@@ -25,19 +25,22 @@ def schedules(
     all_users: Annotated[
         bool, typer.Option("--all", help="Everyone's schedules (privileged roles)")
     ] = False,
+    user: Annotated[
+        str | None, typer.Option("--user", help="This user's schedules (privileged roles)")
+    ] = None,
     as_json: Json = False,
     url: Url = None,
 ) -> None:
     """List schedules with their next run, oldest first."""
     with connect(url) as client:
-        found = client.schedules(all_users)
+        found = client.schedules(all_users, user)
     if as_json:
         print(json.dumps([schedule.to_json() for schedule in found], indent=2))
         return
     if not found:
         err.print("no schedules", markup=False)
         return
-    out.print(schedules_table(found, show_user=all_users))
+    out.print(schedules_table(found, show_user=all_users or user is not None))
     for line in failures(found):
         out.print(line)
 

@@ -114,8 +114,12 @@ def _runs(body: Mapping[str, Any]) -> tuple[datetime, ...]:
     return tuple(_moment(text) for text in cast(wire.PreviewResponse, body)["nextRuns"])
 
 
-def list_schedules(all_users: bool = False) -> Call[tuple[Schedule, ...]]:
+def list_schedules(
+    all_users: bool = False, user_id: str | None = None
+) -> Call[tuple[Schedule, ...]]:
     params: protocol.Params = {"allUsers": "true"} if all_users else {}
+    if user_id is not None:
+        params["userId"] = user_id
     return Call("GET", "/schedules", _many, params=params)
 
 

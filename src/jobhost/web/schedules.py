@@ -103,11 +103,13 @@ def get_schedules(
     ops: Ops,
     scheduleId: ScheduleId | None = None,
     allUsers: Annotated[bool, Query(description="Privileged roles: everyone's")] = False,
+    userId: Annotated[str | None, Query(description="Privileged roles: this user's")] = None,
 ) -> ScheduleListResponse | ScheduleResponse:
     """The caller's schedules, oldest first; or the one ``scheduleId`` names."""
     if scheduleId is not None:
         return {"success": True, "schedule": schedule_record(ops, ops.get(user, scheduleId))}
-    records = [schedule_record(ops, schedule) for schedule in ops.listing(user, allUsers)]
+    listed = ops.listing(user, allUsers, userId)
+    records = [schedule_record(ops, schedule) for schedule in listed]
     return {"success": True, "schedules": records, "count": len(records)}
 
 
