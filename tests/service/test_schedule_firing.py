@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import delete
 
+from jobhost.catalog import DeclaredSchedule
 from jobhost.models import Status, User
 from jobhost.service.schedule_firing import MAX_SLEEP_SECONDS, CatalogSchedules, ScheduleFiring
 from jobhost.settings import Settings
@@ -257,22 +258,34 @@ def test_a_template_schedule_fires_through_the_template_start(h: Harness) -> Non
     assert h.templates.started == [("disk", made.schedule_id)]
 
 
+def disk(cron: str, name: str = "Disk usage") -> DeclaredSchedule:
+    return DeclaredSchedule("disk", cron, "UTC", name)
+
+
 def test_the_catalogs_schedules_sync_when_its_generation_changes_and_fire_as_system(
     h: Harness,
 ) -> None:
-    catalog = [CatalogSchedules(1, [("disk", "*/5 * * * *", "UTC"), ("broken", "not cron", "UTC")])]
+    broken = DeclaredSchedule("broken", "not cron", "UTC", "Broken")
+    catalog = [CatalogSchedules(1, [disk("*/5 * * * *"), broken])]
     firing = h.firing(lambda: catalog[-1])
     assert firing.sync_declared()
     assert not firing.sync_declared()
     [declared] = h.store.schedules.listing("system")
     assert (declared.declared_by, declared.next_run_at) == ("disk", FIRST)
+    assert declared.name == "Disk usage"  # the template's display name, not its id
 
     h.clock.advance(100)
     firing.fire_due()
     [job] = h.schedule_jobs(declared.schedule_id)
     assert job.user_id == "system"
 
-    catalog.append(CatalogSchedules(2, []))
+    [fired] = h.store.schedules.listing("system")
+    catalog.append(CatalogSchedules(2, [disk("*/5 * * * *", "Disk space")]))
+    assert firing.sync_declared()
+    [renamed] = h.store.schedules.listing("system")
+    assert renamed == replace(fired, name="Disk space")  # not retimed
+
+    catalog.append(CatalogSchedules(3, []))
     assert firing.sync_declared()
     assert h.store.schedules.listing("system") == []
 
@@ -280,7 +293,7 @@ def test_the_catalogs_schedules_sync_when_its_generation_changes_and_fire_as_sys
 def test_a_catalog_schedule_whose_file_breaks_keeps_its_row_its_pause_and_its_last_job(
     h: Harness,
 ) -> None:
-    catalog = [CatalogSchedules(1, [("disk", "*/5 * * * *", "UTC")])]
+    catalog = [CatalogSchedules(1, [disk("*/5 * * * *")])]
     firing = h.firing(lambda: catalog[-1])
     firing.sync_declared()
     h.clock.advance(100)
@@ -293,11 +306,11 @@ def test_a_catalog_schedule_whose_file_breaks_keeps_its_row_its_pause_and_its_la
     catalog.append(CatalogSchedules(2, [], broken=["disk"]))  # a typo in disk.toml
     assert firing.sync_declared()
     assert h.store.schedules.listing("system") == [paused]
-    catalog.append(CatalogSchedules(3, [("disk", "H * * * *", "UTC")]))  # a cron we refuse
+    catalog.append(CatalogSchedules(3, [disk("H * * * *")]))  # a cron we refuse
     assert firing.sync_declared()
     assert h.store.schedules.listing("system") == [paused]
 
-    catalog.append(CatalogSchedules(4, [("disk", "0 * * * *", "UTC")]))  # mended, changed
+    catalog.append(CatalogSchedules(4, [disk("0 * * * *")]))  # mended, changed
     assert firing.sync_declared()
     [mended] = h.store.schedules.listing("system")
     assert mended == replace(paused, cron="0 * * * *")

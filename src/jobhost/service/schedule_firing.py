@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
 from jobhost import policy
+from jobhost.catalog import DeclaredSchedule
 from jobhost.clock import Clock
 from jobhost.errors import InvalidInput, JobhostError, StoreUnavailable
 from jobhost.models import Job, Overlap, Schedule
@@ -49,8 +50,8 @@ class CatalogSchedules:
 
     generation: int
     """Changes whenever the catalog does."""
-    declared: Sequence[tuple[str, str, str]]
-    """(template id, cron, timezone) for each template that declares a schedule."""
+    declared: Sequence[DeclaredSchedule]
+    """Each template that declares a schedule: its id, cron, timezone and name."""
     broken: Collection[str] = ()
     """The ids of templates whose files do not load just now: their schedules are kept as
     they are (pause, last job), not removed by a typo."""
@@ -130,10 +131,10 @@ class ScheduleFiring:
             return False
         now = self._clock.now()
         rows, keep = [], set(catalog.broken)
-        for template_id, text, zone in catalog.declared:
-            row = _declared(template_id, text, zone, now)
+        for item in catalog.declared:
+            row = _declared(item, now)
             if row is None:
-                keep.add(template_id)  # a cron we refuse: kept as it was, as a broken file
+                keep.add(item.template_id)  # a cron we refuse: kept as it was, as a broken file
             else:
                 rows.append(row)
         self._schedules.sync_declared(policy.SYSTEM_USER_ID, rows, keep)
@@ -246,15 +247,17 @@ def _shown_error(exc: Exception) -> str:
     return "Internal error: the firing failed, see the server's log"
 
 
-def _declared(template_id: str, text: str, zone: str, now: float) -> DeclaredRow | None:
+def _declared(item: DeclaredSchedule, now: float) -> DeclaredRow | None:
     """A catalog schedule with its first firing; None (logged) if it does not parse."""
+    zone = item.timezone
     try:
-        expression = cron.parse_cron(text)
-        return DeclaredRow(template_id, expression, zone, cron.next_firing(expression, zone, now))
+        expression = cron.parse_cron(item.cron)
+        first = cron.next_firing(expression, zone, now)
+        return DeclaredRow(item.template_id, expression, zone, first, item.name)
     except InvalidInput as exc:
         logger.warning(
             "template %s declares a schedule that does not parse: %s",
-            template_id,
+            item.template_id,
             exc.message,
             extra={"action": "schedule_declared"},
         )

@@ -35,6 +35,12 @@ class DeclaredRow:
     cron: str
     timezone: str
     next_run_at: float | None
+    name: str | None = None
+    """The template's display name, the schedule's name; None: the template id."""
+
+    @property
+    def schedule_name(self) -> str:
+        return self.name or self.template_id
 
 
 class SqlScheduleStore:
@@ -150,7 +156,8 @@ class SqlScheduleStore:
         self, owner: str, declared: Sequence[DeclaredRow], keep: Collection[str] = ()
     ) -> None:
         """Make the catalog's schedules those of ``declared``, owned by ``owner``: new ones
-        added, a changed cron or timezone updated (a paused one stays paused), the rows of
+        added, a changed cron or timezone updated (a paused one stays paused), and a
+        changed name (the template's display name) too, the rows of
         templates that no longer declare one removed, but those of the template ids in
         ``keep`` (their files broken just now) left as they are; in one transaction."""
         wanted = {item.template_id: item for item in declared}
@@ -170,12 +177,16 @@ class SqlScheduleStore:
         if current is None:
             conn.execute(insert(schedules).values(_values(_declared(owner, item, self.clock))))
             return
-        if (current.cron, current.timezone) == (item.cron, item.timezone):
-            return
-        changes: dict[str, object] = {"cron": item.cron, "timezone": item.timezone}
-        if current.enabled:
-            changes["next_run_at"] = item.next_run_at
-        conn.execute(update(schedules).where(_C.schedule_id == current.schedule_id).values(changes))
+        changes: dict[str, object] = {}
+        if current.name != item.schedule_name:  # a new display name: no new firing time
+            changes["name"] = item.schedule_name
+        if (current.cron, current.timezone) != (item.cron, item.timezone):
+            changes.update(cron=item.cron, timezone=item.timezone)
+            if current.enabled:
+                changes["next_run_at"] = item.next_run_at
+        if changes:
+            query = update(schedules).where(_C.schedule_id == current.schedule_id)
+            conn.execute(query.values(changes))
 
 
 _SETTINGS = ("name", "cron", "timezone", "overlap", "enabled", "template_id", "variables", "job")
@@ -185,7 +196,7 @@ def _declared(owner: str, item: DeclaredRow, clock: Clock) -> Schedule:
     return Schedule(
         schedule_id=str(uuid.uuid4()),
         user_id=owner,
-        name=item.template_id,
+        name=item.schedule_name,
         cron=item.cron,
         timezone=item.timezone,
         overlap=Overlap.SKIP,
