@@ -107,6 +107,10 @@ def test_a_plain_user_may_schedule_a_template_they_may_start(h: Harness) -> None
             {"name": "n", "cron": "0 3 * * *", "templateId": "disk", "variables": {"path": "x"}},
             "Invalid value for path: must start with /",
         ),
+        (
+            {"name": "n", "cron": "0 3 * * *", "templateId": "disk", "variables": {"path": None}},
+            "Invalid variables.path: Input should be a valid string",
+        ),
     ],
 )
 def test_bad_fields_are_a_400_naming_the_field(

@@ -134,6 +134,7 @@ def test_values_default_and_optional_ones_are_empty() -> None:
     assert resolve(load(DISK), {}) == {"path": "/var/log", "depth": ""}
     assert resolve(load(DISK), {"path": "/tmp", "depth": "2"}) == {"path": "/tmp", "depth": "2"}
     assert resolve(load(DISK), {"path": ""})["path"] == "/var/log"
+    assert resolve(load(DISK), {"path": None})["path"] == "/var/log"  # null: as not given
 
 
 def test_each_refused_value_is_named_in_one_message() -> None:
