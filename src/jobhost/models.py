@@ -228,3 +228,6 @@ class Schedule:
     last_run_at: float | None = None
     last_job_id: str | None = None
     last_skipped_at: float | None = None
+    last_error: str | None = None
+    """Why the last firing that failed did (cleared by the next that submits a job)."""
+    last_error_at: float | None = None

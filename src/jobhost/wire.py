@@ -228,7 +228,9 @@ class DegradedResponse(ErrorResponse):
 class ScheduleRecord(TypedDict):
     """A recurring job. ``NextRunAt`` is null while paused; ``NextRuns`` its next five
     firings (none while paused); ``LastSkippedAt`` the last firing that submitted nothing
-    because the previous job had not finished (overlap ``skip``)."""
+    because the previous job had not finished (overlap ``skip``); ``LastError`` why the
+    last firing that failed did (a refusal, say), at ``LastErrorAt``: both null again once
+    a firing submits a job."""
 
     ScheduleID: str
     Name: str
@@ -243,6 +245,8 @@ class ScheduleRecord(TypedDict):
     LastJobID: str | None
     NextRuns: list[str]
     LastSkippedAt: str | None
+    LastError: str | None
+    LastErrorAt: str | None
 
 
 class ScheduleCreatedResponse(TypedDict):

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, WebSocket, expect
 
+from jobhost.clock import SystemClock
+from jobhost.settings import Settings
+from jobhost.store import SqlStore
 from tests.browser.conftest import PAGE, People, record_dialogs, screenshot, sign_in
 from tests.browser.test_page import row, submit, unique
 from tests.integration.server import BASE, Server
@@ -200,6 +204,29 @@ def test_a_schedule_is_created_with_a_live_preview_paused_resumed_and_deleted(
         confirm.get_by_role("button", name="Delete").click()
         expect(listed).to_have_count(0)
         assert api.get("/schedules", params={"scheduleId": schedule_id}).status_code == 404
+
+
+def test_a_schedules_failed_firing_shows_as_text_under_its_last_run(
+    page: Page, server: Server, people: People
+) -> None:
+    name = unique("failing")
+    body = {"name": name, "cron": "0 0 1 1 *", "command": "true", "executionMode": "BackgroundJob"}
+    with server.client(people.carol) as api:
+        schedule_id = api.post("/schedules", json=body).json()["scheduleId"]
+    # As the firing loop records a refusal (tests/service/test_schedule_firing.py fires it).
+    store = SqlStore.open(Settings(data_dir=server.data_dir).store_url, SystemClock())
+    try:
+        store.schedules.record_failure(schedule_id, time.time(), "Access denied: <b>no</b>")
+    finally:
+        store.close()
+    sign_in(page, "carol")
+    open_view(page, "Schedules")
+    listed = page.locator("tr.schedule").filter(has_text=name)
+    warning = listed.locator("td").nth(4).locator(".schedule-error")
+    expect(warning).to_have_text(re.compile(r"^Last firing failed .+: Access denied: <b>no</b>$"))
+    expect(warning.locator("time")).to_have_count(1)
+    with server.client(people.carol) as api:  # carol's schedule list is empty for the others
+        assert api.delete("/schedules", params={"scheduleId": schedule_id}).status_code == 200
 
 
 def test_a_plain_user_schedules_a_template_with_its_variables(page: Page) -> None:

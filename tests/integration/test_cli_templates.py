@@ -4,6 +4,7 @@ real server with test_templates.py's catalog."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,3 +63,31 @@ def test_the_start_command_follows_the_output_and_exits_with_its_code(
     assert refused.returncode == 1
     assert "Invalid value for path: must match" in refused.stderr
     assert cli(server, keys.alice, "start", "echo", "-v", "novalue").returncode == 1
+
+
+def test_stop_with_a_template_stops_its_jobs_and_prints_their_ids(
+    server: Server, keys: Keys
+) -> None:
+    started = cli(server, keys.alice, "start", "sleeper", "--json")
+    job_id = json.loads(started.stdout)["jobId"]
+    stopped = cli(server, keys.alice, "stop", "--template", "sleeper")
+    assert (stopped.returncode, stopped.stdout) == (0, f"{job_id}\n"), stopped.stderr
+    assert "stopped 1 job(s) of sleeper" in stopped.stderr
+    refused = cli(server, keys.alice, "stop", "--template", "admin-only")
+    assert refused.returncode == 1
+    assert "Access denied: You do not have permission to stop this job" in refused.stderr
+
+
+def test_schedule_preview_prints_the_next_five_firings(server: Server, keys: Keys) -> None:
+    zone = ["--timezone", "Asia/Kolkata"]
+    shown = cli(server, keys.alice, "schedule", "preview", "30 2 * * *", *zone)
+    lines = shown.stdout.splitlines()
+    assert shown.returncode == 0 and len(lines) == 5, shown.stderr
+    local = r"\d{4}-\d\d-\d\d 21:00:00Z  \d{4}-\d\d-\d\d 02:30 IST"
+    assert all(re.fullmatch(local, line) for line in lines), lines
+    as_json = cli(server, keys.alice, "schedule", "preview", "0 3 * * *", "--json")
+    runs = json.loads(as_json.stdout)
+    assert len(runs) == 5 and all(run.endswith("T03:00:00.000Z") for run in runs)
+    bad = cli(server, keys.alice, "schedule", "preview", "61 * * * *")
+    assert bad.returncode == 1
+    assert "Invalid cron: minute field 61 is out of range 0-59" in bad.stderr

@@ -71,8 +71,9 @@ def test_a_template_schedule_fires_as_system_and_follows_its_file(
 ) -> None:
     eventually(lambda: len(declared(jh)) == 1, "the template's schedule never appeared")
     (schedule,) = declared(jh)
-    assert (schedule.user_id, schedule.cron, schedule.timezone) == (
+    assert (schedule.user_id, schedule.name, schedule.cron, schedule.timezone) == (
         "system",
+        "Nightly report",  # the template's name, not its id
         "0 3 * * *",
         "Europe/Berlin",
     )

@@ -101,6 +101,12 @@ PRIVILEGED: list[Refused] = [
         frozenset({"allUsers"}),
     ),
     Refused(
+        "one other user's schedules",
+        Call("GET", S, {"userId": "bob@example.com"}),
+        OTHERS_SCHEDULES,
+        frozenset({"userId"}),
+    ),
+    Refused(
         "a schedule of a shell command",
         Call("POST", S, body={**_SCHEDULE, **SUBMIT}),
         policy.ELEVATED_REFUSAL,

@@ -150,7 +150,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     (WS, f"{J}/stream"): Route((query("jobId", Kind.JOB),), params=frozenset({"jobId", "offset"})),
     (WS, f"{BASE}/events"): Route(params=frozenset({"allUsers"})),
     ("POST", S): Route((body("templateId", Kind.TEMPLATE, 403, body=TEMPLATE_SCHEDULE),)),
-    ("GET", S): Route((query("scheduleId", Kind.SCHEDULE),)),
+    ("GET", S): Route((query("scheduleId", Kind.SCHEDULE), query("userId", Kind.USER, 403))),
     ("PATCH", S): Route(
         (
             query("scheduleId", Kind.SCHEDULE, body=ENABLED),

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import delete
 
+from jobhost.catalog import DeclaredSchedule
 from jobhost.models import Status, User
 from jobhost.service.schedule_firing import MAX_SLEEP_SECONDS, CatalogSchedules, ScheduleFiring
 from jobhost.settings import Settings
@@ -212,6 +213,38 @@ def test_a_firing_that_fails_is_logged_and_the_schedule_moves_on(
     assert "its owner plain no longer exists" in caplog.text
 
 
+def test_a_failed_firing_is_the_schedules_last_error_until_one_submits_again(h: Harness) -> None:
+    made = h.ops.create(PLAIN, {"name": "du", "cron": "*/5 * * * *", "templateId": "disk"})
+    h.templates.gone.add("disk")
+    h.clock.advance(100)
+    h.firing().fire_due()
+
+    failed = h.store.schedules.get(made.schedule_id)
+    assert failed is not None
+    assert (failed.last_error, failed.last_error_at) == (
+        "Access denied: You do not have permission to start this job",
+        FIRST,
+    )
+    assert failed.last_run_at is None
+
+    h.templates.gone.clear()
+    h.clock.advance(300)
+    h.firing().fire_due()
+    fired = h.store.schedules.get(made.schedule_id)
+    assert fired is not None and fired.last_run_at == FIRST + 300
+    assert (fired.last_error, fired.last_error_at) == (None, None)
+
+
+def test_a_firing_whose_owner_is_gone_says_so_in_its_last_error(h: Harness) -> None:
+    made = h.ops.create(PLAIN, {"name": "du", "cron": "*/5 * * * *", "templateId": "disk"})
+    with h.store.db.write() as conn:
+        conn.execute(delete(users).where(users.c.user_id == "plain"))
+    h.clock.advance(100)
+    h.firing().fire_due()
+    failed = h.store.schedules.get(made.schedule_id)
+    assert failed is not None and failed.last_error == "its owner plain no longer exists"
+
+
 def test_a_template_schedule_fires_through_the_template_start(h: Harness) -> None:
     made = h.ops.create(
         PLAIN,
@@ -225,22 +258,34 @@ def test_a_template_schedule_fires_through_the_template_start(h: Harness) -> Non
     assert h.templates.started == [("disk", made.schedule_id)]
 
 
+def disk(cron: str, name: str = "Disk usage") -> DeclaredSchedule:
+    return DeclaredSchedule("disk", cron, "UTC", name)
+
+
 def test_the_catalogs_schedules_sync_when_its_generation_changes_and_fire_as_system(
     h: Harness,
 ) -> None:
-    catalog = [CatalogSchedules(1, [("disk", "*/5 * * * *", "UTC"), ("broken", "not cron", "UTC")])]
+    broken = DeclaredSchedule("broken", "not cron", "UTC", "Broken")
+    catalog = [CatalogSchedules(1, [disk("*/5 * * * *"), broken])]
     firing = h.firing(lambda: catalog[-1])
     assert firing.sync_declared()
     assert not firing.sync_declared()
     [declared] = h.store.schedules.listing("system")
     assert (declared.declared_by, declared.next_run_at) == ("disk", FIRST)
+    assert declared.name == "Disk usage"  # the template's display name, not its id
 
     h.clock.advance(100)
     firing.fire_due()
     [job] = h.schedule_jobs(declared.schedule_id)
     assert job.user_id == "system"
 
-    catalog.append(CatalogSchedules(2, []))
+    [fired] = h.store.schedules.listing("system")
+    catalog.append(CatalogSchedules(2, [disk("*/5 * * * *", "Disk space")]))
+    assert firing.sync_declared()
+    [renamed] = h.store.schedules.listing("system")
+    assert renamed == replace(fired, name="Disk space")  # not retimed
+
+    catalog.append(CatalogSchedules(3, []))
     assert firing.sync_declared()
     assert h.store.schedules.listing("system") == []
 
@@ -248,7 +293,7 @@ def test_the_catalogs_schedules_sync_when_its_generation_changes_and_fire_as_sys
 def test_a_catalog_schedule_whose_file_breaks_keeps_its_row_its_pause_and_its_last_job(
     h: Harness,
 ) -> None:
-    catalog = [CatalogSchedules(1, [("disk", "*/5 * * * *", "UTC")])]
+    catalog = [CatalogSchedules(1, [disk("*/5 * * * *")])]
     firing = h.firing(lambda: catalog[-1])
     firing.sync_declared()
     h.clock.advance(100)
@@ -261,11 +306,11 @@ def test_a_catalog_schedule_whose_file_breaks_keeps_its_row_its_pause_and_its_la
     catalog.append(CatalogSchedules(2, [], broken=["disk"]))  # a typo in disk.toml
     assert firing.sync_declared()
     assert h.store.schedules.listing("system") == [paused]
-    catalog.append(CatalogSchedules(3, [("disk", "H * * * *", "UTC")]))  # a cron we refuse
+    catalog.append(CatalogSchedules(3, [disk("H * * * *")]))  # a cron we refuse
     assert firing.sync_declared()
     assert h.store.schedules.listing("system") == [paused]
 
-    catalog.append(CatalogSchedules(4, [("disk", "0 * * * *", "UTC")]))  # mended, changed
+    catalog.append(CatalogSchedules(4, [disk("0 * * * *")]))  # mended, changed
     assert firing.sync_declared()
     [mended] = h.store.schedules.listing("system")
     assert mended == replace(paused, cron="0 * * * *")

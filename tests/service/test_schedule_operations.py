@@ -87,6 +87,7 @@ def test_a_plain_user_may_schedule_a_template_they_may_start(h: Harness) -> None
         (body(name=3), "Invalid name: Input should be a valid string"),
         (body(cron="every day"), "Invalid cron: must be 5 fields"),
         (body(timezone="Mars/Base"), "Invalid timezone: unknown time zone 'Mars/Base'"),
+        (body(timezone=""), "Invalid timezone: must be an IANA time zone"),
         (body(overlap="sometimes"), "Invalid overlap: Input should be 'skip' or 'queue'"),
         (body(enabled="yes"), "Invalid enabled: Input should be a valid boolean"),
         (body(colour="red"), "Unknown field: colour"),
@@ -106,6 +107,10 @@ def test_a_plain_user_may_schedule_a_template_they_may_start(h: Harness) -> None
             {"name": "n", "cron": "0 3 * * *", "templateId": "disk", "variables": {"path": "x"}},
             "Invalid value for path: must start with /",
         ),
+        (
+            {"name": "n", "cron": "0 3 * * *", "templateId": "disk", "variables": {"path": None}},
+            "Invalid variables.path: Input should be a valid string",
+        ),
     ],
 )
 def test_bad_fields_are_a_400_naming_the_field(
@@ -114,6 +119,13 @@ def test_bad_fields_are_a_400_naming_the_field(
     with pytest.raises(InvalidInput) as caught:
         h.ops.create(MANAGER, payload)
     assert caught.value.message.startswith(message), caught.value.message
+
+
+def test_an_empty_timezone_is_refused_by_a_patch_too_not_read_as_utc(h: Harness) -> None:
+    made = h.ops.create(MANAGER, body(timezone="Europe/Berlin"))
+    with pytest.raises(InvalidInput, match=r"^Invalid timezone: must be an IANA time zone"):
+        h.ops.patch(MANAGER, made.schedule_id, {"timezone": ""})
+    assert h.ops.patch(MANAGER, made.schedule_id, {"timezone": None}).timezone == "UTC"
 
 
 def test_another_users_schedule_is_not_found_but_a_privileged_role_sees_it(h: Harness) -> None:
@@ -138,6 +150,19 @@ def test_a_plain_user_lists_their_own_and_is_refused_everyones(h: Harness) -> No
     with pytest.raises(Forbidden, match=f"^{re.escape(OTHERS_REFUSAL)}$"):
         h.ops.listing(PLAIN, all_users=True)
     assert len(h.ops.listing(MANAGER, all_users=True)) == 2
+
+
+def test_a_privileged_role_lists_one_users_schedules_as_for_jobs(h: Harness) -> None:
+    mine = h.ops.create(PLAIN, {"name": "du", "cron": "0 3 * * *", "templateId": "disk"})
+    h.ops.create(MANAGER, body())
+
+    assert h.ops.listing(MANAGER, user_id="plain") == [mine]
+    assert h.ops.listing(MANAGER, user_id="nobody") == []
+    assert h.ops.listing(PLAIN, user_id="plain") == [mine]  # one's own needs no role
+    with pytest.raises(Forbidden, match=f"^{re.escape(OTHERS_REFUSAL)}$"):
+        h.ops.listing(PLAIN, user_id="manager")
+    with pytest.raises(InvalidInput, match=r"^Invalid userId$"):
+        h.ops.listing(MANAGER, user_id="../x")
 
 
 def test_pause_clears_the_next_run_and_resume_starts_from_now(h: Harness) -> None:
@@ -187,6 +212,49 @@ def test_an_unknown_field_in_a_patch_is_refused_even_as_null_and_changes_nothing
     [declared] = h.store.schedules.listing("system")
     with pytest.raises(InvalidInput, match=r"^Unknown field: UserID$"):  # not the 409
         h.ops.patch(MANAGER, declared.schedule_id, {"UserID": "manager"})
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"name": None}, "Invalid name: cannot be removed, a schedule needs one"),
+        ({"cron": None}, "Invalid cron: cannot be removed, a schedule needs one"),
+        ({"enabled": None}, "Invalid enabled: must be true or false"),
+        ({"enabled": None, "name": "x"}, "Invalid enabled: must be true or false"),
+        ({"command": None}, "Invalid command: cannot be removed, a schedule of a job needs one"),
+        ({"executionMode": None}, "Invalid executionMode: cannot be removed"),
+    ],
+)
+def test_a_patchs_null_cannot_remove_what_a_schedule_needs(
+    h: Harness, patch: dict[str, object], message: str
+) -> None:
+    made = h.ops.create(MANAGER, body(enabled=False))
+    with pytest.raises(InvalidInput) as caught:
+        h.ops.patch(MANAGER, made.schedule_id, patch)
+    assert caught.value.message.startswith(message), caught.value.message
+    assert h.store.schedules.get(made.schedule_id) == made  # paused still: null never resumes
+
+
+def test_removing_a_template_takes_the_jobs_fields_and_drops_the_variables(h: Harness) -> None:
+    made = h.ops.create(
+        MANAGER, {"name": "du", "cron": "0 3 * * *", "templateId": "disk", "variables": {}}
+    )
+    with pytest.raises(InvalidInput, match=r"^Invalid templateId: cannot be removed alone;"):
+        h.ops.patch(MANAGER, made.schedule_id, {"templateId": None})
+    # A null job field is no job given: the schedule stays the template's.
+    with pytest.raises(InvalidInput, match=r"^Invalid templateId: cannot be removed alone;"):
+        h.ops.patch(MANAGER, made.schedule_id, {"templateId": None, "description": None})
+    assert h.ops.patch(MANAGER, made.schedule_id, {"description": None}).template_id == "disk"
+    switched = h.ops.patch(MANAGER, made.schedule_id, {"templateId": None, **SHELL_JOB})
+    assert (switched.template_id, switched.variables) == (None, {})
+    assert switched.job == {"jobName": "du", **SHELL_JOB}
+
+
+def test_an_empty_command_reads_as_on_submit(h: Harness) -> None:
+    with pytest.raises(InvalidInput, match=r"^Missing required field: command$"):
+        h.ops.create(MANAGER, body(command=""))
+    with pytest.raises(InvalidInput, match=r"^Missing required field: command$"):
+        h.jobs.submit(MANAGER, {"jobName": "x", **SHELL_JOB, "command": ""})
 
 
 def test_a_patch_by_someone_who_lost_the_roles_is_refused(h: Harness) -> None:

@@ -108,6 +108,22 @@ def test_a_skip_records_its_time_and_keeps_the_last_job(store: SqlStore) -> None
     )
 
 
+def test_a_failure_is_recorded_until_the_next_firing_clears_it(store: SqlStore) -> None:
+    made = store.schedules.create(schedule(next_run_at=START, last_job_id="j"))
+
+    assert store.schedules.record_failure(made.schedule_id, START + 3, "Access denied: no")
+    failed = store.schedules.get(made.schedule_id)
+    assert failed is not None
+    assert (failed.last_error, failed.last_error_at, failed.last_job_id) == (
+        "Access denied: no",
+        START + 3,
+        "j",
+    )
+    assert store.schedules.record_firing(made.schedule_id, START + 60, "k")
+    fired = store.schedules.get(made.schedule_id)
+    assert fired is not None and (fired.last_error, fired.last_error_at) == (None, None)
+
+
 def test_a_firing_is_claimed_once_and_not_after_a_pause(store: SqlStore) -> None:
     made = store.schedules.create(schedule(next_run_at=START))
     assert store.schedules.claim_firing(made.schedule_id, START, START + 60)
@@ -127,6 +143,7 @@ def test_recording_for_a_deleted_schedule_says_so(store: SqlStore) -> None:
     assert not store.schedules.claim_firing(made.schedule_id, START, None)
     assert not store.schedules.record_firing(made.schedule_id, START, "j")
     assert not store.schedules.record_skip(made.schedule_id, START)
+    assert not store.schedules.record_failure(made.schedule_id, START, "x")
 
 
 def test_an_update_without_retime_keeps_the_next_run_and_the_firing_record(store: SqlStore) -> None:

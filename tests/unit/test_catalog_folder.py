@@ -126,7 +126,7 @@ def test_declared_schedules_follow_the_files(tmp_path: Path, time: FakeTime) -> 
     write(tmp_path, "plain.toml", GOOD.format(name="P"))
     catalog = Catalog(tmp_path, time)
     assert catalog.declared_schedules() == (
-        DeclaredSchedule("n", "0 3 * * *", "UTC"),
-        DeclaredSchedule("z", "0 * * * *", "Asia/Tokyo"),
+        DeclaredSchedule("n", "0 3 * * *", "UTC", "N"),
+        DeclaredSchedule("z", "0 * * * *", "Asia/Tokyo", "Z"),
     )
-    assert catalog.declared_schedules()[0] == ("n", "0 3 * * *", "UTC")
+    assert catalog.declared_schedules()[0] == ("n", "0 3 * * *", "UTC", "N")

@@ -86,6 +86,7 @@ def test_defaults_are_privileged_roles_background_job_and_utc() -> None:
         ('name = "n"\ncommand = "true"\nschedule = "61 * * * *"', "schedule"),
         ('name = "n"\ncommand = "true"\nschedule = "0 0 3 * * *"', "schedule"),
         ('name = "n"\ncommand = "true"\ntimezone = "Mars/Olympus"', "timezone"),
+        ('name = "n"\ncommand = "true"\ntimezone = ""', "timezone: '' is not an IANA"),
         # Each of these the firing loop's parse_cron refuses: the catalog must too.
         ('name = "n"\ncommand = "true"\nschedule = "@daily"', "schedule: Invalid cron"),
         ('name = "n"\ncommand = "true"\nschedule = "0 0 30 2 *"', "schedule: Invalid cron"),
@@ -133,6 +134,7 @@ def test_values_default_and_optional_ones_are_empty() -> None:
     assert resolve(load(DISK), {}) == {"path": "/var/log", "depth": ""}
     assert resolve(load(DISK), {"path": "/tmp", "depth": "2"}) == {"path": "/tmp", "depth": "2"}
     assert resolve(load(DISK), {"path": ""})["path"] == "/var/log"
+    assert resolve(load(DISK), {"path": None})["path"] == "/var/log"  # null: as not given
 
 
 def test_each_refused_value_is_named_in_one_message() -> None:

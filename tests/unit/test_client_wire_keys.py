@@ -110,6 +110,8 @@ def a_schedule_record() -> wire.ScheduleRecord:
         "LastJobID": None,
         "NextRuns": ["2026-01-01T03:00:00.000Z"],
         "LastSkippedAt": "2025-12-31T03:00:00.000Z",
+        "LastError": "Access denied: You do not have permission to start this job",
+        "LastErrorAt": "2025-12-30T03:00:00.000Z",
     }
 
 
@@ -118,6 +120,8 @@ def test_a_schedule_record_is_read_by_its_wire_keys() -> None:
     assert read == keys_of(wire.ScheduleRecord)
     schedule = schedule_calls.schedule_from_record(a_schedule_record())
     assert schedule.to_json()["last_skipped_at"] == "2025-12-31T03:00:00.000Z"
+    assert schedule.last_error == "Access denied: You do not have permission to start this job"
+    assert schedule.to_json()["last_error_at"] == "2025-12-30T03:00:00.000Z"
 
 
 @pytest.mark.parametrize(

@@ -60,10 +60,39 @@ def test_a_quarter_hourly_job_skips_nothing_real_on_spring_forward() -> None:
     assert [local(r) for r in runs] == ["03-29 01:45+0100", "03-29 03:00+0200", "03-29 03:15+0200"]
 
 
-@pytest.mark.parametrize("text", ["* * * *", "* * * * * *", "61 * * * *", "H * * * *", "", "x"])
-def test_a_bad_cron_is_refused_naming_cron(text: str) -> None:
+@pytest.mark.parametrize("text", ["* * * *", "* * * * * *", "", "x"])
+def test_a_cron_without_five_fields_is_refused_naming_cron(text: str) -> None:
     with pytest.raises(InvalidInput, match=r"^Invalid cron: must be 5 fields"):
         parse_cron(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("61 * * * *", "minute field 61 is out of range 0-59"),
+        ("*/0 * * * *", "minute field */0: a step must be a whole number from 1"),
+        ("1-100 * * * *", "minute field 1-100: 100 is out of range 0-59"),
+        ("0 24 * * *", "hour field 24 is out of range 0-23"),
+        ("0 0 0 * *", "day-of-month field 0 is out of range 1-31"),
+        ("0 0 * 13 *", "month field 13 is out of range 1-12"),
+        ("0 0 * * 8", "day-of-week field 8 is out of range 0-7"),
+        ("0 0 * * FOO", "day-of-week field FOO is not valid: numbers 0-7 or a name SUN-SAT"),
+        ("0 0 * JANX *", "month field JANX is not valid: numbers 1-12 or a name JAN-DEC"),
+        ("1,,2 * * * *", "minute field 1,,2 is not valid: numbers 0-59"),
+        ("H * * * *", "minute field H: H and R are not cron"),
+        ("0 R * * *", "hour field R: H and R are not cron"),
+        ("0 3 * * *" + " " * 200, "at most 200 characters"),
+    ],
+)
+def test_a_five_field_cron_is_refused_naming_the_field_and_why(text: str, message: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_cron(text)
+    assert caught.value.message.startswith(f"Invalid cron: {message}"), caught.value.message
+
+
+@pytest.mark.parametrize("text", ["0 0 * * 7", "*/60 * * * *", "0 0 L * *", "5-1 * * * MON-FRI"])
+def test_what_croniter_accepts_in_a_field_stays_accepted(text: str) -> None:
+    assert parse_cron(text) == text
 
 
 def test_a_cron_that_never_fires_is_refused() -> None:

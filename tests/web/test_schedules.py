@@ -31,6 +31,8 @@ RECORD_KEYS = [
     "LastJobID",
     "NextRuns",
     "LastSkippedAt",
+    "LastError",
+    "LastErrorAt",
 ]
 JOB = {"command": "echo hi", "executionMode": "BackgroundJob"}
 
@@ -133,6 +135,21 @@ def test_another_users_schedule_is_404_and_a_plain_users_all_users_is_403(
     assert client.get("/schedules", params={"allUsers": "true"}, headers=root).json()["count"] == 1
 
 
+def test_user_id_lists_one_users_schedules_for_a_privileged_role_only(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    schedule_id = create(client, auth(tokens, "root"))
+    create(client, auth(tokens, "tm"))
+
+    listed = client.get("/schedules", params={"userId": "root"}, headers=auth(tokens, "tm"))
+    assert [s["ScheduleID"] for s in listed.json()["schedules"]] == [schedule_id]
+    refused = client.get("/schedules", params={"userId": "root"}, headers=auth(tokens, "plain"))
+    assert refused.status_code == 403
+    assert refused.json()["error"].startswith("Viewing other users' schedules requires elevated")
+    bad = client.get("/schedules", params={"userId": "a/b"}, headers=auth(tokens, "tm"))
+    assert (bad.status_code, bad.json()["error"]) == (400, "Invalid userId")
+
+
 def test_root_changing_another_users_schedule_is_a_403_but_pausing_it_works(
     client: TestClient, tokens: dict[str, str]
 ) -> None:
@@ -162,8 +179,10 @@ def test_a_plain_users_free_form_schedule_is_refused_as_a_submit_would_be(
     [
         ({"cron": "every day"}, "Invalid cron: must be 5 fields"),
         ({"cron": "0 3 * * *", "timezone": "Mars/Base"}, "Invalid timezone: unknown time zone"),
+        ({"cron": "0 3 * * *", "timezone": ""}, "Invalid timezone: must be an IANA time zone"),
         ({}, "Missing required parameter: cron"),
-        ({"cron": "*" * 201}, "Invalid value for cron"),
+        ({"cron": "*" * 201}, "Invalid cron: at most 200 characters"),
+        ({"cron": "61 * * * *"}, "Invalid cron: minute field 61 is out of range 0-59"),
     ],
 )
 def test_preview_400s_name_cron_or_timezone(
@@ -190,6 +209,9 @@ def test_preview_gives_five_utc_times(client: TestClient, tokens: dict[str, str]
     [
         ({"cron": "0 3 * * *", **JOB}, "Missing required field: name"),
         ({"name": "n", "cron": "0 3 * * *", "overlap": 1, **JOB}, "Invalid overlap"),
+        ({"name": "n", "cron": "0 3 * * *", "timezone": "", **JOB}, "Invalid timezone"),
+        ({"name": "n", "cron": "*" * 400, **JOB}, "Invalid cron: at most 200 characters"),
+        ({"name": "n", "cron": "0 0 * * 8", **JOB}, "Invalid cron: day-of-week field 8 is out"),
         ({"name": "n", "cron": "0 3 * * *", "bogus": 1, **JOB}, "Unknown field: bogus"),
         ([1, 2], "Request body must be a JSON object"),
     ],

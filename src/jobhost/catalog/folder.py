@@ -37,6 +37,8 @@ class DeclaredSchedule(NamedTuple):
     template_id: str
     cron: str
     timezone: str
+    name: str
+    """The template's display name: the schedule's name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,7 @@ class CatalogSnapshot:
 
     def declared_schedules(self) -> tuple[DeclaredSchedule, ...]:
         return tuple(
-            DeclaredSchedule(t.template_id, t.schedule, t.timezone)
+            DeclaredSchedule(t.template_id, t.schedule, t.timezone, t.name)
             for t in self.templates.values()
             if t.schedule is not None
         )

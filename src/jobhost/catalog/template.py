@@ -200,7 +200,8 @@ def _schedule(
     document: Mapping[str, object], variables: tuple[Variable, ...]
 ) -> tuple[str | None, str]:
     """The cron and zone, checked as the firing loop reads them (one parser for both)."""
-    timezone = _text(document, "timezone", 64) or "UTC"
+    # Absent is UTC; an empty string is no zone at all, refused as the API refuses it.
+    timezone = _text(document, "timezone", 64) if "timezone" in document else "UTC"
     try:
         parse_timezone(timezone)
     except InvalidInput:

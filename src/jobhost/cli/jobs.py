@@ -165,15 +165,32 @@ def logs(
         writer.close()
 
 
-def stop(job_id: JobId, url: Url = None) -> None:
+def stop(
+    job_id: Annotated[str | None, typer.Argument(help="The job's id", show_default=False)] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(help="Stop the jobs of this catalog template instead", show_default=False),
+    ] = None,
+    url: Url = None,
+) -> None:
     """Stop a running job (SIGTERM, SIGKILL after its grace period) or cancel a pending one.
 
     Returns once the job has ended or its grace period is over.
     A job that has already finished is an error (and is not deleted).
+    With --template, stop the template's jobs (yours, or everyone's if your roles allow):
+    the ids of those cancelled or asked to stop are printed, the stops not waited for.
     """
+    if (job_id is None) == (template is None):
+        raise InvalidInput("Give either a job id or --template")
     with connect(url) as client:
-        message = client.stop(job_id)
-    print(message)
+        if template is None:
+            assert job_id is not None
+            print(client.stop(job_id))
+            return
+        stopped = client.stop_template(template)
+    for stopped_id in stopped:
+        print(stopped_id)
+    err.print(f"stopped {len(stopped)} job(s) of {view.one_line(template)}", markup=False)
 
 
 def rm(job_id: JobId, url: Url = None) -> None:

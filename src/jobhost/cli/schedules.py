@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.table import Table
@@ -13,8 +14,9 @@ from rich.text import Text
 from jobhost.cli.attach import err
 from jobhost.cli.jobs import Json, Url, connect, out
 from jobhost.cli.submit import name_value_pairs
-from jobhost.cli.view import one_line, safe, when
+from jobhost.cli.view import id_column, one_line, safe, when
 from jobhost.client import Schedule, ScheduleOptions, SubmitOptions
+from jobhost.client.values import _iso
 from jobhost.errors import InvalidInput
 
 schedule_app = typer.Typer(help="Add, pause, resume or remove a schedule.", no_args_is_help=True)
@@ -25,24 +27,29 @@ def schedules(
     all_users: Annotated[
         bool, typer.Option("--all", help="Everyone's schedules (privileged roles)")
     ] = False,
+    user: Annotated[
+        str | None, typer.Option("--user", help="This user's schedules (privileged roles)")
+    ] = None,
     as_json: Json = False,
     url: Url = None,
 ) -> None:
     """List schedules with their next run, oldest first."""
     with connect(url) as client:
-        found = client.schedules(all_users)
+        found = client.schedules(all_users, user)
     if as_json:
         print(json.dumps([schedule.to_json() for schedule in found], indent=2))
         return
     if not found:
         err.print("no schedules", markup=False)
         return
-    out.print(schedules_table(found, show_user=all_users))
+    out.print(schedules_table(found, show_user=all_users or user is not None))
+    for line in failures(found):
+        out.print(line)
 
 
 def schedules_table(found: tuple[Schedule, ...], show_user: bool) -> Table:
     table = Table(
-        "id", "name", "cron", "timezone", "next run", "last run", "overlap",
+        id_column(), "name", "cron", "timezone", "next run", "last run", "overlap",
         *(["user"] if show_user else []), "runs",
     )  # fmt: skip
     for schedule in found:
@@ -51,7 +58,7 @@ def schedules_table(found: tuple[Schedule, ...], show_user: bool) -> Table:
         runs = f"template {schedule.template_id}" if schedule.template_id else "command"
         table.add_row(
             schedule.id, Text(one_line(schedule.name, 40)), safe(schedule.cron),
-            safe(schedule.timezone), next_run, when(schedule.last_run_at), schedule.overlap,
+            safe(schedule.timezone), next_run, _last_run(schedule), schedule.overlap,
             *user, safe(runs),
         )  # fmt: skip
     return table
@@ -71,8 +78,9 @@ def add(
         str | None, typer.Option(help="A shell command line (or Python in Python modes)")
     ] = None,
     mode: Annotated[
-        str, typer.Option(help="BackgroundJob, Runspace or MainLoop")
-    ] = "BackgroundJob",
+        str | None,
+        typer.Option(help="BackgroundJob (the default), Runspace or MainLoop", show_default=False),
+    ] = None,
     timeout: Annotated[float | None, typer.Option(help="Seconds before TimedOut")] = None,
     template: Annotated[str | None, typer.Option(help="A catalog template's id")] = None,
     var: Annotated[
@@ -89,10 +97,7 @@ def add(
     url: Url = None,
 ) -> None:
     """Add a schedule that submits --command, or starts --template, at each firing."""
-    if (command is None) == (template is None):
-        raise InvalidInput("Give either --command or --template")
-    if var and template is None:
-        raise InvalidInput("-v/--var is for --template")
+    _check_kind(command, template, {"-v/--var": bool(var)}, {"--mode": mode, "--timeout": timeout})
     options: ScheduleOptions = {"timezone": timezone, "overlap": overlap}
     with connect(url) as client:
         if template is not None:
@@ -100,11 +105,61 @@ def add(
             schedule_id = client.add_template_schedule(name, cron, template, variables, **options)
         else:
             assert command is not None
-            job: SubmitOptions = {"mode": mode}
+            job: SubmitOptions = {"mode": mode or "BackgroundJob"}
             if timeout is not None:
                 job["timeout"] = timeout
             schedule_id = client.add_schedule(name, cron, command, job, **options)
         _show(client.schedule(schedule_id), as_json)
+
+
+def _check_kind(
+    command: str | None,
+    template: str | None,
+    template_options: dict[str, bool],
+    command_options: dict[str, object],
+) -> None:
+    """A usage error for --command with --template, neither, or an option given for the
+    other kind (which would be dropped unseen)."""
+    if (command is None) == (template is None):
+        raise InvalidInput("Give either --command or --template")
+    if template is None:
+        for name, given in template_options.items():
+            if given:
+                raise InvalidInput(f"{name} is for --template")
+    else:
+        for name, value in command_options.items():
+            if value is not None:
+                raise InvalidInput(f"{name} is for --command schedules")
+
+
+@schedule_app.command("preview")
+def preview(
+    cron: Annotated[str, typer.Argument(help="5 fields, e.g. '0 3 * * *'", show_default=False)],
+    timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Berlin")] = "UTC",
+    as_json: Json = False,
+    url: Url = None,
+) -> None:
+    """Print the next five firings of a cron expression (UTC, and local in --timezone)."""
+    with connect(url) as client:
+        runs = client.preview_schedule(cron, timezone)
+    if as_json:
+        print(json.dumps([_iso(moment) for moment in runs], indent=2))
+        return
+    zone = _local_zone(timezone)
+    for moment in runs:
+        local = f"  {moment.astimezone(zone):%Y-%m-%d %H:%M %Z}" if zone is not None else ""
+        print(when(moment) + local)
+
+
+def _local_zone(name: str) -> ZoneInfo | None:
+    """The zone to show local times in; None for UTC or a zone this machine lacks (the
+    server knew it)."""
+    if name == "UTC":
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 @schedule_app.command("pause")
@@ -137,6 +192,25 @@ def _show(schedule: Schedule, as_json: bool) -> None:
         print(json.dumps(schedule.to_json(), indent=2))
         return
     out.print(f"schedule {schedule.id}", safe(schedule.name), f"next run: {_next_run(schedule)}")
+
+
+def _last_run(schedule: Schedule) -> Text:
+    """Its last run, marked when the last firing failed (until one submits again); when
+    and why are said under the table, where they have the width."""
+    cell = Text(when(schedule.last_run_at))
+    if schedule.last_error:
+        cell += Text("\n") + Text("last firing failed (!)", style="red")
+    return cell
+
+
+def failures(found: tuple[Schedule, ...]) -> list[Text]:
+    """A line for each schedule whose last firing failed: its id and why."""
+    return [
+        Text(f"(!) {schedule.id}: firing failed {when(schedule.last_error_at)}: ")
+        + safe(one_line(schedule.last_error, 300))
+        for schedule in found
+        if schedule.last_error
+    ]
 
 
 def _next_run(schedule: Schedule) -> str:

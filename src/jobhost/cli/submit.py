@@ -181,8 +181,8 @@ def rerun(
 ) -> None:
     """Submit a finished job again as a new job of yours and print the new id.
 
-    The new job has the old one's command, mode, name, environment, working directory,
-    timeouts, priority and retries, but not its run-at time or dependencies.
+    The new job has the old one's command, mode, name, environment and working directory.
+    It keeps the timeouts, priority and retries, but not the run-at time or dependencies.
     With --follow the id goes to stderr and the output to stdout.
     """
     with connect(url) as client:

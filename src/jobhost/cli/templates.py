@@ -60,8 +60,9 @@ def start(
 ) -> None:
     """Start a catalog template as a new job of yours and print its id.
 
-    With --json, print {"templateId", "jobId"} instead. With --follow the id goes to stderr
-    and the output to stdout. Ctrl-C while following or waiting asks whether to stop the job.
+    With --json, print {"templateId", "jobId"} instead.
+    With --follow the id goes to stderr and the output to stdout.
+    Ctrl-C while following or waiting asks whether to stop the job.
     """
     variables = name_value_pairs(var or [], "--var")
     with connect(url) as client:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from jobhost.client import Job, JobList
@@ -29,6 +29,12 @@ STATUS_STYLES: dict[Status, str] = {
     Status.INTERRUPTED: "magenta",
     Status.CANCELLED: "yellow",
 }
+
+
+def id_column() -> Column:
+    """A table's id column: a UUID printed whole however narrow the terminal or pipe (the
+    other columns wrap instead), as scripts and copy-paste need it."""
+    return Column("id", no_wrap=True, min_width=36)
 
 
 def safe(value: str | None) -> Text:
@@ -63,7 +69,7 @@ def status_text(job: Job) -> Text:
 def jobs_table(listing: JobList, jobs: list[Job], show_user: bool) -> Table:
     """The jobs, one section per category, with a caption of the totals."""
     table = Table(
-        "id", "name", "status", "mode", *(["user"] if show_user else []), "submitted",
+        id_column(), "name", "status", "mode", *(["user"] if show_user else []), "submitted",
         "runtime", "exit", caption=_counts_caption(listing, len(jobs)),
     )  # fmt: skip
     previous = None

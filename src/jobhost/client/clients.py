@@ -144,9 +144,12 @@ class Client:
         """Finished jobs, newest first, each with the last 64 KiB of its output."""
         return self._send(protocol.results(**scope))
 
-    def schedules(self, all_users: bool = False) -> tuple[Schedule, ...]:
-        """The caller's schedules, oldest first (``all_users``: everyone's, privileged)."""
-        return self._send(schedule_calls.list_schedules(all_users))
+    def schedules(
+        self, all_users: bool = False, user_id: str | None = None
+    ) -> tuple[Schedule, ...]:
+        """The caller's schedules, oldest first (``all_users``: everyone's, ``user_id``:
+        that user's; privileged roles)."""
+        return self._send(schedule_calls.list_schedules(all_users, user_id))
 
     def schedule(self, schedule_id: str) -> Schedule:
         return self._send(schedule_calls.get_schedule(schedule_id))
@@ -298,8 +301,10 @@ class AsyncClient:
     async def results(self, **scope: Unpack[Scope]) -> tuple[Job, ...]:
         return await self._send(protocol.results(**scope))
 
-    async def schedules(self, all_users: bool = False) -> tuple[Schedule, ...]:
-        return await self._send(schedule_calls.list_schedules(all_users))
+    async def schedules(
+        self, all_users: bool = False, user_id: str | None = None
+    ) -> tuple[Schedule, ...]:
+        return await self._send(schedule_calls.list_schedules(all_users, user_id))
 
     async def schedule(self, schedule_id: str) -> Schedule:
         return await self._send(schedule_calls.get_schedule(schedule_id))

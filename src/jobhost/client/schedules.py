@@ -17,7 +17,8 @@ from jobhost.client.values import _iso, _optional_str, _str, _time, message_of
 @dataclass(frozen=True, slots=True)
 class Schedule:
     """A recurring job. ``next_run_at`` is None while paused; ``next_runs`` its next five
-    firings; ``last_skipped_at`` the last firing that submitted nothing (overlap skip)."""
+    firings; ``last_skipped_at`` the last firing that submitted nothing (overlap skip);
+    ``last_error`` why the last failed firing failed, until a firing submits a job."""
 
     id: str
     name: str
@@ -32,6 +33,8 @@ class Schedule:
     last_job_id: str | None
     next_runs: tuple[datetime, ...]
     last_skipped_at: datetime | None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
 
     def to_json(self) -> dict[str, object]:
         """The schedule as a JSON-ready dict: snake_case keys, ISO 8601 UTC times."""
@@ -49,6 +52,8 @@ class Schedule:
             "last_job_id": self.last_job_id,
             "next_runs": [_iso(moment) for moment in self.next_runs],
             "last_skipped_at": _iso(self.last_skipped_at),
+            "last_error": self.last_error,
+            "last_error_at": _iso(self.last_error_at),
         }
 
 
@@ -80,6 +85,8 @@ def schedule_from_record(record: Mapping[str, Any]) -> Schedule:
         last_job_id=_optional_str(r.get("LastJobID")),
         next_runs=tuple(_moment(text) for text in r.get("NextRuns") or ()),
         last_skipped_at=_time(r.get("LastSkippedAt")),
+        last_error=_optional_str(r.get("LastError")),
+        last_error_at=_time(r.get("LastErrorAt")),
     )
 
 
@@ -107,8 +114,12 @@ def _runs(body: Mapping[str, Any]) -> tuple[datetime, ...]:
     return tuple(_moment(text) for text in cast(wire.PreviewResponse, body)["nextRuns"])
 
 
-def list_schedules(all_users: bool = False) -> Call[tuple[Schedule, ...]]:
+def list_schedules(
+    all_users: bool = False, user_id: str | None = None
+) -> Call[tuple[Schedule, ...]]:
     params: protocol.Params = {"allUsers": "true"} if all_users else {}
+    if user_id is not None:
+        params["userId"] = user_id
     return Call("GET", "/schedules", _many, params=params)
 
 

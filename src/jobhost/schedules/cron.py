@@ -26,21 +26,69 @@ _MAX_CANDIDATES = 1000
 _TOKEN_SEPARATORS = re.compile(r"[\s,/()-]+")
 
 
+# Each field's name and the values it takes (day-of-week 7 is Sunday, as 0 is).
+_FIELDS = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day-of-month", 1, 31),
+    ("month", 1, 12),
+    ("day-of-week", 0, 7),
+)
+_NAMES = {"month": " or a name JAN-DEC", "day-of-week": " or a name SUN-SAT"}
+_DIGITS = re.compile(r"[0-9]+")
+
+
 def parse_cron(text: str) -> str:
-    """The expression, fields separated by single spaces; InvalidInput naming ``cron``."""
+    """The expression, fields separated by single spaces; InvalidInput naming ``cron``
+    and, where one field is at fault, that field and why."""
+    if len(text) > MAX_CRON_CHARS:
+        raise InvalidInput(f"Invalid cron: at most {MAX_CRON_CHARS} characters")
     fields = text.split()
-    if len(text) > MAX_CRON_CHARS or len(fields) != 5:
+    if len(fields) != 5:
         raise InvalidInput(f"Invalid cron: must be {CRON_FORMAT}")
+    for (name, _, _), field in zip(_FIELDS, fields, strict=True):
+        # croniter's hashed and random values ("H", "R") are not cron's: refused.
+        if {token.upper() for token in _TOKEN_SEPARATORS.split(field)} & {"H", "R"}:
+            raise InvalidInput(f"Invalid cron: {name} field {_shown(field)}: H and R are not cron")
     expression = " ".join(fields)
-    # croniter's hashed and random values ("H", "R") are not cron's: refused.
-    tokens = {token.upper() for token in _TOKEN_SEPARATORS.split(expression)}
-    if tokens & {"H", "R"} or not croniter.is_valid(expression):
-        raise InvalidInput(f"Invalid cron: must be {CRON_FORMAT}")
+    if not croniter.is_valid(expression):
+        raise InvalidInput(f"Invalid cron: {_refusal(fields)}")
     try:
         croniter(expression, datetime.datetime(2000, 1, 1)).get_next(datetime.datetime)
     except (CroniterBadDateError, CroniterBadCronError):
         raise InvalidInput("Invalid cron: it never fires") from None
     return expression
+
+
+def _refusal(fields: list[str]) -> str:
+    """Why croniter refuses the expression: the first field it refuses on its own (the
+    others ``*``), and why; the expected form when no field alone is at fault."""
+    for index, field in enumerate(fields):
+        alone = " ".join(field if i == index else "*" for i in range(len(fields)))
+        if not croniter.is_valid(alone):
+            name, low, high = _FIELDS[index]
+            return f"{name} field {_field_problem(field, low, high, _NAMES.get(name, ''))}"
+    return f"must be {CRON_FORMAT}"
+
+
+def _field_problem(field: str, low: int, high: int, names: str) -> str:
+    """What is wrong with one field croniter refused: a step, a number out of range, or
+    (what croniter does not say) that it is not valid at all."""
+    shown = _shown(field)
+    for item in field.split(","):
+        values, slash, step = item.partition("/")
+        if slash and (not _DIGITS.fullmatch(step) or int(step) == 0):
+            return f"{shown}: a step must be a whole number from 1"
+        for number in _DIGITS.findall(values.partition("#")[0]):
+            if not low <= int(number) <= high:
+                where = "" if number == field else f"{shown}: "
+                return f"{where}{number} is out of range {low}-{high}"
+    return f"{shown} is not valid: numbers {low}-{high}{names}, *, lists, ranges and steps"
+
+
+def _shown(text: str) -> str:
+    """Text fit for a message (escaped unless printable)."""
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def parse_timezone(name: str) -> zoneinfo.ZoneInfo:

@@ -36,7 +36,7 @@ _STOP_RECHECK_SECONDS = 1.0
 
 @dataclass(frozen=True, slots=True)
 class WhoseJobs:
-    """Whose jobs a listing covers: the caller's own unless widened."""
+    """Whose jobs (or schedules) a listing covers: the caller's own unless widened."""
 
     all_users: bool = False
     user_id: str | None = None
@@ -99,12 +99,12 @@ class JobEvents:
 
     def check(self, user: User) -> None:
         """403 if ``user`` (as of now) may not watch what this feed covers."""
-        _scope_user(user, WhoseJobs(self._all_users))
+        scoped_user_id(user, WhoseJobs(self._all_users))
 
     def seen(self, user: User, batch: list[JobChange]) -> list[SeenChange]:
         """The jobs whose state changed in ``batch`` that ``user`` watches, each once, in the
         order of its last change."""
-        owner = _scope_user(user, WhoseJobs(self._all_users))
+        owner = scoped_user_id(user, WhoseJobs(self._all_users))
         latest: dict[str, JobChange] = {}
         for change in batch:
             if change.kind is not ChangeKind.OUTPUT:
@@ -188,7 +188,7 @@ class JobOperations:
     def listing(
         self, user: User, categories: frozenset[Category], limit: int, scope: WhoseJobs
     ) -> JobListing:
-        query = JobQuery(_scope_user(user, scope), categories, limit)
+        query = JobQuery(scoped_user_id(user, scope), categories, limit)
         return self.jobs.listing(query)
 
     def output(self, user: User, job_id: str, offset: int, limit: int) -> tuple[Job, bytes]:
@@ -275,12 +275,13 @@ def _refuse_finished(job: Job) -> str:
     raise Conflict(f"Job has already finished: {job.job_id} is {job.status.value}")
 
 
-def _scope_user(user: User, scope: WhoseJobs) -> str | None:
-    """The user id a listing is limited to, or None for everyone's jobs."""
+def scoped_user_id(user: User, scope: WhoseJobs, refusal: str = OTHERS_REFUSAL) -> str | None:
+    """The user id a listing is limited to, or None for everyone's; Forbidden(``refusal``)
+    for a widened one unless privileged (jobs' and schedules' listings alike)."""
     if not scope.all_users and scope.user_id in (None, user.user_id):
         return user.user_id
     if not policy.is_privileged(user):
-        raise Forbidden(OTHERS_REFUSAL)
+        raise Forbidden(refusal)
     if scope.all_users:
         return None
     assert scope.user_id is not None

@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
 from jobhost import policy
+from jobhost.catalog import DeclaredSchedule
 from jobhost.clock import Clock
 from jobhost.errors import InvalidInput, JobhostError, StoreUnavailable
 from jobhost.models import Job, Overlap, Schedule
@@ -39,6 +40,8 @@ DECLARED_CHECK_SECONDS = 2.0
 catalog folder's files; a file edit reaches the schedules within this)."""
 RETRY_SECONDS = 1.0
 """How soon a pass that failed (say, the store was busy) is tried again."""
+MAX_ERROR_CHARS = 1000
+"""How much of a refusal a schedule's LastError keeps."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +50,8 @@ class CatalogSchedules:
 
     generation: int
     """Changes whenever the catalog does."""
-    declared: Sequence[tuple[str, str, str]]
-    """(template id, cron, timezone) for each template that declares a schedule."""
+    declared: Sequence[DeclaredSchedule]
+    """Each template that declares a schedule: its id, cron, timezone and name."""
     broken: Collection[str] = ()
     """The ids of templates whose files do not load just now: their schedules are kept as
     they are (pause, last job), not removed by a typo."""
@@ -128,10 +131,10 @@ class ScheduleFiring:
             return False
         now = self._clock.now()
         rows, keep = [], set(catalog.broken)
-        for template_id, text, zone in catalog.declared:
-            row = _declared(template_id, text, zone, now)
+        for item in catalog.declared:
+            row = _declared(item, now)
             if row is None:
-                keep.add(template_id)  # a cron we refuse: kept as it was, as a broken file
+                keep.add(item.template_id)  # a cron we refuse: kept as it was, as a broken file
             else:
                 rows.append(row)
         self._schedules.sync_declared(policy.SYSTEM_USER_ID, rows, keep)
@@ -179,6 +182,7 @@ class ScheduleFiring:
             raise  # the store is busy: the pass (the firings still due) is tried again soon
         except Exception as exc:
             _log_failure(schedule, exc)
+            self._schedules.record_failure(schedule.schedule_id, now, _shown_error(exc))
             return
         self._schedules.record_firing(schedule.schedule_id, now, job.job_id)
         logger.info(
@@ -235,15 +239,25 @@ def _log_failure(schedule: Schedule, exc: Exception) -> None:
         logger.exception("schedule %s could not fire", schedule.schedule_id, extra=extra)
 
 
-def _declared(template_id: str, text: str, zone: str, now: float) -> DeclaredRow | None:
+def _shown_error(exc: Exception) -> str:
+    """What the owner is told of a failed firing: a refusal's own words (written for the
+    caller, as an API answer would be); of anything else only that it happened."""
+    if isinstance(exc, JobhostError):
+        return exc.message[:MAX_ERROR_CHARS]
+    return "Internal error: the firing failed, see the server's log"
+
+
+def _declared(item: DeclaredSchedule, now: float) -> DeclaredRow | None:
     """A catalog schedule with its first firing; None (logged) if it does not parse."""
+    zone = item.timezone
     try:
-        expression = cron.parse_cron(text)
-        return DeclaredRow(template_id, expression, zone, cron.next_firing(expression, zone, now))
+        expression = cron.parse_cron(item.cron)
+        first = cron.next_firing(expression, zone, now)
+        return DeclaredRow(item.template_id, expression, zone, first, item.name)
     except InvalidInput as exc:
         logger.warning(
             "template %s declares a schedule that does not parse: %s",
-            template_id,
+            item.template_id,
             exc.message,
             extra={"action": "schedule_declared"},
         )

@@ -27,6 +27,18 @@ _NOT_FOR_SCHEDULES = {
     "dependsOn": "Invalid dependsOn: a schedule's jobs cannot depend on other jobs",
 }
 _JOB_FIELDS = frozenset(SubmitRequest.model_fields)
+# What a PATCH's null cannot remove: a schedule has no default name, cron or state.
+_NOT_REMOVABLE = {
+    "name": "Invalid name: cannot be removed, a schedule needs one",
+    "cron": "Invalid cron: cannot be removed, a schedule needs one",
+    "enabled": "Invalid enabled: must be true or false",
+}
+# What a schedule of a job cannot do without, so long as it stays one.
+_REQUIRED_JOB_FIELDS = ("command", "executionMode")
+_TEMPLATE_REMOVED_ALONE = (
+    "Invalid templateId: cannot be removed alone; give the job's fields (command, "
+    "executionMode) to make it a schedule of a job"
+)
 
 
 class ScheduleFields(BaseModel):
@@ -75,7 +87,7 @@ def parse_body(payload: Mapping[str, object]) -> ScheduleBody:
     return ScheduleBody(
         name=name,
         cron=cron.parse_cron(_required("cron", fields.cron)),
-        timezone=_checked_timezone(fields.timezone or "UTC"),
+        timezone=_checked_timezone("UTC" if fields.timezone is None else fields.timezone),
         overlap=Overlap(fields.overlap or Overlap.SKIP.value),
         enabled=True if fields.enabled is None else fields.enabled,
         template_id=template_id,
@@ -85,12 +97,16 @@ def parse_body(payload: Mapping[str, object]) -> ScheduleBody:
 
 
 def parse_enabled(value: object) -> bool:
-    """A pause's or resume's ``enabled`` (null: the default, true), or InvalidInput naming it."""
+    """A pause's or resume's ``enabled``, or InvalidInput naming it (null too: a patch
+    that meant neither must not resume)."""
+    if value is None:
+        raise InvalidInput(_NOT_REMOVABLE["enabled"])
     try:
         fields = ScheduleFields.model_validate({"enabled": value})
     except ValidationError as exc:
         raise InvalidInput(describe_validation_error(exc)) from None
-    return True if fields.enabled is None else fields.enabled
+    assert fields.enabled is not None
+    return fields.enabled
 
 
 def merged(schedule: Schedule, patch: Mapping[str, object]) -> dict[str, object]:
@@ -101,10 +117,11 @@ def merged(schedule: Schedule, patch: Mapping[str, object]) -> dict[str, object]
     for key in patch:
         if key not in _SCHEDULE_FIELDS and key not in _JOB_FIELDS:
             raise InvalidInput(f"Unknown field: {_shown(key)}")
+    _check_removals(schedule, patch)
     body = as_body(schedule)
     if patch.get("templateId") is not None:
         body = {key: value for key, value in body.items() if key in _SCHEDULE_FIELDS}
-    elif any(key in _JOB_FIELDS for key in patch):
+    elif _gives_job(patch):
         body = {k: v for k, v in body.items() if k not in ("templateId", "variables")}
     for key, value in patch.items():
         if value is None:
@@ -112,6 +129,26 @@ def merged(schedule: Schedule, patch: Mapping[str, object]) -> dict[str, object]
         else:
             body[key] = value
     return body
+
+
+def _check_removals(schedule: Schedule, patch: Mapping[str, object]) -> None:
+    """InvalidInput for a null that would leave the schedule without what it needs, which
+    the create's checks would report as missing, as if the PATCH had forgotten it."""
+    removed = {key for key, value in patch.items() if value is None}
+    fixed = sorted(removed & _NOT_REMOVABLE.keys())
+    if fixed:
+        raise InvalidInput(_NOT_REMOVABLE[fixed[0]])
+    if "templateId" in removed and schedule.template_id is not None and not _gives_job(patch):
+        raise InvalidInput(_TEMPLATE_REMOVED_ALONE)
+    stays_a_job = schedule.template_id is None and patch.get("templateId") is None
+    for key in _REQUIRED_JOB_FIELDS:
+        if key in removed and stays_a_job:
+            raise InvalidInput(f"Invalid {key}: cannot be removed, a schedule of a job needs one")
+
+
+def _gives_job(patch: Mapping[str, object]) -> bool:
+    """Whether a patch sets a job field (a null one removes it, which switches nothing)."""
+    return any(key in _JOB_FIELDS and value is not None for key, value in patch.items())
 
 
 def as_body(schedule: Schedule) -> dict[str, object]:

@@ -16,7 +16,7 @@ from jobhost.clock import Clock
 from jobhost.errors import Conflict, Forbidden, InvalidInput, NotFound
 from jobhost.models import Job, Schedule, User
 from jobhost.schedules import cron
-from jobhost.service.jobs import JobOperations
+from jobhost.service.jobs import JobOperations, WhoseJobs, scoped_user_id
 from jobhost.service.schedule_requests import ScheduleBody, merged, parse_body, parse_enabled
 from jobhost.service.submission import parse_submission
 from jobhost.service.templates import START_REFUSAL
@@ -123,13 +123,13 @@ class ScheduleOperations:
         self.wake_firing()
         return created
 
-    def listing(self, user: User, all_users: bool) -> list[Schedule]:
-        """The caller's schedules; everyone's (``all_users``) for privileged roles only."""
-        if not all_users:
-            return self.schedules.listing(user.user_id)
-        if not policy.is_privileged(user):
-            raise Forbidden(OTHERS_REFUSAL)
-        return self.schedules.listing(None)
+    def listing(
+        self, user: User, all_users: bool = False, user_id: str | None = None
+    ) -> list[Schedule]:
+        """The caller's schedules; everyone's (``all_users``) or one user's (``user_id``)
+        for privileged roles only, as for jobs."""
+        scope = WhoseJobs(all_users, user_id)
+        return self.schedules.listing(scoped_user_id(user, scope, OTHERS_REFUSAL))
 
     def get(self, user: User, schedule_id: str) -> Schedule:
         """A schedule the caller may see; 404 alike for missing and for someone else's."""

@@ -193,6 +193,9 @@ class ScheduleStore(Protocol):
     def record_skip(self, schedule_id: str, skipped_at: float) -> bool:
         """A claimed firing submitted nothing (overlap=skip)."""
 
+    def record_failure(self, schedule_id: str, failed_at: float, error: str) -> bool:
+        """A claimed firing was refused, ``error`` saying why; cleared by record_firing."""
+
     def sync_declared(
         self, owner: str, declared: Sequence[DeclaredRow], keep: Collection[str] = ()
     ) -> None:

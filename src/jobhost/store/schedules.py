@@ -35,6 +35,12 @@ class DeclaredRow:
     cron: str
     timezone: str
     next_run_at: float | None
+    name: str | None = None
+    """The template's display name, the schedule's name; None: the template id."""
+
+    @property
+    def schedule_name(self) -> str:
+        return self.name or self.template_id
 
 
 class SqlScheduleStore:
@@ -126,8 +132,15 @@ class SqlScheduleStore:
             return conn.execute(claim.values(next_run_at=next_run_at)).rowcount == 1
 
     def record_firing(self, schedule_id: str, fired_at: float, job_id: str) -> bool:
-        """A claimed firing submitted ``job_id``; False if the schedule is gone."""
-        return self._record(schedule_id, {"last_run_at": fired_at, "last_job_id": job_id})
+        """A claimed firing submitted ``job_id`` (a failure recorded before is cleared);
+        False if the schedule is gone."""
+        facts = {"last_run_at": fired_at, "last_job_id": job_id}
+        return self._record(schedule_id, facts | {"last_error": None, "last_error_at": None})
+
+    def record_failure(self, schedule_id: str, failed_at: float, error: str) -> bool:
+        """A claimed firing submitted nothing because it was refused (``error`` says why);
+        False if the schedule is gone."""
+        return self._record(schedule_id, {"last_error": error, "last_error_at": failed_at})
 
     def record_skip(self, schedule_id: str, skipped_at: float) -> bool:
         """A claimed firing submitted nothing (overlap=skip, the previous job still
@@ -143,7 +156,8 @@ class SqlScheduleStore:
         self, owner: str, declared: Sequence[DeclaredRow], keep: Collection[str] = ()
     ) -> None:
         """Make the catalog's schedules those of ``declared``, owned by ``owner``: new ones
-        added, a changed cron or timezone updated (a paused one stays paused), the rows of
+        added, a changed cron or timezone updated (a paused one stays paused), and a
+        changed name (the template's display name) too, the rows of
         templates that no longer declare one removed, but those of the template ids in
         ``keep`` (their files broken just now) left as they are; in one transaction."""
         wanted = {item.template_id: item for item in declared}
@@ -163,12 +177,16 @@ class SqlScheduleStore:
         if current is None:
             conn.execute(insert(schedules).values(_values(_declared(owner, item, self.clock))))
             return
-        if (current.cron, current.timezone) == (item.cron, item.timezone):
-            return
-        changes: dict[str, object] = {"cron": item.cron, "timezone": item.timezone}
-        if current.enabled:
-            changes["next_run_at"] = item.next_run_at
-        conn.execute(update(schedules).where(_C.schedule_id == current.schedule_id).values(changes))
+        changes: dict[str, object] = {}
+        if current.name != item.schedule_name:  # a new display name: no new firing time
+            changes["name"] = item.schedule_name
+        if (current.cron, current.timezone) != (item.cron, item.timezone):
+            changes.update(cron=item.cron, timezone=item.timezone)
+            if current.enabled:
+                changes["next_run_at"] = item.next_run_at
+        if changes:
+            query = update(schedules).where(_C.schedule_id == current.schedule_id)
+            conn.execute(query.values(changes))
 
 
 _SETTINGS = ("name", "cron", "timezone", "overlap", "enabled", "template_id", "variables", "job")
@@ -178,7 +196,7 @@ def _declared(owner: str, item: DeclaredRow, clock: Clock) -> Schedule:
     return Schedule(
         schedule_id=str(uuid.uuid4()),
         user_id=owner,
-        name=item.template_id,
+        name=item.schedule_name,
         cron=item.cron,
         timezone=item.timezone,
         overlap=Overlap.SKIP,
@@ -210,6 +228,8 @@ def _values(schedule: Schedule) -> dict[str, Any]:
         "last_run_at": schedule.last_run_at,
         "last_job_id": schedule.last_job_id,
         "last_skipped_at": schedule.last_skipped_at,
+        "last_error": schedule.last_error,
+        "last_error_at": schedule.last_error_at,
     }
 
 
@@ -231,4 +251,6 @@ def _schedule(m: Mapping[Any, Any]) -> Schedule:
         last_run_at=m["last_run_at"],
         last_job_id=m["last_job_id"],
         last_skipped_at=m["last_skipped_at"],
+        last_error=m["last_error"],
+        last_error_at=m["last_error_at"],
     )

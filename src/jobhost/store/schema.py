@@ -182,6 +182,9 @@ schedules = Table(
     Column("last_run_at", Double, nullable=True),
     Column("last_job_id", String(36), nullable=True),
     Column("last_skipped_at", Double, nullable=True),
+    # Why the last failed firing failed, shown to the owner; cleared by the next firing.
+    Column("last_error", Text, nullable=True),
+    Column("last_error_at", Double, nullable=True),
     Index("ix_schedules_user_id_created_at", "user_id", "created_at"),
     Index("ix_schedules_next_run_at", "next_run_at"),
 )

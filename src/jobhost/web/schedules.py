@@ -76,6 +76,8 @@ def schedule_record(ops: ScheduleOperations, schedule: Schedule) -> ScheduleReco
         "LastJobID": schedule.last_job_id,
         "NextRuns": [policy.utc_text(when) for when in ops.upcoming(schedule)],
         "LastSkippedAt": iso(schedule.last_skipped_at),
+        "LastError": schedule.last_error,
+        "LastErrorAt": iso(schedule.last_error_at),
     }
 
 
@@ -101,11 +103,13 @@ def get_schedules(
     ops: Ops,
     scheduleId: ScheduleId | None = None,
     allUsers: Annotated[bool, Query(description="Privileged roles: everyone's")] = False,
+    userId: Annotated[str | None, Query(description="Privileged roles: this user's")] = None,
 ) -> ScheduleListResponse | ScheduleResponse:
     """The caller's schedules, oldest first; or the one ``scheduleId`` names."""
     if scheduleId is not None:
         return {"success": True, "schedule": schedule_record(ops, ops.get(user, scheduleId))}
-    records = [schedule_record(ops, schedule) for schedule in ops.listing(user, allUsers)]
+    listed = ops.listing(user, allUsers, userId)
+    records = [schedule_record(ops, schedule) for schedule in listed]
     return {"success": True, "schedules": records, "count": len(records)}
 
 
@@ -129,8 +133,12 @@ def delete_schedule(user: Caller, ops: Ops, scheduleId: ScheduleId) -> ScheduleD
 def preview(
     _user: Caller,
     ops: Ops,
-    cron: Annotated[str, Query(max_length=MAX_CRON_CHARS, description="5-field cron")],
-    timezone: Annotated[str, Query(max_length=MAX_TIMEZONE_CHARS)] = "UTC",
+    # The lengths are documented, not enforced here: parse_cron and parse_timezone refuse
+    # a long one with the words a POST gets.
+    cron: Annotated[
+        str, Query(description="5-field cron", json_schema_extra={"maxLength": MAX_CRON_CHARS})
+    ],
+    timezone: Annotated[str, Query(json_schema_extra={"maxLength": MAX_TIMEZONE_CHARS})] = "UTC",
 ) -> PreviewResponse:
     """The next five firings of ``cron`` in ``timezone``; a bad one is a 400 naming it."""
     runs = ops.preview(cron, timezone)

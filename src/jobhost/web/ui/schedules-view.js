@@ -101,7 +101,7 @@ export class SchedulesView {
       h("code", { text: schedule.Cron }),
       zone,
       nextRunCell(schedule, zone),
-      [zonedTimeElement(schedule.LastRunAt, zone), last],
+      [zonedTimeElement(schedule.LastRunAt, zone), last, lastError(schedule, zone)],
       h("span", {
         class: `badge state-badge ${schedule.Enabled ? "state-on" : "state-off"}`,
         text: schedule.Enabled ? "Active" : "Paused",
@@ -188,6 +188,13 @@ function restoreFocus(key) {
   const row = document.querySelector(`tr.schedule[data-schedule-id="${CSS.escape(key.scheduleId)}"]`);
   const same = row?.querySelector(`[data-action="${CSS.escape(key.action ?? "")}"]`);
   (same ?? row?.querySelector("button"))?.focus({ preventScroll: true });
+}
+
+/** Why its last firing failed (a refusal, say), until a firing submits a job again. */
+function lastError(schedule, zone) {
+  if (!schedule.LastError) return null;
+  const at = zonedTimeElement(schedule.LastErrorAt, zone);
+  return h("small", { class: "schedule-error" }, "Last firing failed ", at, ": ", schedule.LastError);
 }
 
 // Enabled with no next run: the schedule stopped (no firing left, or its zone went; logged).
