@@ -84,8 +84,12 @@ async def _serve(websocket: WebSocket, handler: Handler) -> None:
         done, _pending = await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
         for task in (work, gone):
             task.cancel()
+        # Let the cancelled one finish too, so that no exception of it goes unretrieved.
+        await asyncio.wait({work, gone})
         if work in done:
             work.result()
+        elif not work.cancelled():
+            work.exception()  # the client left first: what the handler hit is moot
     except JobhostError as exc:
         status = status_of(exc)
         await _send(websocket, {"type": "error", "status": status, "error": exc.message})
@@ -93,7 +97,8 @@ async def _serve(websocket: WebSocket, handler: Handler) -> None:
         return
     except WebSocketDisconnect:
         return
-    await _close(websocket, 1000)
+    if gone not in done:  # a client that left needs no closing handshake
+        await _close(websocket, 1000)
 
 
 def _authenticate(websocket: WebSocket, svc: Services) -> Identity:
@@ -126,7 +131,8 @@ async def _send(websocket: WebSocket, message: dict[str, Any]) -> None:
 
 async def _close(websocket: WebSocket, code: int) -> None:
     if websocket.application_state is WebSocketState.CONNECTED:
-        with contextlib.suppress(RuntimeError):
+        # The client may hang up as the close goes out (right after a stream's ``end``).
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             await websocket.close(code)
 
 
