@@ -142,6 +142,7 @@ def _result(run: Run) -> Result:
             "checks": [c.as_json() for c in found],
             "summary": summary,
             "scenarios": run.tally.scenarios,
+            "events_seen": run.tally.events_seen,
             "errors": run.tally.examples,
             "log_errors": run.log_errors[:20],
             "final": run.final.as_json(),

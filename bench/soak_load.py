@@ -48,6 +48,8 @@ class Tally:
     server_errors: int = 0
     examples: list[str] = field(default_factory=list)
     scenarios: dict[str, int] = field(default_factory=dict)
+    events_seen: int = 0
+    """Messages the ``/events`` watchers received."""
 
     def add(self, kind: str, seconds: float) -> None:
         self.latencies.setdefault(kind, []).append(seconds * 1000)
@@ -202,8 +204,8 @@ async def stream(client: Client) -> None:
                 elif message["type"] != "state":
                     end = message
                     break
-    client.expect(end is not None and end["type"] == "end", f"stream {job_id}: {end}")
-    assert end is not None
+    if end is None or end["type"] != "end":
+        raise client.tally.fail(f"stream {job_id}: {end}")
     client.expect(end["job"]["Status"] == "Completed", f"stream {job_id} ended {end['job']}")
     client.expect(text == expected, f"stream {job_id}: read {text[:200]!r}")
     await client.delete(job_id)
@@ -242,9 +244,7 @@ async def events(client: Client) -> None:
                 break
             kind = message["type"]
             client.expect(kind in ("job", "deleted", "resync"), f"events: {message}")
-            client.tally.scenarios["events-messages"] = (
-                client.tally.scenarios.get("events-messages", 0) + 1
-            )
+            client.tally.events_seen += 1
 
 
 Scenario = Callable[[Client], Awaitable[None]]
