@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import shutil
 import sys
@@ -31,6 +32,8 @@ class Sizes:
     cycle_seconds: float
     fanin_dependents: int
     waiting_jobs: int
+    soak_seconds: float
+    """How long the soak's load runs (bench/soak.py; run only when asked for)."""
 
 
 FULL = Sizes(
@@ -48,6 +51,7 @@ FULL = Sizes(
     cycle_seconds=4.0,
     fanin_dependents=1_000,
     waiting_jobs=10_000,
+    soak_seconds=1800.0,
 )
 QUICK = Sizes(
     drain_process=200,
@@ -64,6 +68,7 @@ QUICK = Sizes(
     cycle_seconds=2.0,
     fanin_dependents=300,
     waiting_jobs=2_000,
+    soak_seconds=120.0,
 )
 # Trivial sizes for the smoke test (tests/bench): checks the machinery, measures nothing.
 TINY = Sizes(
@@ -81,6 +86,7 @@ TINY = Sizes(
     cycle_seconds=0.5,
     fanin_dependents=10,
     waiting_jobs=50,
+    soak_seconds=15.0,
 )
 
 
@@ -151,3 +157,21 @@ def _recorded(raw: Path, pid: int, notes: list[str]) -> Iterator[object]:
         notes.append(f"profile: {recording.error}")
     else:
         notes.append("profile: " + " | ".join(summarize(raw)))
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options every bench command takes: --json, --keep and --set."""
+    parser.add_argument("--json", type=Path, help="write the report here")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="JOBHOST_X=VALUE",
+        help="a setting for every server (repeatable), for what-if runs",
+    )
+
+
+def server_settings(args: argparse.Namespace) -> dict[str, str]:
+    """The ``--set`` settings as a mapping."""
+    return dict(item.partition("=")[::2] for item in args.set)

@@ -1,11 +1,16 @@
-"""Figures as the report shows them: median and spread over repetitions, baseline and ratio."""
+"""Figures as the report shows them: median and spread over repetitions, baseline and ratio;
+the table printed and the JSON report written at the end of a run."""
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import platform
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypedDict
 
 
@@ -121,3 +126,64 @@ def _round(value: float | None) -> float | None:
 
 def rounded(values: Sequence[float]) -> list[float | None]:
     return [_round(v) for v in values]
+
+
+def machine() -> dict[str, object]:
+    """What the figures were measured on, for the report."""
+    cpu = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.partition(":")[2].strip()
+            break
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(pages / 2**30, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def table(results: list[Result]) -> str:
+    head = f"{'id':<18} {'value':>10} {'spread':>19}  {'unit':<18} {'baseline':>10} {'ratio':>7}"
+    lines = [head + "  met  goal", "-" * 120]
+    for r in results:
+        spread = f"{_num(r.value.low)}-{_num(r.value.high)}"
+        base = _num(r.baseline.median) if r.baseline else "--"
+        ratio = f"{r.ratio:.2f}" if r.ratio is not None else "--"
+        met = {True: "yes", False: "NO", None: "n/a"}[r.met]
+        lines.append(
+            f"{r.id:<18} {_num(r.value.median):>10} {spread:>19}  {r.unit[:18]:<18} "
+            f"{base:>10} {ratio:>7}  {met:<4} {r.goal}"
+        )
+    rows = next((r.extra.get("rows") for r in results if r.id == "peers"), None)
+    if isinstance(rows, list):
+        lines.append("")
+        lines.append("peers (jobs/s, median of repetitions):")
+        lines.extend(f"  {row['workload']:<26} {row['system']:<8} {row['rate']}" for row in rows)
+    return "\n".join(lines)
+
+
+def _num(value: float) -> str:
+    if math.isnan(value):
+        return "--"
+    return f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}"
+
+
+def json_safe(value: object) -> object:
+    """JSON without NaN or infinity (they are not JSON): None instead."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def write_report(path: Path, results: Sequence[Result], fields: Mapping[str, object]) -> None:
+    """The JSON report: the machine, the run's ``fields`` (command, seconds...), the rows."""
+    report = {"machine": machine(), **fields, "results": [r.as_json() for r in results]}
+    path.write_text(json.dumps(json_safe(report), indent=2) + "\n")

@@ -156,11 +156,12 @@ class BenchServer:
         self.stop()
 
 
-def read_memory(pid: int) -> dict[str, int]:
+def read_memory(pid: int, keys: Sequence[str] = ("VmRSS", "VmHWM")) -> dict[str, int]:
+    """The first number of each of ``keys`` in /proc/<pid>/status (sizes are in KiB)."""
     found: dict[str, int] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in keys:
             found[key] = int(rest.split()[0])
     return found
 

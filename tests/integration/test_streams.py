@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -300,3 +301,24 @@ def test_a_revoked_key_ends_an_open_stream(server: Server, server_dir: Path) -> 
                 pass
             assert message == {"type": "error", "status": 401, "error": "Invalid API key"}
     kill_jobs_under(server_dir)
+
+
+def test_sockets_their_clients_close_first_leave_no_error_in_the_log(
+    server: Server, keys: Keys
+) -> None:
+    # A client that hangs up first (after `ready`, or as soon as it has the `end`) is the
+    # common case, not a failure: the server must not log it as an ASGI exception.
+    with server.client(keys.manager) as manager:
+        job_id = submit(manager, "echo done")
+        wait_finished(manager, job_id)
+        seen = len(server.log())
+        for _ in range(5):
+            with socket(server, "/events", keys.manager) as ws:
+                assert receive(ws) == {"type": "ready"}
+            with socket(server, f"/jobs/stream?jobId={job_id}", keys.manager) as ws:
+                assert follow(ws)[0] == "done\n"
+        # Every socket's end handled: a request answered after them all, then a moment.
+        assert manager.get("/jobs", params={"jobId": job_id}).status_code == 200
+        time.sleep(0.5)
+    added = server.log()[seen:]
+    assert "Traceback" not in added and " ERROR " not in added, added[-3000:]

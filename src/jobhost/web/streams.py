@@ -82,7 +82,9 @@ async def _serve(websocket: WebSocket, handler: Handler) -> None:
     try:
         found = await run_in_threadpool(_authenticate, websocket, svc)
         with svc.guards.stream_slots.held(found.user.user_id):
-            await _run(websocket, handler(websocket, svc, _Caller(websocket, svc, found.user)))
+            left = await _run(
+                websocket, handler(websocket, svc, _Caller(websocket, svc, found.user))
+            )
     except JobhostError as exc:
         status = status_of(exc)
         await _send(websocket, {"type": "error", "status": status, "error": exc.message})
@@ -90,18 +92,25 @@ async def _serve(websocket: WebSocket, handler: Handler) -> None:
         return
     except WebSocketDisconnect:
         return
-    await _close(websocket, 1000)
+    if not left:  # a client that left needs no closing handshake
+        await _close(websocket, 1000)
 
 
-async def _run(websocket: WebSocket, work: Awaitable[None]) -> None:
-    """``work`` until it ends or the client goes away, whichever comes first."""
+async def _run(websocket: WebSocket, work: Awaitable[None]) -> bool:
+    """``work`` until it ends or the client goes away, whichever comes first; whether the
+    client went away first."""
     working = asyncio.ensure_future(work)
     gone = asyncio.ensure_future(_until_disconnected(websocket))
     done, _pending = await asyncio.wait({working, gone}, return_when=asyncio.FIRST_COMPLETED)
     for task in (working, gone):
         task.cancel()
+    # Let the cancelled one finish too, so that no exception of it goes unretrieved.
+    await asyncio.wait({working, gone})
     if working in done:
         working.result()
+    elif not working.cancelled():
+        working.exception()  # the client left first: what the handler hit is moot
+    return gone in done
 
 
 def _authenticate(websocket: WebSocket, svc: Services) -> Identity:
@@ -157,7 +166,8 @@ async def _send(websocket: WebSocket, message: dict[str, Any]) -> None:
 
 async def _close(websocket: WebSocket, code: int) -> None:
     if websocket.application_state is WebSocketState.CONNECTED:
-        with contextlib.suppress(RuntimeError):
+        # The client may hang up as the close goes out (right after a stream's ``end``).
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             await websocket.close(code)
 
 
