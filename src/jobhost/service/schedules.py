@@ -19,7 +19,6 @@ from jobhost.schedules import cron
 from jobhost.service.jobs import JobOperations, WhoseJobs, scoped_user_id
 from jobhost.service.schedule_requests import ScheduleBody, merged, parse_body, parse_enabled
 from jobhost.service.submission import parse_submission
-from jobhost.service.templates import START_REFUSAL
 from jobhost.store.protocol import ScheduleStore, UserStore
 
 OTHERS_REFUSAL = (
@@ -48,23 +47,6 @@ class TemplateStarts(Protocol):
         schedule_id: str | None = None,
     ) -> Job:
         """Start the template as ``user``'s job (its ScheduleID set when a firing starts it)."""
-
-
-class NoTemplates:
-    """TemplateStarts without a catalog: every template is unknown (the start refusal)."""
-
-    def validate_start(self, user: User, template_id: str, variables: Mapping[str, str]) -> None:
-        raise Forbidden(START_REFUSAL)
-
-    def start(
-        self,
-        user: User,
-        template_id: str,
-        variables: Mapping[str, str],
-        *,
-        schedule_id: str | None = None,
-    ) -> Job:
-        raise Forbidden(START_REFUSAL)
 
 
 def owner_of(users: UserStore, schedule: Schedule) -> User | None:
