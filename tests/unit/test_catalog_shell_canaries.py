@@ -67,6 +67,23 @@ ATTEMPTS = [
     ("echo \\{{v}}", "; touch CANARY; '"),
     ('echo "{{v}}"', '"; touch CANARY; "'),
     ('function f { eval "$1"; }; f {{v}}', "touch CANARY"),
+    # A review's finds: sh reads &> as & then >; time -- and jobs -x run their arguments;
+    # bash evaluates RANDOM, OPTIND, ... as arithmetic when set; a for loop assigns.
+    ("true &>/dev/null eval {{v}}", "touch CANARY"),
+    ("true &>/dev/null {{v}} CANARY", "touch"),
+    ("echo hi &>>/dev/null sh -c {{v}}", "touch CANARY"),
+    ("time -- eval {{v}}", "touch CANARY"),
+    ("! time -- eval {{v}}", "touch CANARY"),
+    ("time -- {{v}} CANARY", "touch"),
+    ("jobs -x touch {{v}}", "CANARY"),
+    ("env -S {{v}}", "touch CANARY"),
+    ("RANDOM={{v}}", "a[$(touch CANARY)]"),
+    ("RANDOM={{v}}; echo $RANDOM", "a[$(touch CANARY)]"),
+    ("OPTIND+={{v}}", "a[$(touch CANARY)]"),
+    ("x={{v}}; OPTIND=$x", "a[$(touch CANARY)]"),
+    ("for PS4 in {{v}}; do set -x; true; done", "$(touch CANARY)"),
+    ("for RANDOM in {{v}}; do :; done", "a[$(touch CANARY)]"),
+    ("for OPTIND in {{v}}; do :; done", "a[$(touch CANARY)]"),
 ]
 
 

@@ -41,14 +41,26 @@ _NAME_BUILTINS = frozenset(
     {"export", "readonly", "unset", "read", "mapfile", "readarray", "wait", "getopts",
      "set", "exec", "ulimit"}
 )  # fmt: skip
+# Programs and builtins that run their arguments as a command (``time -- eval x``, ``env
+# -S``, ``jobs -x``): a value among them could name the command, so none may be given one.
+_COMMAND_RUNNERS = frozenset(
+    {
+        "time", "jobs", "env", "nice", "nohup", "timeout", "setsid", "stdbuf", "xargs",
+        "sudo", "doas", "su", "runuser", "chroot", "ionice", "taskset", "chrt", "flock",
+        "watch", "strace", "ltrace", "unshare", "nsenter", "script", "busybox", "parallel",
+        "sh", "bash", "dash", "zsh", "ksh", "mksh", "ssh",
+    }
+)  # fmt: skip
 _TEST_OPERATORS = frozenset(
     "-b -c -d -e -f -g -h -k -L -n -p -r -s -S -t -u -w -x -z -G -N -O "
     "= == != < > -eq -ne -lt -le -gt -ge -nt -ot -ef".split()
 )
 # Variables whose value changes what later commands run or print as code.
 _SHELL_SETTINGS = re.compile(
-    r"(PATH|IFS|ENV|BASH_ENV|CDPATH|PS[1-4]|PROMPT_COMMAND|SHELLOPTS|BASHOPTS|GLOBIGNORE"
-    r"|LD_\w*|BASH_FUNC_\w*)"
+    r"(PATH|IFS|ENV|CDPATH|PS[1-4]|PROMPT_COMMAND|SHELLOPTS|BASHOPTS|GLOBIGNORE"
+    r"|LD_\w*|BASH\w*|GCONV_PATH|LOCPATH|NLSPATH"
+    # bash reads these as arithmetic when they are set: a value's a[$(...)] would run.
+    r"|RANDOM|SRANDOM|OPTIND|OPTERR|HISTCMD|SECONDS|LINENO|EPOCH\w*|TMOUT|FUNCNEST)"
 )
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\+?=|\[)")
 
@@ -111,10 +123,21 @@ def _command_problem(command: str, words: list[Word]) -> str | None:
             if word.expanded and _SHELL_SETTINGS.fullmatch(assignment[1]):
                 return f"sets {assignment[1]} from a value or an expansion"
             continue
-        after_time = k > 0 and words[k - 1].text == "time"
-        if word.text in _RESERVED or word.text == "time" or (after_time and word.text == "-p"):
+        if word.text in _RESERVED:
             continue
+        if word.text in ("for", "select"):
+            return _loop_problem(words[k + 1 : k + 2])
         return _run_problem(command[word.start : word.end], word, words[k + 1 :])
+    return None
+
+
+def _loop_problem(variable: list[Word]) -> str | None:
+    """``for NAME in ...`` assigns each word to NAME: it must be an ordinary variable."""
+    name = variable[0].text if variable else None
+    if name is None or not name.isidentifier():
+        return "loops into a variable whose name is not fixed text"
+    if _SHELL_SETTINGS.fullmatch(name):
+        return f"loops over values into {name}"
     return None
 
 
@@ -126,6 +149,8 @@ def _run_problem(raw: str, name: Word, args: list[Word]) -> str | None:
         return f"runs a command whose name is not fixed text ({raw[:40]})"
     if text in _CODE_BUILTINS:
         return f"runs {text}, which can read values as code"
+    if text in _COMMAND_RUNNERS:
+        return f"runs {text}, which runs its arguments as a command"
     if text in _NAME_BUILTINS and any(arg.text is None or arg.subscript for arg in args):
         return f"passes a value, an expansion or a [ to {text}, which bash can read as code"
     if text == "printf" and args and (args[0].text is None or args[0].text.startswith("-")):

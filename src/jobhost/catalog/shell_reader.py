@@ -100,7 +100,10 @@ class _Reader:
         if char in _BLANKS:
             self._end_word()
             self.i += 1
-        elif char in "\n;|" or (char == "&" and not self.text.startswith("&>", self.i)):
+        elif self.text.startswith("&>", self.i):
+            # bash: both outputs to a file; sh: `&` then `>`, the next word a new command.
+            self._stop("uses &>, which sh and bash read differently")
+        elif char in "\n;|&":
             self._end_command()
             self.i += 1
         elif char in "<>&":
