@@ -64,6 +64,7 @@ def test_a_job_outlives_its_parent_and_its_exit_status_is_still_recorded(
     harness.run(kill_the_parent)
     job = harness.job(job_id)
     assert (job.status, job.exit_code) == (Status.FAILED, 5)  # the engine reaped it itself
+    assert job.cpu_seconds is not None and job.max_rss_bytes  # with wait4's rusage, as the parent
 
     after = harness.submit("echo next")  # a new parent starts the next job
     harness.run()
