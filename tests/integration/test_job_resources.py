@@ -9,6 +9,7 @@ import httpx
 
 from tests.integration.conftest import Keys
 from tests.integration.server import Server, wait_finished, wait_for_output
+from tests.integration.test_api import submit
 
 # About a second of CPU, however busy the machine: bounded by the process's own CPU time.
 BURN_ONE_CPU_SECOND = (
@@ -18,16 +19,8 @@ BURN_ONE_CPU_SECOND = (
 HOLD_50_MB = "python3 -c 'x = b\"x\" * 50_000_000; print(len(x))'"
 
 
-def submitted(client: httpx.Client, command: str, mode: str = "BackgroundJob") -> str:
-    body = {"jobName": "resources", "command": command, "executionMode": mode}
-    response = client.post("/jobs/submit", json=body)
-    assert response.status_code == 200, response.text
-    job_id: str = response.json()["jobId"]
-    return job_id
-
-
 def finished(client: httpx.Client, command: str, mode: str = "BackgroundJob") -> dict[str, Any]:
-    return wait_finished(client, submitted(client, command, mode))
+    return wait_finished(client, submit(client, command, mode))
 
 
 def test_a_job_that_burns_a_cpu_second_records_about_that(server: Server, keys: Keys) -> None:
@@ -55,7 +48,7 @@ def test_a_job_whose_child_holds_50_mb_records_its_peak(server: Server, keys: Ke
 
 def test_a_stopped_job_records_what_it_used_until_then(server: Server, keys: Keys) -> None:
     with server.client(keys.manager) as client:
-        job_id = submitted(client, f"{HOLD_50_MB}; sleep 300")
+        job_id = submit(client, f"{HOLD_50_MB}; sleep 300")
         wait_for_output(client, job_id, "50000000")
         assert client.delete("/jobs", params={"jobId": job_id}).status_code == 200
         job = wait_finished(client, job_id)
