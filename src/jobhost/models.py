@@ -128,6 +128,10 @@ class Job:
     node: str | None = None
     pending_reason: str | None = None
     """Why a pending-category job is not running, as the dispatcher last decided."""
+    cpu_seconds: float | None = None
+    """What the finished run used (``Outcome.cpu_seconds``); None: unknown or not finished."""
+    max_rss_bytes: int | None = None
+    """Peak resident size of the finished run's largest process; None: unknown."""
 
     @property
     def mode(self) -> Mode:
@@ -168,6 +172,10 @@ class Outcome:
     may_retry: bool = True
     """False for an end that must be final even if the job has retries left (a job that
     never started, put back once already: it may be what stops the server)."""
+    cpu_seconds: float | None = None
+    """User + system CPU of the job's process tree (BackgroundJob only); None: unknown."""
+    max_rss_bytes: int | None = None
+    """Peak resident size of the job's largest process (BackgroundJob only); None: unknown."""
 
 
 @dataclass(frozen=True, slots=True)

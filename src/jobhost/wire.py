@@ -35,6 +35,8 @@ class JobRecord(TypedDict):
     Runtime: float | None
     Success: bool | None
     ExitCode: int | None
+    CpuSeconds: float | None
+    MaxRssBytes: int | None
     CanStop: bool
     Priority: int
     DependsOn: list[str]

@@ -69,6 +69,21 @@ def test_run_again_submits_a_finished_job_anew_and_shows_the_new_job(
         )
 
 
+def test_the_job_dialog_shows_what_a_finished_job_used(
+    page: Page, server: Server, people: People
+) -> None:
+    name = unique("used")
+    with server.client(people.carol) as api:
+        job_id = submit(api, name, "python3 -c 'x = b\"x\" * 50_000_000'")
+        job = wait_finished(api, job_id)
+    sign_in(page, "carol")
+    button(row(page, "completed", name), "View details").click()
+    mib = job["MaxRssBytes"] / (1 << 20)
+    expected = f"Resourcescpu {job['CpuSeconds']:.2f} s, max RSS {mib:.1f} MiB"
+    expect(page.locator("#output-details")).to_contain_text(expected)
+    assert mib >= 38
+
+
 def test_run_again_is_offered_only_to_who_may_submit(
     page: Page, server: Server, people: People
 ) -> None:

@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from jobhost.engine.runners.job_parent import JobParent
+from jobhost.engine.runners.job_parent import JobExit, JobParent, parse_exit
 from jobhost.engine.runners.process import running_job_pid
 from jobhost.models import Status
 from jobhost.service.submission import MAX_ARG_BYTES, MAX_COMMAND_CHARS, MAX_ENV_BYTES
@@ -64,6 +64,7 @@ def test_a_job_outlives_its_parent_and_its_exit_status_is_still_recorded(
     harness.run(kill_the_parent)
     job = harness.job(job_id)
     assert (job.status, job.exit_code) == (Status.FAILED, 5)  # the engine reaped it itself
+    assert job.cpu_seconds is not None and job.max_rss_bytes  # with wait4's rusage, as the parent
 
     after = harness.submit("echo next")  # a new parent starts the next job
     harness.run()
@@ -87,7 +88,8 @@ def test_a_parent_writes_the_exit_file_after_its_engine_has_gone(tmp_path: Path)
     while not (exit_file.exists() and exit_file.read_text()):
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    assert exit_file.read_text() == "9\n"
+    code, cpu, rss = exit_file.read_text().split()  # and what the job's shell used
+    assert (code, float(cpu) >= 0, int(rss) > 1 << 20) == ("9", True, True)
     assert running_job_pid(tmp_path / "runs" / "job") is None  # the pid names no job now
     assert wait_until_gone(parent.pid)  # and, its last job done, the parent is too
 
@@ -115,7 +117,8 @@ def test_a_job_that_cannot_start_is_an_error_not_a_lost_parent(tmp_path: Path) -
 
 async def _started_and_ended(parent: JobParent, tmp_path: Path) -> int | None:
     pid = parent.start(["/bin/sh", "-c", "true"], {}, str(tmp_path), str(tmp_path / "runs"))
-    return await parent.end_of(pid)
+    ended = await parent.end_of(pid)
+    return None if ended is None else ended.code
 
 
 def test_a_job_under_the_old_per_job_wrapper_is_still_adopted(harness: Harness) -> None:
@@ -159,3 +162,10 @@ def test_a_parent_found_gone_when_starting_a_job_leaves_no_end_unawaited(
 
     assert asyncio.run(main()) == (5, 0)  # the first job's end came from the engine itself
     assert {first_id, second_id} == {first.job_id, second.job_id}
+
+
+def test_an_exit_file_gives_its_status_and_resources_and_an_old_one_its_status() -> None:
+    assert parse_exit("9 1.25 4096\n") == JobExit(9, 1.25, 4096)
+    assert parse_exit("9\n") == JobExit(9, None, None)  # written before resources were kept
+    assert parse_exit("") is None  # seen between the parent's open and write
+    assert parse_exit("x 1 2") is None

@@ -31,6 +31,8 @@ RECORD_KEYS = {
     "PendingReason", "RunAt", "MaxRetries", "RerunOf",
     # CONTRACT Part 2, templates and schedules
     "TemplateID", "ScheduleID",
+    # CONTRACT Part 2, history: per-job resources
+    "CpuSeconds", "MaxRssBytes",
 }  # fmt: skip
 
 

@@ -96,3 +96,22 @@ def test_a_runspace_job_cut_off_by_a_kill_is_interrupted_with_its_output(
         job = wait_finished(client, job_id)
     assert job["Status"] == "Interrupted"
     assert job["Output"] == "so far\n[Job interrupted: the server stopped while it ran]\n"
+
+
+def test_a_job_adopted_after_a_kill_still_records_its_resources(
+    own_server: tuple[Server, str],
+) -> None:
+    # The job parent outlives the killed server: the exit file it writes carries them.
+    server, key = own_server
+    hold = "python3 -c 'x = b\"x\" * 50_000_000; import time; time.sleep(1)'"
+    with server.client(key) as client:
+        job_id = submit(client, f"echo started; {hold}; exit 4")
+        wait_for_output(client, job_id, "started")
+    server.stop(signal.SIGKILL)
+    server.port = free_port()
+    server.start()
+    with server.client(key) as client:
+        adopted = wait_finished(client, job_id)
+    assert (adopted["Status"], adopted["ExitCode"]) == ("Failed", 4)
+    assert isinstance(adopted["CpuSeconds"], float) and adopted["CpuSeconds"] > 0
+    assert isinstance(adopted["MaxRssBytes"], int) and adopted["MaxRssBytes"] >= 40_000_000

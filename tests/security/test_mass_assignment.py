@@ -39,6 +39,8 @@ RECORD_FIELDS: dict[str, object] = {
     "TemplateID": "admin-only",
     "ScheduleID": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
     "RerunOf": "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a",
+    "CpuSeconds": 0.0,
+    "MaxRssBytes": 1,
 }
 LOWER_CAMEL = {"UserID": "userId", "JobID": "jobId", "TemplateID": "templateId"}
 LOWER_CAMEL |= {"ScheduleID": "scheduleId", "RerunOf": "rerunOf"}

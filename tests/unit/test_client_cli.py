@@ -88,6 +88,16 @@ def test_status_leaves_out_the_queue_control_fields_a_job_does_not_have() -> Non
     assert dict(status_lines(JOB))["attempt"].plain == "1"
 
 
+def test_status_shows_what_a_finished_job_used_and_nothing_when_unknown() -> None:
+    used = dataclasses.replace(
+        JOB, status=Status.COMPLETED, cpu_seconds=1.0234, max_rss_bytes=12_897_484
+    )
+    assert dict(status_lines(used))["resources"].plain == "cpu 1.02 s, max RSS 12.3 MiB"
+    half = dataclasses.replace(used, cpu_seconds=None)
+    assert dict(status_lines(half))["resources"].plain == "cpu -, max RSS 12.3 MiB"
+    assert "resources" not in dict(status_lines(JOB))  # a Runspace job's, or a running one's
+
+
 def test_durations_read_easily() -> None:
     assert [duration(s) for s in (None, 0.04, 59.94, 61, 3599, 3600 * 5 + 125)] == [
         "-", "0.0s", "59.9s", "1m 01s", "59m 59s", "5h 02m",

@@ -119,6 +119,7 @@ def status_lines(job: Job) -> list[tuple[str, Text]]:
         ("finished", Text(when(job.completed_at))),
         ("runtime", Text(duration(job.runtime))),
         ("exit code", Text(exit_code)),
+        *([("resources", Text(resources))] if (resources := _resources(job)) else []),
         ("attempt", Text(_attempt(job))),
         ("description", safe(job.description or "-")),
         ("command", safe(job.command or "-")),
@@ -132,6 +133,15 @@ def _queue_lines(job: Job) -> list[tuple[str, Text]]:
     if job.run_at is not None:
         lines.append(("run at", Text(when(job.run_at))))
     return lines
+
+
+def _resources(job: Job) -> str | None:
+    """What a finished job used, ``cpu 1.02 s, max RSS 12.3 MiB``; None if nothing is known."""
+    if job.cpu_seconds is None and job.max_rss_bytes is None:
+        return None
+    cpu = "-" if job.cpu_seconds is None else f"{job.cpu_seconds:.2f} s"
+    rss = "-" if job.max_rss_bytes is None else f"{job.max_rss_bytes / (1 << 20):.1f} MiB"
+    return f"cpu {cpu}, max RSS {rss}"
 
 
 def _attempt(job: Job) -> str:

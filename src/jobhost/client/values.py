@@ -42,6 +42,10 @@ class Job:
     rerun_of: str | None = None
     template_id: str | None = None
     schedule_id: str | None = None
+    cpu_seconds: float | None = None
+    """User + system CPU of a finished BackgroundJob's process tree; None: unknown."""
+    max_rss_bytes: int | None = None
+    """Peak resident size of its largest process; None: unknown."""
     command: str | None = None
     output: str | None = None
     output_bytes: int | None = None
@@ -81,6 +85,8 @@ class Job:
             "rerun_of": self.rerun_of,
             "template_id": self.template_id,
             "schedule_id": self.schedule_id,
+            "cpu_seconds": self.cpu_seconds,
+            "max_rss_bytes": self.max_rss_bytes,
             "command": self.command,
             "output": self.output,
             "output_bytes": self.output_bytes,
@@ -158,6 +164,8 @@ def job_from_record(record: Mapping[str, Any]) -> Job:
         rerun_of=_optional_str(r.get("RerunOf")),
         template_id=_optional_str(r.get("TemplateID")),
         schedule_id=_optional_str(r.get("ScheduleID")),
+        cpu_seconds=_optional_float(r.get("CpuSeconds")),
+        max_rss_bytes=_optional_int(r.get("MaxRssBytes")),
         command=_optional_str(r.get("Command")),
         output=_optional_str(r.get("Output")),
         output_bytes=_optional_int(r.get("OutputBytes")),

@@ -44,6 +44,8 @@ _FINISH = (
         status=bindparam("b_status"),
         exit_code=bindparam("b_exit_code"),
         completed_at=bindparam("b_now"),
+        cpu_seconds=bindparam("b_cpu_seconds"),
+        max_rss_bytes=bindparam("b_max_rss_bytes"),
     )
 )
 
@@ -82,6 +84,8 @@ def store_ends(
                 "b_status": f.outcome.status.value,
                 "b_exit_code": f.outcome.exit_code,
                 "b_now": now,
+                "b_cpu_seconds": f.outcome.cpu_seconds,
+                "b_max_rss_bytes": f.outcome.max_rss_bytes,
             }
             for f in final
         ],

@@ -83,6 +83,8 @@ def job_from_row(row: Sequence[Any]) -> Job:
         _last_started_at,
         _last_exit_code,
         _last_completed_at,
+        cpu_seconds,
+        max_rss_bytes,
     ) = row
     spec = JobSpec(
         name=name,
@@ -117,6 +119,8 @@ def job_from_row(row: Sequence[Any]) -> Job:
         output_dropped=output_dropped,
         node=node,
         pending_reason=pending_reason,
+        cpu_seconds=cpu_seconds,
+        max_rss_bytes=max_rss_bytes,
     )
 
 

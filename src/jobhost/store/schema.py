@@ -111,6 +111,9 @@ jobs = Table(
     Column("last_started_at", Double, nullable=True),
     Column("last_exit_code", Integer, nullable=True),
     Column("last_completed_at", Double, nullable=True),
+    # What a finished BackgroundJob's process tree used (CONTRACT Part 2, "History").
+    Column("cpu_seconds", Double, nullable=True),
+    Column("max_rss_bytes", BigInteger, nullable=True),
     Index("ix_jobs_user_status_seq", "user_id", "status", "seq"),
     # Counting the pending and running jobs of every user seeks these few statuses.
     Index("ix_jobs_status", "status"),

@@ -34,6 +34,8 @@ def job_record(job: Job, now: float) -> JobRecord:
         "Runtime": job.runtime(now),
         "Success": job.success if job.status.is_finished else None,
         "ExitCode": job.exit_code,
+        "CpuSeconds": job.cpu_seconds,
+        "MaxRssBytes": job.max_rss_bytes,
         "CanStop": policy.can_stop(job),
         "Priority": job.spec.priority,
         "DependsOn": list(job.spec.depends_on),

@@ -11,7 +11,7 @@ import os
 import socket
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobhost.engine.runners.job_parent_program import receive, send
 
@@ -20,6 +20,28 @@ logger = logging.getLogger(__name__)
 _PROGRAM = os.path.join(os.path.dirname(__file__), "job_parent_program.py")
 _ANSWER_SECONDS = 30.0
 _MESSAGE_BYTES = 1 << 20
+
+
+class JobExit(NamedTuple):
+    """How a job's shell ended: its exit status as a shell reports it, and what its process
+    tree used by ``wait4``'s rusage (None where unknown)."""
+
+    code: int
+    cpu_seconds: float | None = None
+    max_rss_bytes: int | None = None
+
+
+def parse_exit(text: str) -> JobExit | None:
+    """A job's ``exit`` file: ``code [cpu rss]``, the two last absent from files written by
+    jobhost before it recorded resources; None if it holds no exit status (yet)."""
+    fields = text.split()
+    try:
+        code = int(fields[0])
+        if len(fields) < 3:
+            return JobExit(code)
+        return JobExit(code, float(fields[1]), int(fields[2]))
+    except (IndexError, ValueError):
+        return None
 
 
 class ParentGone(OSError):
@@ -57,8 +79,8 @@ class JobParent:
         self._requests = requests
         self._ends = ends
         self._reading_on: asyncio.AbstractEventLoop | None = None
-        self._waiting: dict[int, asyncio.Future[int | None]] = {}
-        self._early: dict[int, int] = {}
+        self._waiting: dict[int, asyncio.Future[JobExit | None]] = {}
+        self._early: dict[int, JobExit] = {}
         self.gone = False
 
     def start(
@@ -86,8 +108,8 @@ class JobParent:
             raise OSError(answer.get("errno", 0), answer.get("error"), answer.get("file"))
         return int(answer["pid"])
 
-    async def end_of(self, pid: int) -> int | None:
-        """The exit status of a job started here; None if the parent went away first."""
+    async def end_of(self, pid: int) -> JobExit | None:
+        """How a job started here ended; None if the parent went away first."""
         loop = asyncio.get_running_loop()
         if self._reading_on is not loop:
             # A loop that closed took its reader with it; this one reads from now on.
@@ -98,7 +120,7 @@ class JobParent:
             return self._early.pop(pid)
         if self.gone:
             return None
-        future: asyncio.Future[int | None] = loop.create_future()
+        future: asyncio.Future[JobExit | None] = loop.create_future()
         self._waiting[pid] = future
         return await future
 
@@ -127,11 +149,12 @@ class JobParent:
                 self._lost()
                 return
             end = json.loads(message)
+            ended = JobExit(int(end["code"]), end.get("cpu"), end.get("rss"))
             waiter = self._waiting.pop(end["pid"], None)
             if waiter is None:
-                self._early[end["pid"]] = int(end["code"])
+                self._early[end["pid"]] = ended
             elif not waiter.done():
-                waiter.set_result(int(end["code"]))
+                waiter.set_result(ended)
 
     def _lost(self) -> None:
         if self.gone:

@@ -14,9 +14,11 @@ only), with two sockets, one JSON object a message:
   [groups]]`` when jobs run as another user (``JOBHOST_RUN_AS``); the parent answers, in order,
   ``{"pid": n}`` once the job runs (``run_dir/pid`` says so right after), or
   ``{"errno": n, "error": "...", "file": ...}``.
-- ENDS (SOCK_SEQPACKET, a message a packet): the parent sends ``{"pid": n, "code": n}`` once
-  ``run_dir/exit`` holds the job's exit status (128 + N for a job killed by signal N, as a
-  shell reports it).
+- ENDS (SOCK_SEQPACKET, a message a packet): the parent sends ``{"pid": n, "code": n,
+  "cpu": s, "rss": bytes}`` once ``run_dir/exit`` holds ``code cpu rss``: the job's exit status
+  (128 + N for a job killed by signal N, as a shell reports it), then the CPU seconds (user +
+  system) and peak resident bytes of ``wait4``'s rusage of the job's shell, which counts the
+  descendants the shell waited for and none it left behind.
 
 The parent lives in a session of its own, so signals meant for the engine's terminal or
 group do not reach it. When the engine's end of REQUESTS closes (the engine stopped or
@@ -158,7 +160,7 @@ def _record_ends(jobs: _Jobs) -> list[bytes]:
     messages: list[bytes] = []
     while True:
         try:
-            # WNOWAIT: look without reaping, so that Popen reaps its own child below.
+            # WNOWAIT: look without reaping, so that wait4 below reaps it with its rusage.
             info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             return messages
@@ -169,10 +171,14 @@ def _record_ends(jobs: _Jobs) -> list[bytes]:
             os.waitpid(info.si_pid, 0)
             continue
         proc, run_dir = found
-        status = proc.wait()
-        code = status if status >= 0 else 128 - status
-        _write(run_dir, "exit", f"{code}\n")
-        messages.append(json.dumps({"pid": proc.pid, "code": code}).encode())
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = code = os.waitstatus_to_exitcode(status)  # so Popen waits no more
+        code = code if code >= 0 else 128 - code
+        cpu = round(usage.ru_utime + usage.ru_stime, 6)
+        rss = usage.ru_maxrss * 1024  # KiB on Linux
+        _write(run_dir, "exit", f"{code} {cpu} {rss}\n")
+        end = {"pid": proc.pid, "code": code, "cpu": cpu, "rss": rss}
+        messages.append(json.dumps(end).encode())
 
 
 def _send(ends: socket.socket, messages: list[bytes]) -> list[bytes]:

@@ -20,12 +20,13 @@ import os
 import shutil
 import signal
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from jobhost import policy
 from jobhost.clock import Clock
 from jobhost.engine.runners import StopReason, stopped_outcome
-from jobhost.engine.runners.job_parent import JobParent, ParentGone
+from jobhost.engine.runners.job_parent import JobExit, JobParent, ParentGone, parse_exit
 from jobhost.engine.runners.process_tree import (
     ProcInfo,
     adopted_escapees,
@@ -258,19 +259,19 @@ class ProcessRun:
     async def wait(self) -> Outcome:
         exit_path = os.path.join(self._run_dir, "exit")
         if self._pid is None:  # adopted after it had ended
-            return self._outcome(_read_exit_code(exit_path))
+            return self._outcome(_read_exit(exit_path))
         if self._parent is not None:
-            code = await self._parent.end_of(self._pid)
-            if code is None:  # the parent died first: the engine, as subreaper, inherited it
+            ended = await self._parent.end_of(self._pid)
+            if ended is None:  # the parent died first: the engine, as subreaper, inherited it
                 await _exited(self._pid)
-                code = _reap(self._pid)
+                ended = _reap(self._pid)
         else:
             await _exited(self._pid)
-            code = await _exit_file(exit_path)
+            ended = await _exit_file(exit_path)
         await self._clear_leftovers()
         self._runner.watch_for_leftovers(self._job.job_id)
         self._runner.children.discard(self._pid)
-        return self._outcome(code)
+        return self._outcome(ended)
 
     def stop(self, grace: float, reason: StopReason) -> None:
         if self._stop_reason is not None or self._pid is None:
@@ -312,14 +313,18 @@ class ProcessRun:
             await asyncio.sleep(_GROUP_POLL_SECONDS)
         self._kill()
 
-    def _outcome(self, exit_code: int | None) -> Outcome:
+    def _outcome(self, ended: JobExit | None) -> Outcome:
         if self._stop_reason is not None:
             # No exit status after a stop: the signal, not the job, decided it (docs/MODES.md).
-            return stopped_outcome(self._stop_reason, None, self._job.spec.timeout_seconds)
-        if exit_code is None:
+            outcome = stopped_outcome(self._stop_reason, None, self._job.spec.timeout_seconds)
+        elif ended is None:
             note = "[Job ended without an exit status: its parent process was killed]"
             return Outcome(Status.FAILED, None, note)
-        return Outcome(policy.finished_status_for_exit(exit_code), exit_code)
+        else:
+            outcome = Outcome(policy.finished_status_for_exit(ended.code), ended.code)
+        if ended is None:
+            return outcome
+        return replace(outcome, cpu_seconds=ended.cpu_seconds, max_rss_bytes=ended.max_rss_bytes)
 
 
 async def _exited(pid: int) -> None:
@@ -343,29 +348,29 @@ async def _exited(pid: int) -> None:
         os.close(pidfd)
 
 
-def _reap(pid: int) -> int | None:
-    """The exit status of a child of the engine that has ended, as a shell reports it."""
+def _reap(pid: int) -> JobExit | None:
+    """How a child of the engine that has ended did, as its job parent would have said."""
     try:
-        _, status = os.waitpid(pid, 0)
+        _, status, usage = os.wait4(pid, 0)
     except ChildProcessError:  # not the engine's after all: no status to be had
         return None
     code = os.waitstatus_to_exitcode(status)
-    return code if code >= 0 else 128 - code
+    cpu = round(usage.ru_utime + usage.ru_stime, 6)
+    return JobExit(code if code >= 0 else 128 - code, cpu, usage.ru_maxrss * 1024)
 
 
-async def _exit_file(path: str) -> int | None:
-    """The exit status in ``path``, waiting briefly for the job's parent to write it."""
+async def _exit_file(path: str) -> JobExit | None:
+    """The end recorded in ``path``, waiting briefly for the job's parent to write it."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + _EXIT_FILE_WAIT_SECONDS
-    while (code := _read_exit_code(path)) is None and loop.time() < deadline:
+    while (ended := _read_exit(path)) is None and loop.time() < deadline:
         await asyncio.sleep(_EXIT_FILE_POLL_SECONDS)
-    return code
+    return ended
 
 
-def _read_exit_code(path: str) -> int | None:
+def _read_exit(path: str) -> JobExit | None:
     try:
         with open(path, encoding="ascii", errors="replace") as file:
-            text = file.read().strip()
+            return parse_exit(file.read())
     except OSError:
         return None
-    return int(text) if text.lstrip("-").isdigit() else None

@@ -234,6 +234,8 @@ export class OutputModal {
     const wide = [];
     if (category(job) === "pending" && job.PendingReason) wide.push(["Why pending", job.PendingReason]);
     if (job.RerunOf) wide.push(["Rerun of", h("code", { text: job.RerunOf })]);
+    const used = resourcesText(job);
+    if (used) wide.push(["Resources", h("span", { class: "resources", text: used })]);
     if (job.Description) wide.push(["Description", job.Description]);
     if (job.Command !== undefined) wide.push(["Command", h("code", { class: "command", text: job.Command })]);
     const item = (cls) => ([term, value]) => h("div", { class: cls }, h("dt", { text: term }), h("dd", {}, value));
@@ -247,4 +249,13 @@ export class OutputModal {
       this.runtime.textContent = formatDuration(this.runtimeBase.seconds + elapsed);
     }
   }
+}
+
+/** What a finished job used, "cpu 1.02 s, max RSS 12.3 MiB"; "" when neither is known. */
+function resourcesText(job) {
+  const known = (v) => v !== null && v !== undefined;
+  if (!known(job.CpuSeconds) && !known(job.MaxRssBytes)) return "";
+  const cpu = known(job.CpuSeconds) ? `${job.CpuSeconds.toFixed(2)} s` : "—";
+  const rss = known(job.MaxRssBytes) ? `${(job.MaxRssBytes / 1048576).toFixed(1)} MiB` : "—";
+  return `cpu ${cpu}, max RSS ${rss}`;
 }
