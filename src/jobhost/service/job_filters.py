@@ -9,6 +9,7 @@ import datetime
 import re
 from dataclasses import dataclass
 
+from jobhost import policy
 from jobhost.errors import InvalidInput
 from jobhost.models import Mode, Status, parse_mode
 from jobhost.store.job_listing import HistoryFilter
@@ -48,7 +49,7 @@ def parse_history(params: HistoryParams) -> HistoryFilter:
         since=since,
         until=until,
         template_id=_parse_id("templateId", params.template_id),
-        schedule_id=_parse_id("scheduleId", params.schedule_id),
+        schedule_id=_parse_schedule_id(params.schedule_id),
         before_seq=decode_cursor(params.cursor),
     )
 
@@ -95,6 +96,14 @@ def _parse_id(field: str, text: str | None) -> str | None:
     if len(text) > MAX_ID_CHARS or "\x00" in text:
         raise InvalidInput(f"Invalid {field}: at most {MAX_ID_CHARS} characters, no NUL")
     return text
+
+
+def _parse_schedule_id(text: str | None) -> str | None:
+    if text is None or not text:
+        return None
+    if not policy.is_valid_job_id(text):
+        raise InvalidInput("Invalid scheduleId: must be a UUID")
+    return text.lower()
 
 
 def parse_time(field: str, text: str | None) -> float | None:
