@@ -151,6 +151,7 @@ def _tampered() -> str:
         ({"since": "2026-01-01T00:00:00"}, "Invalid since: must say its time zone"),
         ({"until": "2026-13-01T00:00:00Z"}, "Invalid until:"),
         ({"scheduleId": "not-a-uuid"}, "Invalid scheduleId:"),
+        ({"scheduleId": ""}, "Invalid scheduleId:"),
         ({"q": "x" * 201}, "Invalid q:"),
         ({"cursor": "!!!"}, "Invalid cursor"),
         ({"cursor": _tampered()}, "Invalid cursor"),

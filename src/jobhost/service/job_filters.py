@@ -99,7 +99,8 @@ def _parse_id(field: str, text: str | None) -> str | None:
 
 
 def _parse_schedule_id(text: str | None) -> str | None:
-    if text is None or not text:
+    """A UUID, as documented: an empty one too is a 400 (it is no UUID)."""
+    if text is None:
         return None
     if not policy.is_valid_job_id(text):
         raise InvalidInput("Invalid scheduleId: must be a UUID")
