@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,13 +28,20 @@ def bob(server: Server, keys: Keys) -> Iterator[httpx.Client]:
         yield client
 
 
-def run(
+def submit(
     client: httpx.Client, name: str, command: str, mode: str = "BackgroundJob", **extra: Any
 ) -> str:
     body = {"jobName": name, "command": command, "executionMode": mode} | extra
     response = client.post("/jobs/submit", json=body)
     assert response.status_code == 200, response.text
     job_id: str = response.json()["jobId"]
+    return job_id
+
+
+def run(
+    client: httpx.Client, name: str, command: str, mode: str = "BackgroundJob", **extra: Any
+) -> str:
+    job_id = submit(client, name, command, mode, **extra)
     wait_finished(client, job_id)
     return job_id
 
@@ -166,3 +174,30 @@ def test_bad_filter_values_are_400_naming_the_field(
     response = alice.get(path, params=params)
     assert response.status_code == 400, response.text
     assert response.json()["error"].startswith(message)
+
+
+def test_jobs_finishing_between_pages_cause_no_gap_or_repeat(
+    bob: httpx.Client, history: dict[str, str], tmp_path: Path
+) -> None:
+    """Bob's jobs, so that the other tests' lists of Alice's stay as they are."""
+    before = ["bobs-backup"] + [f"bob-{i}" for i in range(3)]
+    for name in before[1:]:
+        run(bob, name, "true")
+    gate = tmp_path / "gate"
+    waiting = f"while [ ! -e {gate} ]; do sleep 0.02; done"
+    held = [submit(bob, f"held-{i}", waiting) for i in range(2)]
+    try:
+        first = bob.get("/jobs/results", params={"maxResults": 2}).json()
+        gate.touch()
+        for job_id in held:
+            wait_finished(bob, job_id)
+        names = [record["JobName"] for record in first["results"]]
+        cursor = first["nextCursor"]
+        while cursor is not None:
+            body = bob.get("/jobs/results", params={"maxResults": 2, "cursor": cursor}).json()
+            names += [record["JobName"] for record in body["results"]]
+            cursor = body["nextCursor"]
+    finally:
+        gate.touch()
+    assert names == list(reversed(before))  # the two that finished meanwhile are newer
+    assert completed(bob, "/jobs/results", maxResults=2) == ["held-1", "held-0"]
