@@ -163,6 +163,8 @@ class JobListResponse(TypedDict):
     success: bool
     jobs: JobLists
     counts: JobCounts
+    nextCursor: str | None
+    """Pass back as ``cursor`` for the next completed page; null at the end."""
 
 
 class JobResponse(TypedDict):
@@ -190,6 +192,8 @@ class ResultsResponse(TypedDict):
     success: bool
     results: list[JobDetail]
     count: int
+    nextCursor: str | None
+    """Pass back as ``cursor`` for the next page; null at the end."""
 
 
 class UserInfo(TypedDict):

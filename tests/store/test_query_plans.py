@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from jobhost.models import JobSpec, Mode, Outcome, Status
+from jobhost.models import Category, JobSpec, Mode, Outcome, Status
 from jobhost.settings import Settings
 from jobhost.store import SqlStore
 from jobhost.store.claims import ClaimOrder
+from jobhost.store.job_listing import HistoryFilter, JobQuery
 from jobhost.store.jobs import Finish
 from tests.store.conftest import FakeClock
 
@@ -162,3 +163,16 @@ def test_an_end_finds_its_dependents_by_key_without_walking_the_waiting_jobs(
         found = plan(waiting_store, sql)
         assert "ix_jobs_status" not in found, (sql, found)
         assert "SCAN" not in found, (sql, found)
+
+
+def test_a_filtered_cursor_page_seeks_the_users_index(busy_store: SqlStore) -> None:
+    """History filters and the cursor narrow the seek of (user_id, status, seq): a deep page
+    starts at the cursor's seq rather than counting its way there."""
+    history = HistoryFilter(
+        statuses=frozenset({Status.FAILED}), mode=Mode.RUNSPACE, text="j", before_seq=250
+    )
+    query = JobQuery("alice", frozenset({Category.COMPLETED}), 100, history=history)
+    selects = statements_of(busy_store, lambda: busy_store.jobs.listing(query), "SELECT")
+    found = plan(busy_store, next(sql for sql in selects if "ORDER BY" in sql))
+    assert "ix_jobs_user_status_seq (user_id=? AND status=? AND seq<?)" in found
+    assert "TEMP B-TREE" not in found

@@ -8,7 +8,9 @@ The server is ``--url`` or ``JOBHOST_URL`` (default http://127.0.0.1:8080); the 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
+import re
 import sys
 from collections.abc import Iterator
 from typing import Annotated
@@ -76,7 +78,18 @@ def jobs(
     completed: Annotated[bool, typer.Option("--completed", help="Finished jobs only")] = False,
     status: Annotated[
         list[str] | None,
-        typer.Option("--status", help="Only jobs in this status (repeat for several)"),
+        typer.Option("--status", help="Only jobs in this status (comma-separated or repeated)"),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only jobs submitted since: an ISO time (local without a zone) or 30m, 12h, 7d",
+        ),
+    ] = None,
+    grep: Annotated[
+        str | None,
+        typer.Option("--grep", help="Only jobs whose name, description or command holds this"),
     ] = None,
     all_users: Annotated[
         bool, typer.Option("--all-users", help="Everyone's jobs (privileged roles)")
@@ -91,7 +104,7 @@ def jobs(
     url: Url = None,
 ) -> None:
     """List jobs: pending, running, then finished (newest first)."""
-    wanted = _statuses(status or [])
+    wanted = _statuses([name for item in status or [] for name in item.split(",") if name])
     categories = {c for c, on in zip(Category, (pending, running, completed), strict=True) if on}
     categories = categories or {s.category for s in wanted} or set(Category)
     options: ListOptions = {
@@ -104,6 +117,12 @@ def jobs(
         options["user_id"] = user
     if limit is not None:
         options["max_results"] = limit
+    if wanted:
+        options["status"] = sorted(wanted)
+    if since is not None:
+        options["since"] = parse_since(since, datetime.datetime.now(datetime.UTC))
+    if grep:
+        options["q"] = grep
     with connect(url) as client:
         listing = client.list(**options)
     shown = [job for job in listing.jobs if not wanted or job.status in wanted]
@@ -121,6 +140,25 @@ def _statuses(names: list[str]) -> set[Status]:
             f"Unknown status {unknown[0]!r}; one of: {', '.join(s.value for s in Status)}"
         )
     return {by_name[name.lower()] for name in names}
+
+
+_RELATIVE = re.compile(r"([0-9]{1,6})([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(text: str, now: datetime.datetime) -> datetime.datetime:
+    """``--since``: so long before ``now`` (30m, 12h, 7d) or an ISO time (local if naive)."""
+    relative = _RELATIVE.fullmatch(text.strip())
+    if relative is not None:
+        amount, unit = relative.groups()
+        return now - datetime.timedelta(seconds=int(amount) * _UNIT_SECONDS[unit])
+    try:
+        moment = datetime.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"Invalid --since {text!r}: an ISO time such as 2026-12-01T08:00 or 30m, 12h, 7d"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.astimezone()
 
 
 def _print_table(listing: JobList, shown: list[Job], show_user: bool) -> None:

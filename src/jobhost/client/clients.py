@@ -21,7 +21,7 @@ from jobhost.client import schedules as schedule_calls
 from jobhost.client.catalog import Catalog
 from jobhost.client.protocol import Call, Connection, ListOptions, Scope, SubmitOptions
 from jobhost.client.schedules import Schedule, ScheduleOptions
-from jobhost.client.values import Job, JobList, OutputPage
+from jobhost.client.values import Job, JobList, OutputPage, ResultsPage
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -143,6 +143,25 @@ class Client:
     def results(self, **scope: Unpack[Scope]) -> tuple[Job, ...]:
         """Finished jobs, newest first, each with the last 64 KiB of its output."""
         return self._send(protocol.results(**scope))
+
+    def results_pages(self, **scope: Unpack[Scope]) -> Iterator[ResultsPage]:
+        """Every page of results matching the filters, following ``nextCursor``."""
+        while True:
+            page = self._send(protocol.results_page(**scope))
+            yield page
+            if page.next_cursor is None:
+                return
+            scope["cursor"] = page.next_cursor
+
+    def history(self, **scope: Unpack[Scope]) -> Iterator[Job]:
+        """Every finished job matching the filters, newest first, without output: the
+        completed lists of ``GET jobs``, page after page (``max_results`` a page)."""
+        while True:
+            page = self._send(protocol.list_jobs(pending=False, running=False, **scope))
+            yield from page.completed
+            if page.next_cursor is None:
+                return
+            scope["cursor"] = page.next_cursor
 
     def schedules(
         self, all_users: bool = False, user_id: str | None = None
@@ -300,6 +319,16 @@ class AsyncClient:
 
     async def results(self, **scope: Unpack[Scope]) -> tuple[Job, ...]:
         return await self._send(protocol.results(**scope))
+
+    async def history(self, **scope: Unpack[Scope]) -> AsyncIterator[Job]:
+        """As ``Client.history``."""
+        while True:
+            page = await self._send(protocol.list_jobs(pending=False, running=False, **scope))
+            for job in page.completed:
+                yield job
+            if page.next_cursor is None:
+                return
+            scope["cursor"] = page.next_cursor
 
     async def schedules(
         self, all_users: bool = False, user_id: str | None = None

@@ -12,16 +12,19 @@ from typing import Any, Generic, TypedDict, TypeVar, Unpack
 
 from jobhost import __version__
 from jobhost.client.catalog import Catalog, catalog_from_body, started_job_id, stopped_job_ids
+from jobhost.client.history import HistoryFilters, filter_params
 from jobhost.client.values import (
     Job,
     JobList,
     OutputPage,
+    ResultsPage,
     error_of,
     job_from_answer,
     job_list_from_body,
     message_of,
     output_page_from_body,
     results_from_body,
+    results_page_from_body,
     submitted_job_id,
 )
 from jobhost.errors import JobhostError
@@ -110,8 +113,9 @@ class SubmitOptions(TypedDict, total=False):
     """Job ids: the job waits until every one has Completed (is Cancelled if one did not)."""
 
 
-class Scope(TypedDict, total=False):
-    """Whose jobs, and how many finished ones: the caller's own unless widened."""
+class Scope(HistoryFilters, total=False):
+    """Whose jobs, how many finished ones (the caller's own unless widened), and the
+    history filters."""
 
     max_results: int
     all_users: bool
@@ -225,6 +229,11 @@ def results(**scope: Unpack[Scope]) -> Call[tuple[Job, ...]]:
     return Call("GET", "/jobs/results", results_from_body, params=_scope(scope))
 
 
+def results_page(**scope: Unpack[Scope]) -> Call[ResultsPage]:
+    """One page of results with the cursor of the next (None at the end)."""
+    return Call("GET", "/jobs/results", results_page_from_body, params=_scope(scope))
+
+
 def read_response(call: Call[T], status: int, content: bytes) -> T:
     """The call's value from an HTTP answer, or ApiError with the server's message."""
     body = _json_object(content)
@@ -321,6 +330,7 @@ def _scope(scope: Scope) -> Params:
         params["allUsers"] = "true"
     if "user_id" in scope:
         params["userId"] = scope["user_id"]
+    params.update(filter_params(scope))
     return params
 
 

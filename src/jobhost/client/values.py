@@ -112,6 +112,8 @@ class JobList:
     running: tuple[Job, ...]
     completed: tuple[Job, ...]
     counts: JobCounts
+    next_cursor: str | None = None
+    """Pass as ``cursor`` (with the same filters) for the next completed page; None at the end."""
 
     @property
     def jobs(self) -> tuple[Job, ...]:
@@ -181,6 +183,18 @@ def results_from_body(body: Mapping[str, Any]) -> tuple[Job, ...]:
     return tuple(job_from_record(record) for record in cast(wire.ResultsResponse, body)["results"])
 
 
+@dataclass(frozen=True, slots=True)
+class ResultsPage:
+    """A page of finished jobs with their output, and the cursor of the next page."""
+
+    jobs: tuple[Job, ...]
+    next_cursor: str | None
+
+
+def results_page_from_body(body: Mapping[str, Any]) -> ResultsPage:
+    return ResultsPage(results_from_body(body), _optional_str(body.get("nextCursor")))
+
+
 def job_list_from_body(body: Mapping[str, Any]) -> JobList:
     answer = cast(wire.JobListResponse, body)
     jobs, counts = answer["jobs"], answer["counts"]
@@ -194,6 +208,7 @@ def job_list_from_body(body: Mapping[str, Any]) -> JobList:
             completed=int(counts["completed"]),
             total=int(counts["total"]),
         ),
+        next_cursor=_optional_str(answer.get("nextCursor")),
     )
 
 

@@ -13,6 +13,7 @@ from jobhost import policy
 from jobhost.clock import Clock
 from jobhost.errors import Conflict, Forbidden, InvalidInput, JobNotFound
 from jobhost.models import Category, Job, JobSpec, Mode, User
+from jobhost.service.job_filters import HistoryParams, parse_history
 from jobhost.service.submission import check_python, parse_submission, rerun_payload
 from jobhost.store.changes import ChangeKind, JobChange, Subscription
 from jobhost.store.job_listing import JobListing, JobQuery
@@ -186,9 +187,17 @@ class JobOperations:
         return job
 
     def listing(
-        self, user: User, categories: frozenset[Category], limit: int, scope: WhoseJobs
+        self,
+        user: User,
+        categories: frozenset[Category],
+        limit: int,
+        scope: WhoseJobs,
+        history: HistoryParams | None = None,
     ) -> JobListing:
-        query = JobQuery(scoped_user_id(user, scope), categories, limit)
+        """The jobs by category; ``history`` narrows them (CONTRACT Part 2, "History")."""
+        user_id = scoped_user_id(user, scope)
+        narrowed = parse_history(history) if history is not None else None
+        query = JobQuery(user_id, categories, limit, history=narrowed)
         return self.jobs.listing(query)
 
     def output(self, user: User, job_id: str, offset: int, limit: int) -> tuple[Job, bytes]:

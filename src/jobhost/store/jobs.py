@@ -19,7 +19,7 @@ from jobhost.store.claims import ClaimOrder
 from jobhost.store.database import Database, in_batches
 from jobhost.store.dialects import ConnectionStatements, Statements
 from jobhost.store.ends import Finish as Finish  # where the recorder and tests find it
-from jobhost.store.job_listing import JobListing, JobQuery, count_by_category, list_category
+from jobhost.store.job_listing import JobListing, JobQuery, count_by_category, list_category_page
 from jobhost.store.rows import job_from_row, job_values
 from jobhost.store.schema import (
     ACTIVE_CONDITION,
@@ -134,16 +134,19 @@ class SqlJobStore:
 
     def listing(self, query: JobQuery) -> JobListing:
         """Each category's jobs (pending oldest first, the others newest first) and totals."""
-        listing = JobListing()
+        by_category: dict[Category, list[Job]] = {}
+        next_before_seq: int | None = None
         with self.db.read() as conn:
-            listing.counts.update(count_by_category(conn, query.user_id))
+            counts = count_by_category(conn, query.user_id)
             for category in Category:
                 if category in query.categories:
-                    listing.by_category[category] = list_category(conn, query, category)
-        pending = listing.by_category.get(Category.PENDING)
+                    by_category[category], next_seq = list_category_page(conn, query, category)
+                    if category is Category.COMPLETED:
+                        next_before_seq = next_seq
+        pending = by_category.get(Category.PENDING)
         if pending and self.queue_state is not None:
-            listing.by_category[Category.PENDING] = [self._explained(job) for job in pending]
-        return listing
+            by_category[Category.PENDING] = [self._explained(job) for job in pending]
+        return JobListing(by_category, counts, next_before_seq)
 
     def publish_queue_state(self, state: QueueState) -> None:
         """Keep the dispatcher's latest decision, from which every job read while Pending

@@ -20,6 +20,7 @@ from jobhost.web.deps import (
     services,
     store_work,
 )
+from jobhost.web.history import History, next_cursor
 from jobhost.web.openapi import NEEDS_CREDENTIALS
 from jobhost.web.operations import Ops, TemplateOps, job_operations
 from jobhost.web.records import (
@@ -133,8 +134,10 @@ def get_jobs(
     maxResults: MaxResults = 100,
     allUsers: AllUsers = False,
     userId: UserId = None,
+    history: History = None,
 ) -> JobResponse | Response:
-    """Without ``jobId``: the jobs by category. With it: that one job in full."""
+    """Without ``jobId``: the jobs by category, narrowed by the history filters. With it:
+    that one job in full."""
     if jobId is not None:
         job = ops.get(user, jobId)
         output = ops.output_tail(job, RECORD_OUTPUT_BYTES) if job.status.is_finished else None
@@ -149,7 +152,7 @@ def get_jobs(
         Category.COMPLETED: includeCompleted,
     }
     categories = frozenset(c for c, on in wanted.items() if on)
-    listing = ops.listing(user, categories, maxResults, WhoseJobs(allUsers, userId))
+    listing = ops.listing(user, categories, maxResults, WhoseJobs(allUsers, userId), history)
     return _unchecked(_listing_body(listing, ops.clock.now()))
 
 
@@ -163,6 +166,7 @@ def list_jobs(
     maxResults: MaxResults = 100,
     allUsers: AllUsers = False,
     userId: UserId = None,
+    history: History = None,
 ) -> JobResponse | Response:
     """The same listing as ``GET jobs`` without ``jobId`` (the seed had both)."""
     return get_jobs(
@@ -175,6 +179,7 @@ def list_jobs(
         maxResults,
         allUsers,
         userId,
+        history,
     )
 
 
@@ -239,12 +244,12 @@ def get_results(
     maxResults: MaxResults = 100,
     allUsers: AllUsers = False,
     userId: UserId = None,
+    history: History = None,
 ) -> Response:
-    """Finished jobs, newest first, each with (the last 64 KiB of) its output, and at most
-    RESULTS_OUTPUT_BUDGET bytes of output in all."""
-    listing = ops.listing(
-        user, frozenset({Category.COMPLETED}), maxResults, WhoseJobs(allUsers, userId)
-    )
+    """Finished jobs, newest first (narrowed by the history filters), each with (the last
+    64 KiB of) its output, and at most RESULTS_OUTPUT_BUDGET bytes of output in all."""
+    completed = frozenset({Category.COMPLETED})
+    listing = ops.listing(user, completed, maxResults, WhoseJobs(allUsers, userId), history)
     now = ops.clock.now()
     budget = RESULTS_OUTPUT_BUDGET
     results = []
@@ -253,7 +258,12 @@ def get_results(
         output = ops.output_tail(job, take) if take else b""
         budget -= len(output)
         results.append(detailed_record(job, now, output))
-    answer: ResultsResponse = {"success": True, "results": results, "count": len(results)}
+    answer: ResultsResponse = {
+        "success": True,
+        "results": results,
+        "count": len(results),
+        "nextCursor": next_cursor(listing),
+    }
     return _unchecked(answer)
 
 
@@ -297,4 +307,5 @@ def _listing_body(listing: JobListing, now: float) -> JobListResponse:
             "completed": records(Category.COMPLETED),
         },
         "counts": counts,
+        "nextCursor": next_cursor(listing),
     }
