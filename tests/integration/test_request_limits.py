@@ -11,6 +11,7 @@ import pytest
 
 from tests.integration.conftest import Keys
 from tests.integration.server import BASE, Server, create_user, serving
+from tests.integration.test_streams import receive, refusal, socket
 
 BURST = 5
 
@@ -77,3 +78,14 @@ def test_invalid_keys_from_one_peer_are_throttled_while_valid_keys_still_work(
         assert bad_scheme.status_code == 429  # any unusable Authorization counts
         assert manager.get("/jobs").status_code == 200
         assert httpx.get(server.url + BASE + "/jobs", timeout=30).status_code == 401
+
+
+def test_opening_a_socket_counts_against_the_keys_rate(limited: Server) -> None:
+    """Each open costs a lookup: past the burst an open is refused as a request would be
+    (the sockets' own later checks of the key are not counted)."""
+    token = create_user(limited.data_dir, "sockets")  # a key with its whole burst
+    for _ in range(BURST):
+        with socket(limited, "/events", token) as ws:
+            assert receive(ws) == {"type": "ready"}
+    with socket(limited, "/events", token) as ws:
+        assert refusal(ws) == (429, 4429, "Too many requests; try again in 1 s")

@@ -90,12 +90,18 @@ def peer_of(connection: HTTPConnection) -> str:
 
 
 def identify(
-    svc: Services, headers: Mapping[str, str], cookies: Mapping[str, str], peer: str
+    svc: Services,
+    headers: Mapping[str, str],
+    cookies: Mapping[str, str],
+    peer: str,
+    throttled: bool = True,
 ) -> Identity:
-    """An API key wins over a session cookie; a bad key is refused even beside a good cookie."""
+    """An API key wins over a session cookie; a bad key is refused even beside a good cookie.
+    ``throttled``: an invalid key counts against the peer's limit (not when an open socket's
+    key is looked at again: a key revoked meanwhile is no guess)."""
     header = headers.get("authorization")
     if header is not None:
-        return _key_identity(svc, header, peer)
+        return _key_identity(svc, header, peer, throttled)
     session = session_user(svc.store.users, cookies.get(SESSION_COOKIE, ""))
     if session is None:
         raise Unauthorized()
@@ -103,16 +109,17 @@ def identify(
     return Identity(user, csrf_token, "user:" + user.user_id)
 
 
-def _key_identity(svc: Services, header: str, peer: str) -> Identity:
+def _key_identity(svc: Services, header: str, peer: str, throttled: bool) -> Identity:
     """The owner of a bearer token. Only failures are throttled: a peer past its limit of
     invalid keys gets 429 for the next ones, while a valid key from it still works."""
     scheme, _, token = header.partition(" ")
     token = token.strip()
     user = user_for_token(svc.store.users, token) if scheme.lower() == "bearer" else None
     if user is None:
-        bad_keys = svc.guards.bad_keys
-        bad_keys.check(("peer", peer))
-        bad_keys.failed(("peer", peer))
+        if throttled:
+            bad_keys = svc.guards.bad_keys
+            bad_keys.check(("peer", peer))
+            bad_keys.failed(("peer", peer))
         raise Unauthorized("Invalid API key")
     return Identity(user, None, "key:" + hash_token(token))
 

@@ -66,7 +66,7 @@ class _Caller:
         """The caller, checked again if the last check is old; raises if no longer valid."""
         now = self._svc.clock.monotonic()
         if now >= self._next_check:
-            found = await run_in_threadpool(_authenticate, self._websocket, self._svc)
+            found = await run_in_threadpool(_authenticate, self._websocket, self._svc, False)
             self._user = found.user
             self._next_check = now + RECHECK_SECONDS
         return self._user
@@ -113,8 +113,13 @@ async def _run(websocket: WebSocket, work: Awaitable[None]) -> bool:
     return gone in done
 
 
-def _authenticate(websocket: WebSocket, svc: Services) -> Identity:
-    found = identify(svc, websocket.headers, websocket.cookies, peer_of(websocket))
+def _authenticate(websocket: WebSocket, svc: Services, opening: bool = True) -> Identity:
+    """The caller of a socket; its opening counts as a request against their rate (its
+    later checks do not, nor do they count an invalid key against the peer)."""
+    peer = peer_of(websocket)
+    found = identify(svc, websocket.headers, websocket.cookies, peer, throttled=opening)
+    if opening:
+        svc.guards.request_rate.take(found.budget, peer)
     if found.csrf_token is not None and not _same_origin(websocket):
         # A cookie is sent by the browser whichever page opens the socket: only our own
         # pages may use it (cross-site WebSocket hijacking).
