@@ -152,12 +152,18 @@ def parse_since(text: str, now: datetime.datetime) -> datetime.datetime:
     if relative is not None:
         amount, unit = relative.groups()
         return now - datetime.timedelta(seconds=int(amount) * _UNIT_SECONDS[unit])
+    return iso_moment(
+        text, f"Invalid --since {text!r}: an ISO time such as 2026-12-01T08:00 or 30m, 12h, 7d"
+    )
+
+
+def iso_moment(text: str, refusal: str) -> datetime.datetime:
+    """An ISO 8601 time option's value, in local time when it names no zone; InvalidInput
+    with ``refusal`` otherwise."""
     try:
         moment = datetime.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise InvalidInput(
-            f"Invalid --since {text!r}: an ISO time such as 2026-12-01T08:00 or 30m, 12h, 7d"
-        ) from None
+        raise InvalidInput(refusal) from None
     return moment if moment.tzinfo is not None else moment.astimezone()
 
 

@@ -29,7 +29,7 @@ from jobhost.cli.attach import (
     finish,
     show_tail,
 )
-from jobhost.cli.jobs import Follow, JobId, Raw, Url, Wait, connect
+from jobhost.cli.jobs import Follow, JobId, Raw, Url, Wait, connect, iso_moment
 from jobhost.client import Client, SubmitOptions
 from jobhost.errors import InvalidInput
 from jobhost.models import Mode, Status, parse_mode
@@ -236,13 +236,9 @@ def _check_range(option: str, value: float, bounds: tuple[int, int]) -> None:
 
 def parse_at(text: str) -> datetime.datetime:
     """An --at time: ISO 8601, in UTC (Z), with an offset, or else in local time."""
-    try:
-        moment = datetime.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput(
-            f"Invalid --at {text!r}: use an ISO 8601 time such as 2026-12-03T15:00:00Z"
-        ) from None
-    return moment if moment.tzinfo is not None else moment.astimezone()
+    return iso_moment(
+        text, f"Invalid --at {text!r}: use an ISO 8601 time such as 2026-12-03T15:00:00Z"
+    )
 
 
 def _utf8_cwd() -> str:
